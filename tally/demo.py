@@ -1,0 +1,26 @@
+"""The demo consignment `make run` loads into an empty database, so a new user sees the flow."""
+
+from sqlite_utils import Database
+
+from tally import manifests
+from tally.users import create_user_token
+
+DEMO_MANIFEST = """\
+manifest_no,line_no,bill_no,sku,name,gtin,hs_code,origin_country,declared_qty,unit,unit_value,currency,gross_weight_kg,net_weight_kg
+DEMO-MF-0001,1,DEMO-BL-7788,SKU-MILK-900,婴儿配方奶粉 900g (Infant formula),9300633603168,1901101000,AU,12,122,28.50,USD,14.4,10.8
+DEMO-MF-0001,2,DEMO-BL-7788,SKU-DIAPER-L,纸尿裤 L码 (Diapers size L),4902011713725,9619001100,JP,8,011,15.20,USD,12.0,11.2
+DEMO-MF-0001,3,DEMO-BL-7788,SKU-SERUM-30,精华液 30ml (Face serum),3605971237157,3304990099,FR,6,142,42.00,USD,1.2,0.6
+DEMO-MF-0001,4,DEMO-BL-7788,SKU-VITC-120,维生素C片 120粒 (Vitamin C tablets),0033984006706,2106909090,US,10,142,9.80,USD,3.0,2.4
+"""
+
+
+def load_demo(db: Database) -> dict | None:
+    """Import the demo manifest when the database has none; return it, or None when not empty."""
+    if list(db.query("SELECT 1 FROM manifests LIMIT 1")):
+        return None
+    return manifests.import_manifest(db, manifests.parse_csv(DEMO_MANIFEST.encode()), user_id=None)
+
+
+def demo_token(db: Database) -> str:
+    """A new token for the demo supervisor (tokens are stored hashed, so a new one each time)."""
+    return create_user_token(db, "demo", "supervisor")

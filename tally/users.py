@@ -1,0 +1,63 @@
+"""Users, roles and bearer tokens."""
+
+import hashlib
+import secrets
+
+from sqlite_utils import Database
+
+from tally.db import now, write
+from tally.errors import AuthenticationError, PermissionDenied, ValidationError
+from tally.events import record_event
+
+# Each role includes the rights of the roles before it.
+ROLES = ("operator", "supervisor", "admin")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | None = None) -> str:
+    """Create the user if new (or check its role), issue a new bearer token and return it.
+
+    Only the token's hash is stored: a stolen database does not yield working tokens.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("user name is required", [{"field": "user", "message": "required"}])
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}",
+                              [{"field": "role", "message": f"unknown role {role!r}"}])
+    token = "tly_" + secrets.token_urlsafe(24)
+    with write(db):
+        row = next(iter(db.query("SELECT id, role FROM users WHERE name = ?", [name])), None)
+        if row is None:
+            user_id = db.execute("INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)",
+                                 [name, role, now()]).lastrowid
+        else:
+            user_id = row["id"]
+            if row["role"] != role:
+                db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user_id])
+        db.execute("INSERT INTO tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)",
+                   [user_id, _hash(token), now()])
+        record_event(db, "token-created", user_id=by_user_id, user=name, role=role)
+    return token
+
+
+def authenticate(db: Database, token: str | None) -> dict:
+    """Return ``{"id", "name", "role"}`` of the token's user; AuthenticationError otherwise."""
+    if not token:
+        raise AuthenticationError("a bearer token is required (Authorization: Bearer <token>)")
+    row = next(iter(db.query(
+        """SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id
+           WHERE t.token_hash = ? AND t.revoked_at IS NULL""", [_hash(token)])), None)
+    if row is None:
+        raise AuthenticationError("unknown or revoked token")
+    return row
+
+
+def require_role(user: dict, role: str) -> None:
+    """PermissionDenied unless the user's role is ``role`` or above."""
+    if ROLES.index(user["role"]) < ROLES.index(role):
+        raise PermissionDenied(f"this needs the {role} role; {user['name']} is {user['role']}",
+                               required_role=role)
