@@ -1,0 +1,600 @@
+"""Unit labels: the unit code as Code128 plus SKU, name, line and box, as PNG, SVG, PDF and ZPL.
+
+One layout (``_compose``) places every element in printer dots; each output only paints it.
+
+Why the bars are drawn here rather than by python-barcode's ``ImageWriter``: the writer truncates
+fractional pixel positions, so bars come out one dot too wide or narrow and labels misread
+(BARCODES.md; the ``dots * 25.4 / dpi + 1e-7`` module width is its workaround). We take only the
+module string from python-barcode (which does the A/B/C code-set switching, so the 12 digits of a
+unit code pack as set C: 123 modules, 143 with quiet zones) and paint each module as a whole number
+of dots, so every bar is exact by construction and no float rounding is involved.
+
+PDF pages are 1-bit images, written by a small streaming writer (``_PdfWriter``) instead of
+Pillow's PDF plugin: Pillow encodes each page through libtiff as CCITT G4 and needs every page in
+memory first; Flate-compressed 1-bit images are about 3x faster to produce, keep memory flat for
+any batch size, and let a sheet place each label at its exact mm position (measured in
+bench/labels_bench.py).
+"""
+
+import functools
+import io
+import math
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+from barcode.codex import Code128
+from PIL import Image, ImageDraw, ImageFont
+
+MM_PER_INCH = 25.4
+PT_PER_INCH = 72.0
+
+# 0.25 mm is the narrowest module (X dimension) our scanners read reliably; rounded to whole dots:
+# 2 dots at 203 dpi, 3 at 300 dpi, 6 at 600 dpi. 1-dot bars at 203 dpi fail 15 % (BARCODES.md).
+MODULE_MM = 0.25
+MIN_MODULE_DOTS = 2
+QUIET_MODULES = 10  # ISO/IEC 15417 asks for at least 10 X of quiet zone each side.
+BAR_MIN_MM = 10.0
+BAR_MAX_MM = 12.0
+PAD_X_MM = 2.0  # thermal printers drift sideways by ~1 mm; keep text and quiet zones clear
+PAD_Y_MM = 1.0
+GAP_MM = 0.5  # between the bars and the human-readable code
+CODE_TEXT_MM = 2.6
+TEXT_MM = 2.4  # 19 dots at 203 dpi: the smallest size that prints Chinese legibly
+MIN_DPI, MAX_DPI = 150, 1200
+MIN_LABEL_MM, MAX_LABEL_MM = 25.0, 200.0
+ELLIPSIS = "…"
+
+FONT_PATHS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # Debian fonts-wqy-microhei: CJK + Latin
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # no CJK: Chinese prints as boxes
+)
+SVG_FONT_FAMILY = "'WenQuanYi Micro Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif"
+# ZPL's built-in font 0 has no Chinese; Zebra's optional Simplified Chinese font is addressed by
+# name. Printers with another CJK font need this constant changed.
+ZPL_CJK_FONT = "E:ANMDS.TTF"
+ZPL_DPIS = (203, 300)
+
+SHEETS_MM = {"a4": (210.0, 297.0)}
+SHEET_MARGIN_MM = 5.0  # office printers cannot print the outer ~4.2 mm of a sheet
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Label:
+    """What one unit label shows; ``copy_no`` > 0 marks a reprint."""
+
+    code: str
+    sku: str
+    name: str
+    line_no: int
+    box_no: str | None = None
+    manifest_no: str | None = None
+    copy_no: int = 0
+
+    def __post_init__(self) -> None:
+        # Printable ASCII keeps the human-readable line equal to the encoded data (no FNC4).
+        if not self.code or not all(" " <= ch <= "~" for ch in self.code):
+            raise ValueError(f"label code must be printable ASCII: {self.code!r}")
+        if self.copy_no < 0:
+            raise ValueError(f"copy_no must be >= 0: {self.copy_no}")
+
+
+@dataclass(frozen=True)
+class LabelSize:
+    """Label stock size in millimetres (width x height)."""
+
+    width_mm: float = 50
+    height_mm: float = 30
+
+    def __post_init__(self) -> None:
+        for value in (self.width_mm, self.height_mm):
+            if not MIN_LABEL_MM <= value <= MAX_LABEL_MM:  # also rejects NaN
+                raise ValueError(
+                    f"label size {self.width_mm:g}x{self.height_mm:g} mm out of range "
+                    f"({MIN_LABEL_MM:g}..{MAX_LABEL_MM:g} mm per side)"
+                )
+
+    @classmethod
+    def parse(cls, text: str) -> "LabelSize":
+        """Parse ``"50x30"`` (also ``"50 x 30 mm"``, ``"62.5×30"``); ValueError otherwise."""
+        match = re.fullmatch(
+            r"\s*(\d{1,3}(?:\.\d+)?)\s*[xX×*]\s*(\d{1,3}(?:\.\d+)?)\s*(?:mm)?\s*", text or ""
+        )
+        if not match:
+            raise ValueError(f"label size must look like 50x30 (mm): {text!r}")
+        return cls(float(match[1]), float(match[2]))
+
+    def __str__(self) -> str:
+        return f"{self.width_mm:g}x{self.height_mm:g} mm"
+
+
+# --- fonts, text and bars ---------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def load_font(px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Return the first available CJK-capable font at ``px`` pixels per em (cached)."""
+    for path in FONT_PATHS:
+        try:
+            # Basic layout: Chinese and Latin need no shaping, and it measures and draws 2-6x
+            # faster than Raqm (HarfBuzz).
+            return ImageFont.truetype(path, px, layout_engine=ImageFont.Layout.BASIC)
+        except OSError:
+            continue
+    return ImageFont.load_default(px)
+
+
+def _row_height(px: int) -> int:
+    ascent, descent = load_font(px).getmetrics()
+    return ascent + descent
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_width(text: str, px: int) -> int:
+    return math.ceil(load_font(px).getlength(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _fit(text: str, px: int, max_width: int) -> str:
+    """Return text, or its longest prefix + ellipsis that fits in max_width dots."""
+    if _text_width(text, px) <= max_width:
+        return text
+    lo, hi = 0, len(text)  # invariant: text[:lo] + ELLIPSIS fits, text[:hi] + ELLIPSIS not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _text_width(text[:mid].rstrip() + ELLIPSIS, px) <= max_width:
+            lo = mid
+        else:
+            hi = mid
+    return text[:lo].rstrip() + ELLIPSIS
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_image(text: str, px: int, inverse: bool) -> Image.Image:
+    """Text as a 1-bit bitmap, one row high; labels repeat SKUs and names, so this is cached."""
+    pad = _inverse_pad(px) if inverse else 0
+    image = Image.new("1", (_text_width(text, px) + 2 * pad, _row_height(px)), 0 if inverse else 1)
+    draw = ImageDraw.Draw(image)
+    draw.fontmode = "1"  # hinted 1-bit glyphs, not thresholded anti-aliasing: crisper on thermal
+    draw.text((pad, 0), text, font=load_font(px), fill=1 if inverse else 0)
+    return image
+
+
+def _inverse_pad(px: int) -> int:
+    return max(2, px // 5)
+
+
+@functools.lru_cache(maxsize=4096)
+def _modules(code: str) -> str:
+    """Code128 module string ("1" = bar) without quiet zones, from python-barcode."""
+    return Code128(code).build()[0]
+
+
+def _bar_runs(modules: str) -> Iterator[tuple[int, int]]:
+    """(first module, module count) of each bar."""
+    for match in re.finditer("1+", modules):
+        yield match.start(), match.end() - match.start()
+
+
+# --- layout -----------------------------------------------------------------------------------
+
+
+def _dots(mm: float, dpi: float) -> int:
+    return round(mm * dpi / MM_PER_INCH)
+
+
+def module_dots(dpi: float) -> int:
+    """Whole printer dots per Code128 module at dpi (2 at 203 dpi, 3 at 300 dpi)."""
+    return max(MIN_MODULE_DOTS, round(MODULE_MM * dpi / MM_PER_INCH))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    width: int
+    height: int
+    module: int
+    pad_x: int
+    bar_top: int
+    bar_height: int
+    code_px: int
+    code_top: int
+    text_px: int
+    row_tops: tuple[int, int, int]  # SKU, name, line/box
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(dpi: float, size: LabelSize) -> _Layout:
+    if not MIN_DPI <= dpi <= MAX_DPI:
+        raise ValueError(f"dpi must be {MIN_DPI}..{MAX_DPI}: {dpi}")
+    width, height = _dots(size.width_mm, dpi), _dots(size.height_mm, dpi)
+    code_px, text_px = _dots(CODE_TEXT_MM, dpi), _dots(TEXT_MM, dpi)
+    code_h, row_h = _row_height(code_px), _row_height(text_px)
+    pad_y, gap = _dots(PAD_Y_MM, dpi), _dots(GAP_MM, dpi)
+    fixed = 2 * pad_y + gap + code_h + 3 * row_h
+    bar_height = min(_dots(BAR_MAX_MM, dpi), height - fixed)
+    if bar_height < _dots(BAR_MIN_MM, dpi):
+        need = (fixed + _dots(BAR_MIN_MM, dpi)) * MM_PER_INCH / dpi
+        raise ValueError(f"label {size} too short: needs {need:.1f} mm of height at {dpi} dpi")
+    bar_top = pad_y + (height - fixed - bar_height) // 2  # centre the block vertically
+    code_top = bar_top + bar_height + gap
+    first_row = code_top + code_h
+    return _Layout(
+        width=width,
+        height=height,
+        module=module_dots(dpi),
+        pad_x=_dots(PAD_X_MM, dpi),
+        bar_top=bar_top,
+        bar_height=bar_height,
+        code_px=code_px,
+        code_top=code_top,
+        text_px=text_px,
+        row_tops=(first_row, first_row + row_h, first_row + 2 * row_h),
+    )
+
+
+@dataclass(frozen=True)
+class _Text:
+    text: str
+    x: int
+    y: int  # top of the row; the baseline is y + font ascent
+    px: int
+    inverse: bool = False  # white on black (the reprint mark)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A label laid out in dots: bars from ``bar_x`` and the text fields."""
+
+    layout: _Layout
+    modules: str
+    bar_x: int
+    texts: tuple[_Text, ...]
+
+
+def _clean(text: str) -> str:
+    return _CONTROL_CHARS.sub(" ", text).strip()
+
+
+def copy_mark(copy_no: int) -> str:
+    """The reprint mark printed on copy ``copy_no`` (empty for the original)."""
+    return f"COPY {copy_no} / 副本" if copy_no > 0 else ""
+
+
+def _compose(label: Label, dpi: float, size: LabelSize) -> _Placed:
+    layout = _layout(dpi, size)
+    modules = _modules(label.code)
+    usable = layout.width - 2 * layout.pad_x
+    symbol = len(modules) * layout.module
+    if symbol + 2 * QUIET_MODULES * layout.module > usable:
+        need = (symbol + 2 * (QUIET_MODULES * layout.module + layout.pad_x)) * MM_PER_INCH / dpi
+        raise ValueError(
+            f"code {label.code!r} needs a label {need:.1f} mm wide at {dpi} dpi "
+            f"(bars, quiet zones and margins); {size} is too narrow"
+        )
+    code_width = _text_width(label.code, layout.code_px)
+    if code_width > usable:
+        raise ValueError(f"code text {label.code!r} does not fit a {size} label")
+
+    px, left = layout.text_px, layout.pad_x
+    texts = [_Text(label.code, (layout.width - code_width) // 2, layout.code_top, layout.code_px)]
+
+    def row(top: int, text: str, right: str = "", inverse: bool = False) -> None:
+        room, gap = usable, _dots(1.5, dpi)
+        if right:
+            # The right-hand field gets at least half the row, more when the left one is short.
+            right = _fit(right, px, max(usable // 2, usable - gap - _text_width(text, px)))
+            right_width = _text_width(right, px) + (2 * _inverse_pad(px) if inverse else 0)
+            texts.append(_Text(right, layout.width - layout.pad_x - right_width, top, px, inverse))
+            room -= right_width + gap
+        if text:
+            texts.append(_Text(_fit(text, px, room), left, top, px))
+
+    sku_top, name_top, line_top = layout.row_tops
+    manifest = _clean(label.manifest_no or "")
+    row(sku_top, f"SKU {_clean(label.sku)}", f"MF {manifest}" if manifest else "")
+    row(name_top, _clean(label.name))
+    box = _clean(label.box_no or "")
+    line = f"Line {label.line_no}" + (f" · Box {box}" if box else "")
+    row(line_top, line, copy_mark(label.copy_no), inverse=True)
+    return _Placed(layout, modules, (layout.width - symbol) // 2, tuple(texts))
+
+
+# --- raster -----------------------------------------------------------------------------------
+
+
+def render_image(label: Label, *, dpi: int = 203, size: LabelSize = LabelSize()) -> Image.Image:
+    """Render one label as a 1-bit image of exactly ``size`` at ``dpi``.
+
+    ValueError when the bars with their quiet zones, or the text, do not fit the label.
+    """
+    placed = _compose(label, dpi, size)
+    layout = placed.layout
+    image = Image.new("1", (layout.width, layout.height), 1)
+    draw = ImageDraw.Draw(image)
+    bottom = layout.bar_top + layout.bar_height - 1
+    for start, count in _bar_runs(placed.modules):
+        x = placed.bar_x + start * layout.module
+        draw.rectangle((x, layout.bar_top, x + count * layout.module - 1, bottom), fill=0)
+    for text in placed.texts:
+        image.paste(_text_image(text.text, text.px, text.inverse), (text.x, text.y))
+    return image
+
+
+def render_png(label: Label, *, dpi: int = 203, size: LabelSize = LabelSize()) -> bytes:
+    """Render one label as a 1-bit PNG carrying its dpi."""
+    out = io.BytesIO()
+    render_image(label, dpi=dpi, size=size).save(out, "PNG", dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+# --- SVG --------------------------------------------------------------------------------------
+
+# 203.2 dpi is 8 dots per mm: 2-dot modules are exactly 0.25 mm and the viewBox stays integral.
+_SVG_DPI = 8 * MM_PER_INCH
+
+
+def render_svg(label: Label, *, size: LabelSize = LabelSize()) -> bytes:
+    """Render one label as vector SVG (bars as rects, text as text) sized in mm."""
+    placed = _compose(label, _SVG_DPI, size)
+    layout = placed.layout
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size.width_mm:g}mm" '
+        f'height="{size.height_mm:g}mm" viewBox="0 0 {layout.width} {layout.height}">',
+        f"<title>{escape(label.code)}</title>",
+        f'<rect width="{layout.width}" height="{layout.height}" fill="#fff"/>',
+        '<g fill="#000" shape-rendering="crispEdges">',
+    ]
+    for start, count in _bar_runs(placed.modules):
+        out.append(
+            f'<rect x="{placed.bar_x + start * layout.module}" y="{layout.bar_top}" '
+            f'width="{count * layout.module}" height="{layout.bar_height}"/>'
+        )
+    out.append("</g>")
+    out.append(f'<g font-family={quoteattr(SVG_FONT_FAMILY)} fill="#000">')
+    for text in placed.texts:
+        baseline = text.y + load_font(text.px).getmetrics()[0]
+        x, fill = text.x, ""
+        if text.inverse:
+            pad = _inverse_pad(text.px)
+            width = _text_width(text.text, text.px) + 2 * pad
+            out.append(
+                f'<rect x="{x}" y="{text.y}" width="{width}" height="{_row_height(text.px)}"/>'
+            )
+            x, fill = x + pad, ' fill="#fff"'
+        out.append(
+            f'<text x="{x}" y="{baseline}" font-size="{text.px}"{fill}>{escape(text.text)}</text>'
+        )
+    out.append("</g>")
+    out.append("</svg>")
+    return ("\n".join(out) + "\n").encode()
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+class _PdfWriter:
+    """Just enough PDF 1.4 to place 1-bit images on pages, streamed as they come."""
+
+    def __init__(self) -> None:
+        self._out = io.BytesIO()
+        self._out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        self._offsets: list[int] = [0, 0, 0]  # objects 1 (catalog), 2 (pages) come last
+        self._pages: list[int] = []
+
+    def _object(self, body: bytes, stream: bytes | None = None, number: int = 0) -> int:
+        if not number:
+            number = len(self._offsets)
+            self._offsets.append(0)
+        self._offsets[number] = self._out.tell()
+        self._out.write(b"%d 0 obj\n" % number + body)
+        if stream is not None:
+            self._out.write(b"\nstream\n" + stream + b"\nendstream")
+        self._out.write(b"\nendobj\n")
+        return number
+
+    def image(self, image: Image.Image) -> int:
+        """Add a mode-"1" image; PDF's 1-bit DeviceGray, like Pillow's "1", has 1 = white."""
+        packed = np.packbits(np.asarray(image), axis=1).tobytes()
+        # Level 3: 4x faster than the default 6 on label bitmaps, ~20 % larger (still smaller
+        # than Pillow's CCITT G4 pages).
+        data = zlib.compress(packed, 3)
+        header = (
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
+            b" /BitsPerComponent 1 /Filter /FlateDecode /Length %d >>"
+        )
+        return self._object(header % (image.width, image.height, len(data)), data)
+
+    def content(self, placements: list[tuple[int, float, float, float, float]]) -> int:
+        """Add a content stream drawing each (image, x, y, w, h) placement.
+
+        Points from the bottom left; the page must name the images /L0, /L1, ... in this order.
+        """
+        stream = b"\n".join(
+            b"q %.4f 0 0 %.4f %.4f %.4f cm /L%d Do Q" % (w, h, x, y, index)
+            for index, (_, x, y, w, h) in enumerate(placements)
+        )
+        return self._object(b"<< /Length %d >>" % len(stream), stream)
+
+    def page(self, width_pt: float, height_pt: float, content: int, images: list[int]) -> None:
+        """Add a page showing images as /L0, /L1, ... in the given content stream."""
+        xobjects = b" ".join(b"/L%d %d 0 R" % pair for pair in enumerate(images))
+        self._pages.append(
+            self._object(
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.4f %.4f] /Contents %d 0 R"
+                b" /Resources << /XObject << %s >> >> >>" % (width_pt, height_pt, content, xobjects)
+            )
+        )
+
+    def finish(self) -> bytes:
+        """Write the page tree, catalog, xref and trailer; return the file."""
+        kids = b" ".join(b"%d 0 R" % number for number in self._pages)
+        self._object(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(self._pages)), None, 2)
+        self._object(b"<< /Type /Catalog /Pages 2 0 R >>", None, 1)
+        xref = self._out.tell()
+        self._out.write(b"xref\n0 %d\n0000000000 65535 f \n" % len(self._offsets))
+        self._out.writelines(b"%010d 00000 n \n" % offset for offset in self._offsets[1:])
+        self._out.write(
+            b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(self._offsets), xref)
+        )
+        return self._out.getvalue()
+
+
+def _pt(mm: float) -> float:
+    return mm * PT_PER_INCH / MM_PER_INCH
+
+
+def sheet_grid(sheet: str, size: LabelSize) -> tuple[int, int, float, float]:
+    """(columns, rows, left mm, top mm) of ``size`` labels centred on a ``sheet`` page."""
+    if sheet.lower() not in SHEETS_MM:
+        raise ValueError(f"unknown sheet {sheet!r}; known: {', '.join(SHEETS_MM)}")
+    page_w, page_h = SHEETS_MM[sheet.lower()]
+    columns = int((page_w - 2 * SHEET_MARGIN_MM) // size.width_mm)
+    rows = int((page_h - 2 * SHEET_MARGIN_MM) // size.height_mm)
+    if not columns or not rows:
+        raise ValueError(f"{size} labels do not fit a {sheet} sheet inside its margins")
+    return (
+        columns,
+        rows,
+        (page_w - columns * size.width_mm) / 2,
+        (page_h - rows * size.height_mm) / 2,
+    )
+
+
+def render_pdf(
+    labels: Iterable[Label],
+    *,
+    size: LabelSize | None = LabelSize(),
+    sheet: str | None = None,
+    dpi: int = 300,
+) -> bytes:
+    """Render labels to a PDF of 1-bit pages at ``dpi``.
+
+    ``sheet=None``: one label per page, the page exactly the label size. ``sheet="a4"``: A4 pages
+    with a grid of labels centred inside 5 mm margins (4 x 9 of 50 x 30 mm, 2 x 7 of 70 x 37 mm).
+    ``size=None`` means the default 50 x 30 mm. ValueError for no labels or a label that does not
+    fit.
+    """
+    if size is None:
+        size = LabelSize()
+    writer = _PdfWriter()
+    count = 0
+    if sheet is None:
+        shared_content = None  # every page draws its one image the same way: one stream for all
+        for label in labels:
+            image = writer.image(render_image(label, dpi=dpi, size=size))
+            if shared_content is None:
+                placement = [(image, 0.0, 0.0, _pt(size.width_mm), _pt(size.height_mm))]
+                shared_content = writer.content(placement)
+            writer.page(_pt(size.width_mm), _pt(size.height_mm), shared_content, [image])
+            count += 1
+    else:
+        columns, rows, left, top = sheet_grid(sheet, size)
+        page_w, page_h = SHEETS_MM[sheet.lower()]
+        per_page = columns * rows
+        placements: list[tuple[int, float, float, float, float]] = []
+
+        def flush() -> None:
+            content = writer.content(placements)
+            writer.page(_pt(page_w), _pt(page_h), content, [image for image, *_ in placements])
+            placements.clear()
+
+        for label in labels:
+            row, column = divmod(count % per_page, columns)
+            x_mm = left + column * size.width_mm
+            y_mm = page_h - top - (row + 1) * size.height_mm  # PDF's origin is bottom left
+            image = writer.image(render_image(label, dpi=dpi, size=size))
+            placements.append(
+                (image, _pt(x_mm), _pt(y_mm), _pt(size.width_mm), _pt(size.height_mm))
+            )
+            count += 1
+            if len(placements) == per_page:
+                flush()
+        if placements:
+            flush()
+    if not count:
+        raise ValueError("no labels to render")
+    return writer.finish()
+
+
+# --- ZPL --------------------------------------------------------------------------------------
+
+# Code128 symbol values to ZPL invocation codes (ZPL II guide, ^BC, "Code 128 Invocation
+# Characters"): start codes, and the code-set switches as they read in the current set.
+_ZPL_START = {103: ("A", ">9"), 104: ("B", ">:"), 105: ("C", ">;")}
+_ZPL_SWITCH = {
+    ("A", 99): ("C", ">5"),
+    ("B", 99): ("C", ">5"),
+    ("A", 100): ("B", ">6"),
+    ("C", 100): ("B", ">6"),
+    ("B", 101): ("A", ">7"),
+    ("C", 101): ("A", ">7"),
+}
+
+
+def zpl_barcode_data(code: str) -> str:
+    """^FD data for ^BC in mode N that reproduces python-barcode's code sets symbol for symbol."""
+    if any(ch in "^~" for ch in code):
+        raise ValueError(f"code {code!r}: ^ and ~ are ZPL command prefixes")
+    symbols = Code128(code).encoded  # symbol values before the check character
+    charset, out = _ZPL_START[symbols[0]]
+    for value in symbols[1:]:
+        if (charset, value) in _ZPL_SWITCH:
+            charset, invocation = _ZPL_SWITCH[(charset, value)]
+            out += invocation
+        elif charset == "C":
+            out += f"{value:02d}"
+        else:  # printable ASCII only (Label checks), identical in sets A and B
+            char = chr(value + 32)
+            out += "><" if char == ">" else char
+    return out
+
+
+def _zpl_text(text: str) -> str:
+    # ^FH lets "_XX" stand for a byte: escape what ZPL would read as commands, and "_" itself.
+    return "".join(f"_{ord(ch):02X}" if ch in "^~_\\" else ch for ch in text)
+
+
+def _zpl_font(text: str, px: int) -> str:
+    if all(ord(ch) < 256 for ch in text):  # font 0 covers Latin-1 under ^CI28
+        return f"^A0N,{px},{px}"
+    return f"^A@N,{px},{px},{ZPL_CJK_FONT}"
+
+
+def render_zpl(labels: Iterable[Label], *, dpi: int = 203, size: LabelSize = LabelSize()) -> str:
+    """Render labels as ZPL II, one ^XA ... ^XZ format per label, for a 203 or 300 dpi printer."""
+    if dpi not in ZPL_DPIS:
+        raise ValueError(f"ZPL dpi must be 203 or 300: {dpi}")
+    formats = []
+    for label in labels:
+        placed = _compose(label, dpi, size)
+        layout = placed.layout
+        fields = [
+            "^XA",
+            "^CI28",  # field data is UTF-8
+            f"^PW{layout.width}",
+            f"^LL{layout.height}",
+            "^LH0,0",
+            f"^FO{placed.bar_x},{layout.bar_top}^BY{layout.module}"
+            f"^BCN,{layout.bar_height},N,N,N^FD{zpl_barcode_data(label.code)}^FS",
+        ]
+        for text in placed.texts:
+            font = _zpl_font(text.text, text.px)
+            if text.inverse:
+                pad, height = _inverse_pad(text.px), _row_height(text.px)
+                width = _text_width(text.text, text.px) + 2 * pad
+                fields.append(f"^FO{text.x},{text.y}^GB{width},{height},{height}^FS")
+                fields.append(f"^FO{text.x + pad},{text.y}{font}^FR^FH^FD{_zpl_text(text.text)}^FS")
+            else:
+                fields.append(f"^FO{text.x},{text.y}{font}^FH^FD{_zpl_text(text.text)}^FS")
+        fields += ["^PQ1", "^XZ"]
+        formats.append("\n".join(fields) + "\n")
+    if not formats:
+        raise ValueError("no labels to render")
+    return "".join(formats)
