@@ -6,9 +6,9 @@ import os
 DEFAULTS = {
     "DATABASE": "var/tally.db",
     "PORT": 8000,
-    "CUSTOMS_URL": None,          # unset: `tally serve` starts the customs simulator beside it
+    "CUSTOMS_URL": None,  # unset: `tally serve` starts the customs simulator beside it
     "CUSTOMS_TIMEOUT": 10.0,
-    "OUTBOX_BACKOFF_BASE": 1.0,   # seconds before the first retry, doubled each time
+    "OUTBOX_BACKOFF_BASE": 1.0,  # seconds before the first retry, doubled each time
     "OUTBOX_BACKOFF_MAX": 300.0,
     "OUTBOX_POLL_INTERVAL": 0.5,
     "RECEIPT_POLL_INTERVAL": 5.0,
@@ -17,7 +17,7 @@ DEFAULTS = {
     "PUTREC_NO": "T3105W000293",
     "ETPS_NO": "3105960001",
     "CUSTOMS_CODE": "4230",
-    "INVT_TYPE": "8",             # 8 bonded e-commerce; 3 enter first, declare later
+    "INVT_TYPE": "8",  # 8 bonded e-commerce; 3 enter first, declare later
 }
 
 
@@ -35,5 +35,9 @@ def from_env(environ=None) -> dict:
 
 def site_settings(config) -> dict:
     """The site values the customs message builders need."""
-    return {"putrec_no": config["PUTREC_NO"], "etps_no": config["ETPS_NO"],
-            "customs_code": config["CUSTOMS_CODE"], "invt_type": str(config["INVT_TYPE"])}
+    return {
+        "putrec_no": config["PUTREC_NO"],
+        "etps_no": config["ETPS_NO"],
+        "customs_code": config["CUSTOMS_CODE"],
+        "invt_type": str(config["INVT_TYPE"]),
+    }

@@ -22,20 +22,47 @@ def confirm_tally(db: Database, manifest_id: int, *, user_id: int | None, settin
         report = load_reconciliation(db, manifest_id)
         head = manifests.load_head(db, manifest_id)
         confirmed_at = now()
-        db.execute("INSERT INTO tallies (manifest_id, confirmed_at, confirmed_by, snapshot)"
-                   " VALUES (?, ?, ?, ?)", [manifest_id, confirmed_at, user_id, snapshot(report)])
-        payload = build_inv101(head, manifests.list_lines(db, manifest_id), report,
-                               settings=settings)
-        message_id = outbox.enqueue(db, manifest_id=manifest_id, kind="INV101", payload=payload,
-                                    key=f"INV101-{payload['head']['etpsInnerInvtNo']}-1")
-        record_event(db, "tally-confirmed", user_id=user_id, manifest_id=manifest_id,
-                     totals=report["totals"], outbox_id=message_id)
-    return {"manifest_id": manifest_id, "status": workflow.Status.TALLIED.value,
-            "confirmed_at": confirmed_at, "totals": report["totals"], "outbox_id": message_id}
+        db.execute(
+            "INSERT INTO tallies (manifest_id, confirmed_at, confirmed_by, snapshot)"
+            " VALUES (?, ?, ?, ?)",
+            [manifest_id, confirmed_at, user_id, snapshot(report)],
+        )
+        payload = build_inv101(
+            head, manifests.list_lines(db, manifest_id), report, settings=settings
+        )
+        message_id = outbox.enqueue(
+            db,
+            manifest_id=manifest_id,
+            kind="INV101",
+            payload=payload,
+            key=f"INV101-{payload['head']['etpsInnerInvtNo']}-1",
+        )
+        record_event(
+            db,
+            "tally-confirmed",
+            user_id=user_id,
+            manifest_id=manifest_id,
+            totals=report["totals"],
+            outbox_id=message_id,
+        )
+    return {
+        "manifest_id": manifest_id,
+        "status": workflow.Status.TALLIED.value,
+        "confirmed_at": confirmed_at,
+        "totals": report["totals"],
+        "outbox_id": message_id,
+    }
 
 
 def get_confirmed(db: Database, manifest_id: int) -> dict | None:
     """The confirmed tally (with its frozen reconciliation), or None."""
-    row = next(iter(db.query("SELECT confirmed_at, confirmed_by, snapshot FROM tallies"
-                             " WHERE manifest_id = ?", [manifest_id])), None)
+    row = next(
+        iter(
+            db.query(
+                "SELECT confirmed_at, confirmed_by, snapshot FROM tallies WHERE manifest_id = ?",
+                [manifest_id],
+            )
+        ),
+        None,
+    )
     return None if row is None else {**row, "snapshot": json.loads(row["snapshot"])}

@@ -109,7 +109,7 @@ def m001_core(db: Database) -> None:
         CREATE TABLE tokens (
             id INTEGER PRIMARY KEY,
             user_id INTEGER NOT NULL REFERENCES users(id),
-            token_hash TEXT NOT NULL UNIQUE,   -- sha256 of the bearer token; the token is never stored
+            token_hash TEXT NOT NULL UNIQUE,   -- sha256 of the token; the token is never stored
             created_at TEXT NOT NULL,
             revoked_at TEXT
         );
@@ -163,7 +163,7 @@ def m001_core(db: Database) -> None:
         CREATE TABLE scans (
             id INTEGER PRIMARY KEY,
             client_scan_id TEXT NOT NULL,
-            seq INTEGER NOT NULL DEFAULT 0,     -- position within one request (image with several codes)
+            seq INTEGER NOT NULL DEFAULT 0,     -- position within one request
             manifest_id INTEGER NOT NULL REFERENCES manifests(id),
             code TEXT NOT NULL,                 -- as read, before validation
             source TEXT NOT NULL CHECK (source IN ('wedge', 'image')),
@@ -201,7 +201,8 @@ def m001_core(db: Database) -> None:
             note TEXT,
             disposition TEXT,
             supersedes_id INTEGER REFERENCES discrepancies(id),  -- a correction of that record
-            action TEXT NOT NULL DEFAULT 'record' CHECK (action IN ('record', 'replace', 'reverse')),
+            action TEXT NOT NULL DEFAULT 'record'
+                CHECK (action IN ('record', 'replace', 'reverse')),
             created_at TEXT NOT NULL,
             created_by INTEGER REFERENCES users(id)
         );
@@ -221,7 +222,8 @@ def m001_core(db: Database) -> None:
             kind TEXT NOT NULL,                 -- INV101, ...
             idempotency_key TEXT NOT NULL UNIQUE,
             payload TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'delivered', 'failed')),
             attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_at TEXT NOT NULL,
             last_error TEXT,

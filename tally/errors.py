@@ -1,4 +1,4 @@
-"""Domain errors. They say what went wrong in the business's terms; web/errors.py maps them to HTTP."""
+"""Domain errors, in the business's terms; web/errors.py maps them to HTTP statuses."""
 
 
 class TallyError(Exception):

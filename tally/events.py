@@ -7,16 +7,20 @@ from sqlite_utils import Database
 from tally.db import now
 
 
-def record_event(db: Database, name: str, *, user_id: int | None, manifest_id: int | None = None,
-                 **details) -> None:
+def record_event(
+    db: Database, name: str, *, user_id: int | None, manifest_id: int | None = None, **details
+) -> None:
     """Append an audit event (kebab-case name, e.g. ``labels-issued``) with JSON details."""
     db.execute(
-        "INSERT INTO events (manifest_id, user_id, name, details, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO events (manifest_id, user_id, name, details, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
         [manifest_id, user_id, name, json.dumps(details, ensure_ascii=False), now()],
     )
 
 
-def list_events(db: Database, manifest_id: int, *, after_id: int = 0, limit: int = 500) -> list[dict]:
+def list_events(
+    db: Database, manifest_id: int, *, after_id: int = 0, limit: int = 500
+) -> list[dict]:
     """Events of one manifest, oldest first, with the user's name."""
     rows = db.query(
         """SELECT e.id, e.name, e.details, e.created_at, u.name AS user

@@ -10,17 +10,26 @@ from tally.events import record_event
 MAX_LABELS_PER_REQUEST = 10_000
 
 
-def issue_labels(db: Database, manifest_id: int, *, line_no, count, box_no=None,
-                 user_id: int | None) -> list[dict]:
+def issue_labels(
+    db: Database, manifest_id: int, *, line_no, count, box_no=None, user_id: int | None
+) -> list[dict]:
     """Issue ``count`` new unit codes for one manifest line (and box); return them.
 
     The unit's row id is its serial, allocated inside the write transaction, so codes are
     unique across the database without a separate sequence.
     """
     errors = []
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LABELS_PER_REQUEST:
-        errors.append({"field": "count", "message":
-                       f"a whole number from 1 to {MAX_LABELS_PER_REQUEST} is required"})
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or not 1 <= count <= MAX_LABELS_PER_REQUEST
+    ):
+        errors.append(
+            {
+                "field": "count",
+                "message": f"a whole number from 1 to {MAX_LABELS_PER_REQUEST} is required",
+            }
+        )
     if isinstance(line_no, bool) or not isinstance(line_no, int):
         errors.append({"field": "line_no", "message": "a whole number is required"})
     if box_no is not None and (not isinstance(box_no, str) or len(box_no.strip()) > 32):
@@ -33,31 +42,47 @@ def issue_labels(db: Database, manifest_id: int, *, line_no, count, box_no=None,
         line = manifests.find_line(db, manifest_id, line_no)
         first = (next(iter(db.query("SELECT max(id) AS m FROM units")))["m"] or 0) + 1
         issued_at = now()
-        rows = [(serial, units.make_code(serial), manifest_id, line["id"], box_no, issued_at, user_id)
-                for serial in range(first, first + count)]
+        rows = [
+            (serial, units.make_code(serial), manifest_id, line["id"], box_no, issued_at, user_id)
+            for serial in range(first, first + count)
+        ]
         db.conn.executemany(
             "INSERT INTO units (id, code, manifest_id, line_id, box_no, issued_at, issued_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        record_event(db, "labels-issued", user_id=user_id, manifest_id=manifest_id,
-                     line_no=line_no, box_no=box_no, count=count,
-                     first_code=rows[0][1], last_code=rows[-1][1])
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        record_event(
+            db,
+            "labels-issued",
+            user_id=user_id,
+            manifest_id=manifest_id,
+            line_no=line_no,
+            box_no=box_no,
+            count=count,
+            first_code=rows[0][1],
+            last_code=rows[-1][1],
+        )
     return [{"code": r[1], "line_no": line_no, "box_no": box_no} for r in rows]
 
 
 def _require_open_tally(db: Database, manifest_id: int) -> None:
     status = workflow.current_status(db, manifest_id)
     if not workflow.is_tally_open(status):
-        raise ConflictError(f"the tally of manifest {manifest_id} is closed ({status.value})",
-                            current_status=status.value)
+        raise ConflictError(
+            f"the tally of manifest {manifest_id} is closed ({status.value})",
+            current_status=status.value,
+        )
 
 
 def list_labels(db: Database, manifest_id: int, *, line_no=None, box_no=None) -> list[dict]:
     """Issued (not void) labels of a manifest with what a label prints, in code order."""
     manifests.load_head(db, manifest_id)
-    sql = ["""SELECT u.code, l.line_no, u.box_no, l.sku, l.name, m.manifest_no, u.status
+    sql = [
+        """SELECT u.code, l.line_no, u.box_no, l.sku, l.name, m.manifest_no, u.status
               FROM units u JOIN manifest_lines l ON l.id = u.line_id
               JOIN manifests m ON m.id = u.manifest_id
-              WHERE u.manifest_id = ? AND u.status = 'issued'"""]
+              WHERE u.manifest_id = ? AND u.status = 'issued'"""
+    ]
     params: list = [manifest_id]
     if line_no is not None:
         sql.append("AND l.line_no = ?")
@@ -71,13 +96,21 @@ def list_labels(db: Database, manifest_id: int, *, line_no=None, box_no=None) ->
 
 def get_label(db: Database, code: str) -> dict:
     """What the label of one unit code prints (latest copy number included)."""
-    row = next(iter(db.query(
-        """SELECT u.id AS unit_id, u.code, u.status, u.manifest_id, l.line_no, u.box_no, l.sku,
+    row = next(
+        iter(
+            db.query(
+                """SELECT u.id AS unit_id, u.code, u.status, u.manifest_id, l.line_no, u.box_no,
+                  l.sku,
                   l.name, m.manifest_no,
                   (SELECT coalesce(max(copy_no), 0) FROM label_prints p WHERE p.unit_id = u.id)
                   AS copy_no
            FROM units u JOIN manifest_lines l ON l.id = u.line_id
-           JOIN manifests m ON m.id = u.manifest_id WHERE u.code = ?""", [code])), None)
+           JOIN manifests m ON m.id = u.manifest_id WHERE u.code = ?""",
+                [code],
+            )
+        ),
+        None,
+    )
     if row is None:
         raise NotFoundError(f"no unit with code {code}")
     return row
@@ -86,18 +119,29 @@ def get_label(db: Database, code: str) -> dict:
 def record_reprint(db: Database, code: str, *, reason, user_id: int | None) -> dict:
     """Record a reprint of one label with its reason; return the label marked as that copy."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
-        raise ValidationError("a reprint needs a reason",
-                              [{"field": "reason", "message": "required, at most 200 characters"}])
+        raise ValidationError(
+            "a reprint needs a reason",
+            [{"field": "reason", "message": "required, at most 200 characters"}],
+        )
     with write(db):
         label = get_label(db, code)
         if label["status"] != "issued":
             raise ConflictError(f"unit {code} is {label['status']}; its label cannot be reprinted")
         copy_no = label["copy_no"] + 1
-        db.execute("INSERT INTO label_prints (unit_id, copy_no, reason, printed_at, printed_by)"
-                   " VALUES (?, ?, ?, ?, ?)",
-                   [label["unit_id"], copy_no, reason.strip(), now(), user_id])
-        record_event(db, "label-reprinted", user_id=user_id, manifest_id=label["manifest_id"],
-                     code=code, copy_no=copy_no, reason=reason.strip())
+        db.execute(
+            "INSERT INTO label_prints (unit_id, copy_no, reason, printed_at, printed_by)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [label["unit_id"], copy_no, reason.strip(), now(), user_id],
+        )
+        record_event(
+            db,
+            "label-reprinted",
+            user_id=user_id,
+            manifest_id=label["manifest_id"],
+            code=code,
+            copy_no=copy_no,
+            reason=reason.strip(),
+        )
     return {**label, "copy_no": copy_no}
 
 
@@ -107,17 +151,28 @@ def void_unit(db: Database, code: str, *, reason, user_id: int | None) -> dict:
     A unit already counted cannot be voided; record a discrepancy for it instead.
     """
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
-        raise ValidationError("voiding a label needs a reason",
-                              [{"field": "reason", "message": "required, at most 200 characters"}])
+        raise ValidationError(
+            "voiding a label needs a reason",
+            [{"field": "reason", "message": "required, at most 200 characters"}],
+        )
     with write(db):
         label = get_label(db, code)
         _require_open_tally(db, label["manifest_id"])
         if label["status"] == "void":
             raise ConflictError(f"unit {code} is already void")
-        if list(db.query("SELECT 1 FROM scans WHERE unit_id = ? AND outcome = 'counted'",
-                         [label["unit_id"]])):
+        if list(
+            db.query(
+                "SELECT 1 FROM scans WHERE unit_id = ? AND outcome = 'counted'", [label["unit_id"]]
+            )
+        ):
             raise ConflictError(f"unit {code} is already counted; record a discrepancy instead")
         db.execute("UPDATE units SET status = 'void' WHERE id = ?", [label["unit_id"]])
-        record_event(db, "label-voided", user_id=user_id, manifest_id=label["manifest_id"],
-                     code=code, reason=reason.strip())
+        record_event(
+            db,
+            "label-voided",
+            user_id=user_id,
+            manifest_id=label["manifest_id"],
+            code=code,
+            reason=reason.strip(),
+        )
     return {**label, "status": "void"}

@@ -16,8 +16,17 @@ from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
 
 REQUIRED = ("manifest_no", "line_no", "sku", "name", "declared_qty")
-OPTIONAL = ("bill_no", "gtin", "hs_code", "origin_country", "unit", "unit_value", "currency",
-            "gross_weight_kg", "net_weight_kg")
+OPTIONAL = (
+    "bill_no",
+    "gtin",
+    "hs_code",
+    "origin_country",
+    "unit",
+    "unit_value",
+    "currency",
+    "gross_weight_kg",
+    "net_weight_kg",
+)
 LINE_FIELDS = ("line_no", "sku", "name", "declared_qty") + OPTIONAL
 MAX_LINES = 100_000
 MAX_QTY = 10_000_000
@@ -51,8 +60,9 @@ def parse_csv(data: bytes) -> dict:
     errors = []
     unknown = [h for h in header if h not in REQUIRED + OPTIONAL]
     errors += [{"column": h or "(blank)", "message": "unknown column"} for h in unknown]
-    errors += [{"column": c, "message": "required column is missing"}
-               for c in REQUIRED if c not in header]
+    errors += [
+        {"column": c, "message": "required column is missing"} for c in REQUIRED if c not in header
+    ]
     dupes = sorted({h for h in header if header.count(h) > 1})
     errors += [{"column": h, "message": "column appears more than once"} for h in dupes]
     if errors:
@@ -62,23 +72,36 @@ def parse_csv(data: bytes) -> dict:
         if not any(cell.strip() for cell in row):
             continue  # blank lines (often at the end of Excel exports)
         if len(row) != len(header):
-            errors.append({"row": row_no, "message":
-                           f"has {len(row)} fields, the header has {len(header)}"})
+            errors.append(
+                {"row": row_no, "message": f"has {len(row)} fields, the header has {len(header)}"}
+            )
             continue
-        lines.append({"row": row_no, **{h: cell.strip() for h, cell in zip(header, row)}})
+        cells = {h: cell.strip() for h, cell in zip(header, row, strict=True)}
+        lines.append({"row": row_no, **cells})
     if errors:
         raise ValidationError("the CSV has malformed rows", errors)
     if not lines:
         raise ValidationError("the manifest has no lines", [{"message": "header only"}])
     manifest_nos = {line["manifest_no"] for line in lines}
     if len(manifest_nos) > 1:
-        raise ValidationError("all rows must share one manifest_no", [
-            {"row": line["row"], "column": "manifest_no",
-             "message": f"{line['manifest_no']!r} differs from {lines[0]['manifest_no']!r}"}
-            for line in lines if line["manifest_no"] != lines[0]["manifest_no"]])
+        raise ValidationError(
+            "all rows must share one manifest_no",
+            [
+                {
+                    "row": line["row"],
+                    "column": "manifest_no",
+                    "message": f"{line['manifest_no']!r} differs from {lines[0]['manifest_no']!r}",
+                }
+                for line in lines
+                if line["manifest_no"] != lines[0]["manifest_no"]
+            ],
+        )
     bills = {line.get("bill_no") for line in lines} - {None, ""}
-    return {"manifest_no": lines[0]["manifest_no"],
-            "bill_no": bills.pop() if len(bills) == 1 else None, "lines": lines}
+    return {
+        "manifest_no": lines[0]["manifest_no"],
+        "bill_no": bills.pop() if len(bills) == 1 else None,
+        "lines": lines,
+    }
 
 
 def _decode_text(data: bytes) -> str:
@@ -97,9 +120,12 @@ def validate(manifest: object) -> dict:
     if not isinstance(manifest, dict):
         raise ValidationError("the manifest must be a JSON object with manifest_no and lines")
     errors = []
-    head = {"manifest_no": _text(manifest.get("manifest_no"), "manifest_no", None, errors,
-                                 required=True),
-            "bill_no": _text(manifest.get("bill_no"), "bill_no", None, errors)}
+    head = {
+        "manifest_no": _text(
+            manifest.get("manifest_no"), "manifest_no", None, errors, required=True
+        ),
+        "bill_no": _text(manifest.get("bill_no"), "bill_no", None, errors),
+    }
     raw_lines = manifest.get("lines")
     if not isinstance(raw_lines, list) or not raw_lines:
         errors.append({"field": "lines", "message": "a non-empty list of lines is required"})
@@ -117,12 +143,20 @@ def validate(manifest: object) -> dict:
         line = _validate_line(raw, row, errors)
         if line.get("line_no") is not None:
             if line["line_no"] in seen:
-                errors.append({"row": row, "field": "line_no", "message":
-                               f"line {line['line_no']} already appears in row {seen[line['line_no']]}"})
+                errors.append(
+                    {
+                        "row": row,
+                        "field": "line_no",
+                        "message": f"line {line['line_no']} already appears in row "
+                        f"{seen[line['line_no']]}",
+                    }
+                )
             seen.setdefault(line["line_no"], row)
         lines.append(line)
     if errors:
-        raise ValidationError(f"the manifest has {len(errors)} error(s); nothing was stored", errors)
+        raise ValidationError(
+            f"the manifest has {len(errors)} error(s); nothing was stored", errors
+        )
     return {**head, "lines": lines}
 
 
@@ -140,7 +174,9 @@ def _validate_line(raw: dict, row: int, errors: list) -> dict:
         value = _text(raw.get(field), field, row, errors)
         value = value.upper() if value else value
         if value and not pattern.match(value):
-            errors.append({"row": row, "field": field, "message": f"expected {expected}, got {value!r}"})
+            errors.append(
+                {"row": row, "field": field, "message": f"expected {expected}, got {value!r}"}
+            )
         line[field] = value
     for field in ("unit_value", "gross_weight_kg", "net_weight_kg"):
         line[field] = _decimal(raw.get(field), field, row, errors)
@@ -184,7 +220,9 @@ def _integer(value, field, row, errors, *, minimum):
         return None
     number = int(text)
     if number < minimum:
-        errors.append({**_where(row, field), "message": f"must be at least {minimum}, got {number}"})
+        errors.append(
+            {**_where(row, field), "message": f"must be at least {minimum}, got {number}"}
+        )
         return None
     if number > MAX_QTY:
         errors.append({**_where(row, field), "message": f"must be at most {MAX_QTY}"})
@@ -219,7 +257,9 @@ def _gtin(value, row, errors):
     if not re.fullmatch(r"\d{8}|\d{12,14}", value):
         errors.append({"row": row, "field": "gtin", "message": "a GTIN has 8, 12, 13 or 14 digits"})
     elif not _gs1_check_ok(value):
-        errors.append({"row": row, "field": "gtin", "message": f"GTIN check digit is wrong: {value}"})
+        errors.append(
+            {"row": row, "field": "gtin", "message": f"GTIN check digit is wrong: {value}"}
+        )
     return value
 
 
@@ -233,9 +273,13 @@ def import_manifest(db: Database, manifest: dict, *, user_id: int | None) -> dic
     """Validate and store a manifest in one transaction; return it as ``get_manifest`` does."""
     manifest = validate(manifest)
     with write(db):
-        if list(db.query("SELECT 1 FROM manifests WHERE manifest_no = ?", [manifest["manifest_no"]])):
-            raise ConflictError(f"manifest {manifest['manifest_no']} already exists",
-                                [{"field": "manifest_no", "message": "already imported"}])
+        if list(
+            db.query("SELECT 1 FROM manifests WHERE manifest_no = ?", [manifest["manifest_no"]])
+        ):
+            raise ConflictError(
+                f"manifest {manifest['manifest_no']} already exists",
+                [{"field": "manifest_no", "message": "already imported"}],
+            )
         manifest_id = db.execute(
             "INSERT INTO manifests (manifest_no, bill_no, status, created_at, created_by)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -246,8 +290,14 @@ def import_manifest(db: Database, manifest: dict, *, user_id: int | None) -> dic
             f" VALUES (?, {', '.join('?' * len(LINE_FIELDS))})",
             [[manifest_id] + [line[f] for f in LINE_FIELDS] for line in manifest["lines"]],
         )
-        record_event(db, "manifest-imported", user_id=user_id, manifest_id=manifest_id,
-                     manifest_no=manifest["manifest_no"], lines=len(manifest["lines"]))
+        record_event(
+            db,
+            "manifest-imported",
+            user_id=user_id,
+            manifest_id=manifest_id,
+            manifest_no=manifest["manifest_no"],
+            lines=len(manifest["lines"]),
+        )
     return get_manifest(db, manifest_id)
 
 
@@ -260,9 +310,15 @@ def get_manifest(db: Database, manifest_id: int) -> dict:
 
 def load_head(db: Database, manifest_id: int) -> dict:
     """The manifest head row; NotFoundError if there is none."""
-    row = next(iter(db.query(
-        "SELECT id, manifest_no, bill_no, status, created_at FROM manifests WHERE id = ?",
-        [manifest_id])), None)
+    row = next(
+        iter(
+            db.query(
+                "SELECT id, manifest_no, bill_no, status, created_at FROM manifests WHERE id = ?",
+                [manifest_id],
+            )
+        ),
+        None,
+    )
     if row is None:
         raise NotFoundError(f"no manifest with id {manifest_id}")
     return row
@@ -270,26 +326,42 @@ def load_head(db: Database, manifest_id: int) -> dict:
 
 def list_lines(db: Database, manifest_id: int) -> list[dict]:
     """The manifest's lines in line order."""
-    return list(db.query(
-        f"SELECT id, {', '.join(LINE_FIELDS)} FROM manifest_lines WHERE manifest_id = ?"
-        " ORDER BY line_no", [manifest_id]))
+    return list(
+        db.query(
+            f"SELECT id, {', '.join(LINE_FIELDS)} FROM manifest_lines WHERE manifest_id = ?"
+            " ORDER BY line_no",
+            [manifest_id],
+        )
+    )
 
 
 def find_line(db: Database, manifest_id: int, line_no) -> dict:
     """One line by its number; ValidationError if the manifest has no such line."""
-    row = next(iter(db.query(
-        f"SELECT id, {', '.join(LINE_FIELDS)} FROM manifest_lines"
-        " WHERE manifest_id = ? AND line_no = ?", [manifest_id, line_no])), None)
+    row = next(
+        iter(
+            db.query(
+                f"SELECT id, {', '.join(LINE_FIELDS)} FROM manifest_lines"
+                " WHERE manifest_id = ? AND line_no = ?",
+                [manifest_id, line_no],
+            )
+        ),
+        None,
+    )
     if row is None:
-        raise ValidationError(f"the manifest has no line {line_no}",
-                              [{"field": "line_no", "message": f"no line {line_no}"}])
+        raise ValidationError(
+            f"the manifest has no line {line_no}",
+            [{"field": "line_no", "message": f"no line {line_no}"}],
+        )
     return row
 
 
 def list_manifests(db: Database) -> list[dict]:
     """Every manifest, newest first, with line and quantity totals."""
-    return list(db.query(
-        """SELECT m.id, m.manifest_no, m.bill_no, m.status, m.created_at,
+    return list(
+        db.query(
+            """SELECT m.id, m.manifest_no, m.bill_no, m.status, m.created_at,
                   count(l.id) AS line_count, coalesce(sum(l.declared_qty), 0) AS declared_total
            FROM manifests m LEFT JOIN manifest_lines l ON l.manifest_id = m.id
-           GROUP BY m.id ORDER BY m.id DESC"""))
+           GROUP BY m.id ORDER BY m.id DESC"""
+        )
+    )

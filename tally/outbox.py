@@ -30,7 +30,8 @@ def enqueue(db: Database, *, manifest_id: int | None, kind: str, payload: dict, 
     return db.execute(
         "INSERT INTO outbox (manifest_id, kind, idempotency_key, payload, next_attempt_at,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [manifest_id, kind, key, json.dumps(payload, ensure_ascii=False), now(), now()]).lastrowid
+        [manifest_id, kind, key, json.dumps(payload, ensure_ascii=False), now(), now()],
+    ).lastrowid
 
 
 def _at(seconds_from_now: float) -> str:
@@ -45,13 +46,18 @@ def claim_due(db: Database, *, lease_seconds: float, limit: int = 10) -> list[di
     lapses and the message is sent again (same idempotency key).
     """
     with write(db):
-        rows = list(db.query(
-            "SELECT id, manifest_id, kind, idempotency_key, payload, attempts FROM outbox"
-            " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-            [now(), limit]))
+        rows = list(
+            db.query(
+                "SELECT id, manifest_id, kind, idempotency_key, payload, attempts FROM outbox"
+                " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+                [now(), limit],
+            )
+        )
         for row in rows:
-            db.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ?",
-                       [_at(lease_seconds), row["id"]])
+            db.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE id = ?",
+                [_at(lease_seconds), row["id"]],
+            )
     return rows
 
 
@@ -60,8 +66,9 @@ def backoff(attempts: int, *, base: float, maximum: float) -> float:
     return min(maximum, base * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
 
 
-def deliver(db: Database, client: CustomsClient, message: dict, *, base: float,
-            maximum: float) -> str:
+def deliver(
+    db: Database, client: CustomsClient, message: dict, *, base: float, maximum: float
+) -> str:
     """Send one claimed message and record the attempt; return delivered, retry or rejected."""
     started, t0 = now(), time.perf_counter()
     payload = json.loads(message["payload"])
@@ -79,26 +86,57 @@ def deliver(db: Database, client: CustomsClient, message: dict, *, base: float,
         db.execute(
             "INSERT INTO outbox_attempts (outbox_id, started_at, duration_ms, http_status, outcome,"
             " error, response) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [message["id"], started, round(duration, 1), status, outcome, error,
-             json.dumps(response, ensure_ascii=False) if response is not None else None])
+            [
+                message["id"],
+                started,
+                round(duration, 1),
+                status,
+                outcome,
+                error,
+                json.dumps(response, ensure_ascii=False) if response is not None else None,
+            ],
+        )
         if outcome == "delivered":
-            db.execute("UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?,"
-                       " last_error = NULL WHERE id = ?", [attempts, now(), message["id"]])
+            db.execute(
+                "UPDATE outbox SET status = 'delivered', attempts = ?, delivered_at = ?,"
+                " last_error = NULL WHERE id = ?",
+                [attempts, now(), message["id"]],
+            )
             store_receipts(db, message, response.get("receipts", []))
-            record_event(db, "customs-message-delivered", user_id=None,
-                         manifest_id=message["manifest_id"], kind=message["kind"],
-                         outbox_id=message["id"], attempts=attempts)
+            record_event(
+                db,
+                "customs-message-delivered",
+                user_id=None,
+                manifest_id=message["manifest_id"],
+                kind=message["kind"],
+                outbox_id=message["id"],
+                attempts=attempts,
+            )
         elif outcome == "rejected":
-            db.execute("UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?"
-                       " WHERE id = ?", [attempts, error, message["id"]])
-            record_event(db, "customs-message-rejected", user_id=None,
-                         manifest_id=message["manifest_id"], kind=message["kind"],
-                         outbox_id=message["id"], status=status, error=error)
+            db.execute(
+                "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
+                [attempts, error, message["id"]],
+            )
+            record_event(
+                db,
+                "customs-message-rejected",
+                user_id=None,
+                manifest_id=message["manifest_id"],
+                kind=message["kind"],
+                outbox_id=message["id"],
+                status=status,
+                error=error,
+            )
         else:
-            db.execute("UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ?"
-                       " WHERE id = ?", [attempts, error, _at(backoff(attempts, base=base,
-                                                                        maximum=maximum)),
-                                         message["id"]])
+            db.execute(
+                "UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                [
+                    attempts,
+                    error,
+                    _at(backoff(attempts, base=base, maximum=maximum)),
+                    message["id"],
+                ],
+            )
     return outcome
 
 
@@ -111,14 +149,28 @@ def store_receipts(db: Database, message: dict, receipts: list[dict]) -> int:
         cursor = db.execute(
             "INSERT OR IGNORE INTO customs_receipts (manifest_id, outbox_id, type, status,"
             " document_no, message, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [message["manifest_id"], message["id"], str(receipt["type"]), str(receipt["status"]),
-             receipt.get("bondInvtNo") or receipt.get("documentNo") or "",
-             receipt.get("message"), json.dumps(receipt, ensure_ascii=False), now()])
+            [
+                message["manifest_id"],
+                message["id"],
+                str(receipt["type"]),
+                str(receipt["status"]),
+                receipt.get("bondInvtNo") or receipt.get("documentNo") or "",
+                receipt.get("message"),
+                json.dumps(receipt, ensure_ascii=False),
+                now(),
+            ],
+        )
         new += cursor.rowcount
     if new:
-        record_event(db, "customs-receipts-received", user_id=None,
-                     manifest_id=message["manifest_id"], outbox_id=message["id"], count=new,
-                     receipts=[f"{r.get('type')}:{r.get('status')}" for r in receipts])
+        record_event(
+            db,
+            "customs-receipts-received",
+            user_id=None,
+            manifest_id=message["manifest_id"],
+            outbox_id=message["id"],
+            count=new,
+            receipts=[f"{r.get('type')}:{r.get('status')}" for r in receipts],
+        )
     return new
 
 
@@ -127,10 +179,11 @@ def awaiting_receipts(db: Database, manifest_id: int | None = None) -> list[dict
     rows = db.query(
         "SELECT o.id, o.manifest_id, o.kind, o.payload FROM outbox o"
         " WHERE o.status = 'delivered' AND o.kind = 'INV101'"
-        + (" AND o.manifest_id = ?" if manifest_id is not None else "") +
-        " AND NOT EXISTS (SELECT 1 FROM customs_receipts r WHERE r.outbox_id = o.id"
+        + (" AND o.manifest_id = ?" if manifest_id is not None else "")
+        + " AND NOT EXISTS (SELECT 1 FROM customs_receipts r WHERE r.outbox_id = o.id"
         "   AND r.type = 'INV201' AND r.status IN ('1', '3'))",
-        [manifest_id] if manifest_id is not None else [])
+        [manifest_id] if manifest_id is not None else [],
+    )
     return list(rows)
 
 
@@ -150,17 +203,29 @@ def pull_receipts(db: Database, client: CustomsClient, manifest_id: int | None =
 
 def sync_status(db: Database, manifest_id: int) -> dict:
     """Every message of a manifest with its attempts and receipts, for the sync log."""
-    messages = list(db.query(
-        "SELECT id, kind, idempotency_key, status, attempts, next_attempt_at, last_error,"
-        " created_at, delivered_at FROM outbox WHERE manifest_id = ? ORDER BY id", [manifest_id]))
+    messages = list(
+        db.query(
+            "SELECT id, kind, idempotency_key, status, attempts, next_attempt_at, last_error,"
+            " created_at, delivered_at FROM outbox WHERE manifest_id = ? ORDER BY id",
+            [manifest_id],
+        )
+    )
     for message in messages:
-        message["attempt_log"] = list(db.query(
-            "SELECT started_at, duration_ms, http_status, outcome, error FROM outbox_attempts"
-            " WHERE outbox_id = ? ORDER BY id", [message["id"]]))
+        message["attempt_log"] = list(
+            db.query(
+                "SELECT started_at, duration_ms, http_status, outcome, error FROM outbox_attempts"
+                " WHERE outbox_id = ? ORDER BY id",
+                [message["id"]],
+            )
+        )
         message["receipts"] = [
-            {**r, "raw": json.loads(r["raw"])} for r in db.query(
+            {**r, "raw": json.loads(r["raw"])}
+            for r in db.query(
                 "SELECT type, status, document_no, message, raw, received_at FROM customs_receipts"
-                " WHERE outbox_id = ? ORDER BY id", [message["id"]])]
+                " WHERE outbox_id = ? ORDER BY id",
+                [message["id"]],
+            )
+        ]
     return {"manifest_id": manifest_id, "messages": messages}
 
 

@@ -19,8 +19,9 @@ _SIGN = {"short": -1, "over": 1, "damaged": 0, "wrong_item": 0}
 _DISCREPANCY_FIELDS = ("line_no", "kind", "qty", "note", "disposition")
 
 
-def compute_reconciliation(lines: list[dict], counts: dict[int, int],
-                           discrepancies: list[dict]) -> dict:
+def compute_reconciliation(
+    lines: list[dict], counts: dict[int, int], discrepancies: list[dict]
+) -> dict:
     """Compare declared with counted quantities per line and say which differences are explained.
 
     ``lines``: manifest lines (id, line_no, sku, name, declared_qty); ``counts``: counted units by
@@ -30,54 +31,93 @@ def compute_reconciliation(lines: list[dict], counts: dict[int, int],
     by_line: dict[int | None, list[dict]] = {}
     for record in discrepancies:
         by_line.setdefault(record["line_no"], []).append(record)
-    out, totals = [], {"declared": 0, "counted": 0, "lines": 0, "match": 0, "short": 0, "over": 0,
-                       "unexplained_lines": 0}
+    out, totals = (
+        [],
+        {
+            "declared": 0,
+            "counted": 0,
+            "lines": 0,
+            "match": 0,
+            "short": 0,
+            "over": 0,
+            "unexplained_lines": 0,
+        },
+    )
     for line in lines:
         declared, counted = line["declared_qty"], counts.get(line["id"], 0)
         difference = counted - declared
         records = by_line.get(line["line_no"], [])
         explained = sum(_SIGN[r["kind"]] * r["qty"] for r in records)
         status = "match" if difference == 0 else ("short" if difference < 0 else "over")
-        out.append({"line_no": line["line_no"], "sku": line["sku"], "name": line["name"],
-                    "declared": declared, "counted": counted, "difference": difference,
-                    "status": status, "explained": explained,
-                    "unexplained": difference - explained, "discrepancies": records})
+        out.append(
+            {
+                "line_no": line["line_no"],
+                "sku": line["sku"],
+                "name": line["name"],
+                "declared": declared,
+                "counted": counted,
+                "difference": difference,
+                "status": status,
+                "explained": explained,
+                "unexplained": difference - explained,
+                "discrepancies": records,
+            }
+        )
         totals["declared"] += declared
         totals["counted"] += counted
         totals["lines"] += 1
         totals[status] += 1
         totals["unexplained_lines"] += difference != explained
     totals["difference"] = totals["counted"] - totals["declared"]
-    return {"lines": out, "totals": totals,
-            "unassigned_discrepancies": by_line.get(None, []),
-            "balanced": totals["unexplained_lines"] == 0}
+    return {
+        "lines": out,
+        "totals": totals,
+        "unassigned_discrepancies": by_line.get(None, []),
+        "balanced": totals["unexplained_lines"] == 0,
+    }
 
 
 def load_reconciliation(db: Database, manifest_id: int) -> dict:
     """The reconciliation of one manifest, computed from the scan ledger and discrepancies."""
     head = manifests.load_head(db, manifest_id)
-    lines = list(db.query("SELECT id, line_no, sku, name, declared_qty FROM manifest_lines"
-                          " WHERE manifest_id = ? ORDER BY line_no", [manifest_id]))
-    counts = dict(db.execute(
-        "SELECT line_id, count(*) FROM scans WHERE manifest_id = ? AND outcome = 'counted'"
-        " GROUP BY line_id", [manifest_id]).fetchall())
+    lines = list(
+        db.query(
+            "SELECT id, line_no, sku, name, declared_qty FROM manifest_lines"
+            " WHERE manifest_id = ? ORDER BY line_no",
+            [manifest_id],
+        )
+    )
+    counts = dict(
+        db.execute(
+            "SELECT line_id, count(*) FROM scans WHERE manifest_id = ? AND outcome = 'counted'"
+            " GROUP BY line_id",
+            [manifest_id],
+        ).fetchall()
+    )
     report = compute_reconciliation(lines, counts, effective_discrepancies(db, manifest_id))
     report["manifest"] = head
-    report["scans"] = dict(db.execute(
-        "SELECT outcome, count(*) FROM scans WHERE manifest_id = ? GROUP BY outcome",
-        [manifest_id]).fetchall())
+    report["scans"] = dict(
+        db.execute(
+            "SELECT outcome, count(*) FROM scans WHERE manifest_id = ? GROUP BY outcome",
+            [manifest_id],
+        ).fetchall()
+    )
     return report
 
 
 def list_discrepancies(db: Database, manifest_id: int) -> list[dict]:
     """Every discrepancy record of a manifest, corrections included, with whether it is in force."""
-    rows = list(db.query(
-        """SELECT d.id, l.line_no, d.kind, d.qty, d.note, d.disposition, d.action,
+    rows = list(
+        db.query(
+            """SELECT d.id, l.line_no, d.kind, d.qty, d.note, d.disposition, d.action,
                   d.supersedes_id, d.created_at, u.name AS recorded_by,
                   (SELECT s.id FROM discrepancies s WHERE s.supersedes_id = d.id) AS superseded_by
            FROM discrepancies d LEFT JOIN manifest_lines l ON l.id = d.line_id
            LEFT JOIN users u ON u.id = d.created_by
-           WHERE d.manifest_id = ? ORDER BY d.id""", [manifest_id]))
+           WHERE d.manifest_id = ? ORDER BY d.id""",
+            [manifest_id],
+        )
+    )
     for row in rows:
         row["in_force"] = row["superseded_by"] is None and row["action"] != "reverse"
     return rows
@@ -88,8 +128,9 @@ def effective_discrepancies(db: Database, manifest_id: int) -> list[dict]:
     return [r for r in list_discrepancies(db, manifest_id) if r["in_force"]]
 
 
-def record_discrepancy(db: Database, manifest_id: int, body: object, *, user_id: int | None,
-                       may_correct: bool) -> dict:
+def record_discrepancy(
+    db: Database, manifest_id: int, body: object, *, user_id: int | None, may_correct: bool
+) -> dict:
     """Record a discrepancy, or a correction of one (``corrects`` + ``action`` reverse|replace).
 
     A correction needs ``may_correct`` (the supervisor role). Nothing is ever updated in place.
@@ -98,45 +139,72 @@ def record_discrepancy(db: Database, manifest_id: int, body: object, *, user_id:
         raise ValidationError("a discrepancy must be a JSON object")
     corrects, action = body.get("corrects"), body.get("action", "record")
     if action not in ("record", "replace", "reverse"):
-        raise ValidationError("action must be record, replace or reverse",
-                              [{"field": "action", "message": f"unknown action {action!r}"}])
+        raise ValidationError(
+            "action must be record, replace or reverse",
+            [{"field": "action", "message": f"unknown action {action!r}"}],
+        )
     if (corrects is None) != (action == "record"):
-        raise ValidationError("a correction names the record it corrects and the action",
-                              [{"field": "corrects", "message": "corrects and action go together"}])
+        raise ValidationError(
+            "a correction names the record it corrects and the action",
+            [{"field": "corrects", "message": "corrects and action go together"}],
+        )
     with write(db):
         status = workflow.current_status(db, manifest_id)
         if not workflow.is_tally_open(status):
-            raise ConflictError(f"the tally is closed ({status.value}); discrepancies are frozen",
-                                current_status=status.value)
+            raise ConflictError(
+                f"the tally is closed ({status.value}); discrepancies are frozen",
+                current_status=status.value,
+            )
         earlier = None
         if corrects is not None:
             if not may_correct:
-                raise PermissionDenied("correcting a discrepancy needs the supervisor role",
-                                       required_role="supervisor")
+                raise PermissionDenied(
+                    "correcting a discrepancy needs the supervisor role", required_role="supervisor"
+                )
             earlier = _in_force_record(db, manifest_id, corrects)
         fields = _validate_fields(body if action != "reverse" else earlier, db, manifest_id)
         new_id = db.execute(
             "INSERT INTO discrepancies (manifest_id, line_id, kind, qty, note, disposition,"
             " supersedes_id, action, created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [manifest_id, fields["line_id"], fields["kind"], fields["qty"],
-             body.get("note") if action == "reverse" else fields["note"],
-             fields["disposition"], corrects, action, now(), user_id]).lastrowid
-        record_event(db, f"discrepancy-{'recorded' if action == 'record' else action + 'd'}",
-                     user_id=user_id, manifest_id=manifest_id, discrepancy_id=new_id,
-                     corrects=corrects, **{k: fields[k] for k in _DISCREPANCY_FIELDS})
+            [
+                manifest_id,
+                fields["line_id"],
+                fields["kind"],
+                fields["qty"],
+                body.get("note") if action == "reverse" else fields["note"],
+                fields["disposition"],
+                corrects,
+                action,
+                now(),
+                user_id,
+            ],
+        ).lastrowid
+        record_event(
+            db,
+            f"discrepancy-{'recorded' if action == 'record' else action + 'd'}",
+            user_id=user_id,
+            manifest_id=manifest_id,
+            discrepancy_id=new_id,
+            corrects=corrects,
+            **{k: fields[k] for k in _DISCREPANCY_FIELDS},
+        )
         return next(r for r in list_discrepancies(db, manifest_id) if r["id"] == new_id)
 
 
 def _in_force_record(db, manifest_id, record_id) -> dict:
     if isinstance(record_id, bool) or not isinstance(record_id, int):
-        raise ValidationError("corrects must be a discrepancy id",
-                              [{"field": "corrects", "message": "a whole number is required"}])
+        raise ValidationError(
+            "corrects must be a discrepancy id",
+            [{"field": "corrects", "message": "a whole number is required"}],
+        )
     record = next((r for r in list_discrepancies(db, manifest_id) if r["id"] == record_id), None)
     if record is None:
         raise NotFoundError(f"manifest {manifest_id} has no discrepancy {record_id}")
     if not record["in_force"]:
-        raise ConflictError(f"discrepancy {record_id} was already corrected or is a reversal",
-                            [{"field": "corrects", "message": "not in force"}])
+        raise ConflictError(
+            f"discrepancy {record_id} was already corrected or is a reversal",
+            [{"field": "corrects", "message": "not in force"}],
+        )
     return record
 
 
@@ -158,8 +226,14 @@ def _validate_fields(body: dict, db, manifest_id) -> dict:
     if errors:
         raise ValidationError("the discrepancy is invalid; nothing was recorded", errors)
     line_id = manifests.find_line(db, manifest_id, line_no)["id"] if line_no is not None else None
-    return {"line_id": line_id, "line_no": line_no, "kind": kind, "qty": qty, "note": note,
-            "disposition": disposition}
+    return {
+        "line_id": line_id,
+        "line_no": line_no,
+        "kind": kind,
+        "qty": qty,
+        "note": note,
+        "disposition": disposition,
+    }
 
 
 def snapshot(report: dict) -> str:

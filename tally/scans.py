@@ -53,8 +53,13 @@ def check_client_scan_id(client_id, where=None) -> list[dict]:
     """Problems with a client scan id (1-64 of letters, digits and ``._:-``), as error dicts."""
     if isinstance(client_id, str) and _CLIENT_ID.match(client_id):
         return []
-    return [{**(where or {}), "field": "client_scan_id",
-             "message": "1 to 64 letters, digits or ._:- (e.g. a UUID) required"}]
+    return [
+        {
+            **(where or {}),
+            "field": "client_scan_id",
+            "message": "1 to 64 letters, digits or ._:- (e.g. a UUID) required",
+        }
+    ]
 
 
 def parse_batch(body: object) -> list[Scan]:
@@ -72,25 +77,34 @@ def parse_batch(body: object) -> list[Scan]:
             errors += exc.errors
             continue
         if scan.client_scan_id in seen:
-            errors.append({"index": index, "field": "client_scan_id",
-                           "message": "repeated within the batch"})
+            errors.append(
+                {"index": index, "field": "client_scan_id", "message": "repeated within the batch"}
+            )
         seen.add(scan.client_scan_id)
         scans.append(scan)
     if errors:
-        raise ValidationError(f"{len(errors)} scan(s) in the batch are invalid; none was recorded",
-                              errors)
+        raise ValidationError(
+            f"{len(errors)} scan(s) in the batch are invalid; none was recorded", errors
+        )
     return scans
 
 
 def find_recorded(db: Database, client_scan_id: str) -> list[dict] | None:
     """The stored answer of an earlier request with this client scan id, or None."""
-    rows = db.execute("SELECT result FROM scans WHERE client_scan_id = ? ORDER BY seq",
-                      [client_scan_id]).fetchall()
+    rows = db.execute(
+        "SELECT result FROM scans WHERE client_scan_id = ? ORDER BY seq", [client_scan_id]
+    ).fetchall()
     return [json.loads(r[0]) for r in rows] if rows else None
 
 
-def record_scans(db: Database, manifest_id: int, scans: list[Scan], *, user_id: int | None,
-                 image: tuple[bytes, str] | None = None) -> list[dict]:
+def record_scans(
+    db: Database,
+    manifest_id: int,
+    scans: list[Scan],
+    *,
+    user_id: int | None,
+    image: tuple[bytes, str] | None = None,
+) -> list[dict]:
     """Record scan requests in one transaction; return one result per code, in order.
 
     ``image`` (content, content type) is kept once per distinct frame for later review.
@@ -100,8 +114,10 @@ def record_scans(db: Database, manifest_id: int, scans: list[Scan], *, user_id: 
     with write(db):
         status = workflow.current_status(db, manifest_id)
         if not workflow.is_tally_open(status):
-            raise ConflictError(f"the tally is closed ({status.value}); scans are not accepted",
-                                current_status=status.value)
+            raise ConflictError(
+                f"the tally is closed ({status.value}); scans are not accepted",
+                current_status=status.value,
+            )
         stamp = now()
         for scan in scans:
             earlier = _replay(db, manifest_id, scan)
@@ -114,25 +130,38 @@ def record_scans(db: Database, manifest_id: int, scans: list[Scan], *, user_id: 
                 results.append(result)
         if image is not None and any(tally.values()):
             content, content_type = image
-            db.execute("INSERT OR IGNORE INTO scan_images (sha256, content_type, content, created_at)"
-                       " VALUES (?, ?, ?, ?)", [scans[0].image_sha256, content_type, content, stamp])
+            db.execute(
+                "INSERT OR IGNORE INTO scan_images (sha256, content_type, content, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                [scans[0].image_sha256, content_type, content, stamp],
+            )
         if any(tally.values()):
-            record_event(db, "scans-recorded", user_id=user_id, manifest_id=manifest_id,
-                         source=scans[0].source, **{k: v for k, v in tally.items() if v})
+            record_event(
+                db,
+                "scans-recorded",
+                user_id=user_id,
+                manifest_id=manifest_id,
+                source=scans[0].source,
+                **{k: v for k, v in tally.items() if v},
+            )
     return results
 
 
 def _replay(db: Database, manifest_id: int, scan: Scan) -> list[dict] | None:
-    row = db.execute("SELECT manifest_id, code, source FROM scans WHERE client_scan_id = ? LIMIT 1",
-                     [scan.client_scan_id]).fetchone()
+    row = db.execute(
+        "SELECT manifest_id, code, source FROM scans WHERE client_scan_id = ? LIMIT 1",
+        [scan.client_scan_id],
+    ).fetchone()
     if row is None:
         return None
     same = row[0] == manifest_id and row[2] == scan.source
     if scan.source == "wedge":
         same = same and row[1] == scan.codes[0]
     if not same:
-        raise ConflictError(f"client_scan_id {scan.client_scan_id} was already used for another scan",
-                            [{"field": "client_scan_id", "message": "already used"}])
+        raise ConflictError(
+            f"client_scan_id {scan.client_scan_id} was already used for another scan",
+            [{"field": "client_scan_id", "message": "already used"}],
+        )
     return find_recorded(db, scan.client_scan_id)
 
 
@@ -142,17 +171,37 @@ def _record_one(db, manifest_id, scan: Scan, seq: int, raw: str, user_id, stamp)
     counted = None
     if line_id is not None:
         # Derived from the ledger (index-only count), +1 for the row about to be written.
-        counted = db.execute("SELECT count(*) FROM scans WHERE line_id = ? AND outcome = 'counted'",
-                             [line_id]).fetchone()[0] + (outcome == "counted")
-    result = {"client_scan_id": scan.client_scan_id, "code": code, "outcome": outcome,
-              "line_no": line_no, "counted": counted, "declared": declared}
+        counted = db.execute(
+            "SELECT count(*) FROM scans WHERE line_id = ? AND outcome = 'counted'", [line_id]
+        ).fetchone()[0] + (outcome == "counted")
+    result = {
+        "client_scan_id": scan.client_scan_id,
+        "code": code,
+        "outcome": outcome,
+        "line_no": line_no,
+        "counted": counted,
+        "declared": declared,
+    }
     db.execute(
         "INSERT INTO scans (client_scan_id, seq, manifest_id, code, source, device, user_id,"
         " outcome, unit_id, line_id, result, image_sha256, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [scan.client_scan_id, seq, manifest_id, raw, scan.source, scan.device, user_id, outcome,
-         unit_id, line_id if outcome in ("counted", "duplicate") else None,
-         json.dumps(result), scan.image_sha256, stamp])
+        [
+            scan.client_scan_id,
+            seq,
+            manifest_id,
+            raw,
+            scan.source,
+            scan.device,
+            user_id,
+            outcome,
+            unit_id,
+            line_id if outcome in ("counted", "duplicate") else None,
+            json.dumps(result),
+            scan.image_sha256,
+            stamp,
+        ],
+    )
     return result
 
 
@@ -165,7 +214,8 @@ def _classify(db, manifest_id, code):
     row = db.execute(
         """SELECT u.id, u.manifest_id, u.line_id, u.status, l.line_no, l.declared_qty
            FROM units u JOIN manifest_lines l ON l.id = u.line_id WHERE u.code = ?""",
-        [code]).fetchone()
+        [code],
+    ).fetchone()
     if row is None:
         return "unknown", None, None, None, None
     unit_id, unit_manifest, line_id, unit_status, line_no, declared = row
@@ -173,16 +223,22 @@ def _classify(db, manifest_id, code):
         return "other_manifest", unit_id, None, None, None
     if unit_status == "void":
         return "void", unit_id, line_id, line_no, declared
-    counted = db.execute("SELECT 1 FROM scans WHERE unit_id = ? AND outcome = 'counted'",
-                         [unit_id]).fetchone()
+    counted = db.execute(
+        "SELECT 1 FROM scans WHERE unit_id = ? AND outcome = 'counted'", [unit_id]
+    ).fetchone()
     return ("duplicate" if counted else "counted"), unit_id, line_id, line_no, declared
 
 
-def list_scans(db: Database, manifest_id: int, *, after_id: int = 0, limit: int = 500) -> list[dict]:
+def list_scans(
+    db: Database, manifest_id: int, *, after_id: int = 0, limit: int = 500
+) -> list[dict]:
     """The manifest's ledger, oldest first, for review (``after_id`` pages through it)."""
-    return list(db.query(
-        """SELECT s.id, s.client_scan_id, s.seq, s.code, s.source, s.device, u.name AS user,
+    return list(
+        db.query(
+            """SELECT s.id, s.client_scan_id, s.seq, s.code, s.source, s.device, u.name AS user,
                   s.outcome, s.result, s.image_sha256, s.created_at
            FROM scans s LEFT JOIN users u ON u.id = s.user_id
            WHERE s.manifest_id = ? AND s.id > ? ORDER BY s.id LIMIT ?""",
-        [manifest_id, after_id, limit]))
+            [manifest_id, after_id, limit],
+        )
+    )

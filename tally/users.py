@@ -26,20 +26,25 @@ def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | N
     if not name:
         raise ValidationError("user name is required", [{"field": "user", "message": "required"}])
     if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}",
-                              [{"field": "role", "message": f"unknown role {role!r}"}])
+        raise ValidationError(
+            f"role must be one of {', '.join(ROLES)}",
+            [{"field": "role", "message": f"unknown role {role!r}"}],
+        )
     token = "tly_" + secrets.token_urlsafe(24)
     with write(db):
         row = next(iter(db.query("SELECT id, role FROM users WHERE name = ?", [name])), None)
         if row is None:
-            user_id = db.execute("INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)",
-                                 [name, role, now()]).lastrowid
+            user_id = db.execute(
+                "INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)", [name, role, now()]
+            ).lastrowid
         else:
             user_id = row["id"]
             if row["role"] != role:
                 db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user_id])
-        db.execute("INSERT INTO tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)",
-                   [user_id, _hash(token), now()])
+        db.execute(
+            "INSERT INTO tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)",
+            [user_id, _hash(token), now()],
+        )
         record_event(db, "token-created", user_id=by_user_id, user=name, role=role)
     return token
 
@@ -48,9 +53,16 @@ def authenticate(db: Database, token: str | None) -> dict:
     """Return ``{"id", "name", "role"}`` of the token's user; AuthenticationError otherwise."""
     if not token:
         raise AuthenticationError("a bearer token is required (Authorization: Bearer <token>)")
-    row = next(iter(db.query(
-        """SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id
-           WHERE t.token_hash = ? AND t.revoked_at IS NULL""", [_hash(token)])), None)
+    row = next(
+        iter(
+            db.query(
+                """SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id
+           WHERE t.token_hash = ? AND t.revoked_at IS NULL""",
+                [_hash(token)],
+            )
+        ),
+        None,
+    )
     if row is None:
         raise AuthenticationError("unknown or revoked token")
     return row
@@ -59,5 +71,6 @@ def authenticate(db: Database, token: str | None) -> dict:
 def require_role(user: dict, role: str) -> None:
     """PermissionDenied unless the user's role is ``role`` or above."""
     if ROLES.index(user["role"]) < ROLES.index(role):
-        raise PermissionDenied(f"this needs the {role} role; {user['name']} is {user['role']}",
-                               required_role=role)
+        raise PermissionDenied(
+            f"this needs the {role} role; {user['name']} is {user['role']}", required_role=role
+        )

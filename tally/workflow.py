@@ -16,14 +16,14 @@ from tally.events import record_event
 
 
 class Status(enum.StrEnum):
-    ARRIVED = "arrived"            # goods at the bonded park, manifest imported
-    INSPECTED = "inspected"        # 查验 done, escort signed
-    WRITTEN_OFF = "written_off"    # 核销 done, tally status 正常理货
-    TALLIED = "tallied"            # 理货 confirmed: counts frozen, inventory list queued
-    DECLARED = "declared"          # 核注清单 approved
-    RELEASED = "released"          # 核放单 approved
+    ARRIVED = "arrived"  # goods at the bonded park, manifest imported
+    INSPECTED = "inspected"  # 查验 done, escort signed
+    WRITTEN_OFF = "written_off"  # 核销 done, tally status 正常理货
+    TALLIED = "tallied"  # 理货 confirmed: counts frozen, inventory list queued
+    DECLARED = "declared"  # 核注清单 approved
+    RELEASED = "released"  # 核放单 approved
     VEHICLE_BOUND = "vehicle_bound"
-    ENTERED = "entered"            # passed the gate
+    ENTERED = "entered"  # passed the gate
 
 
 INITIAL = Status.ARRIVED.value
@@ -44,11 +44,19 @@ def _no_unexplained_differences(db: Database, manifest_id: int) -> list[dict]:
     from tally.reconcile import load_reconciliation  # reconcile imports this module
 
     report = load_reconciliation(db, manifest_id)
-    return [{"line_no": line["line_no"], "declared": line["declared"], "counted": line["counted"],
-             "difference": line["difference"], "unexplained": line["unexplained"],
-             "message": f"line {line['line_no']}: difference {line['difference']:+d} "
-                        f"is not explained by recorded discrepancies"}
-            for line in report["lines"] if line["unexplained"]]
+    return [
+        {
+            "line_no": line["line_no"],
+            "declared": line["declared"],
+            "counted": line["counted"],
+            "difference": line["difference"],
+            "unexplained": line["unexplained"],
+            "message": f"line {line['line_no']}: difference {line['difference']:+d} "
+            f"is not explained by recorded discrepancies",
+        }
+        for line in report["lines"]
+        if line["unexplained"]
+    ]
 
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -73,23 +81,43 @@ def apply(db: Database, manifest_id: int, action: str, *, user_id: int | None, *
     """
     with write(db):
         status = current_status(db, manifest_id)
-        transition = next((t for t in TRANSITIONS if t.action == action and t.source == status),
-                          None)
+        transition = next(
+            (t for t in TRANSITIONS if t.action == action and t.source == status), None
+        )
         if transition is None:
             allowed = sorted({t.action for t in TRANSITIONS if t.source == status})
             raise ConflictError(
                 f"cannot {action.replace('_', ' ')}: the consignment is {status.value}",
-                [{"message": f"{action} is not possible from {status.value}",
-                  "allowed_actions": allowed}], current_status=status.value, action=action)
+                [
+                    {
+                        "message": f"{action} is not possible from {status.value}",
+                        "allowed_actions": allowed,
+                    }
+                ],
+                current_status=status.value,
+                action=action,
+            )
         unmet = [condition for guard in transition.guards for condition in guard(db, manifest_id)]
         if unmet:
-            raise ConflictError(f"cannot {action.replace('_', ' ')}: {len(unmet)} condition(s) unmet",
-                                unmet, current_status=status.value, action=action)
-        db.execute("UPDATE manifests SET status = ? WHERE id = ?", [transition.target.value,
-                                                                     manifest_id])
-        record_event(db, f"status-{transition.target.value.replace('_', '-')}", user_id=user_id,
-                     manifest_id=manifest_id, action=action, source=status.value,
-                     target=transition.target.value, **details)
+            raise ConflictError(
+                f"cannot {action.replace('_', ' ')}: {len(unmet)} condition(s) unmet",
+                unmet,
+                current_status=status.value,
+                action=action,
+            )
+        db.execute(
+            "UPDATE manifests SET status = ? WHERE id = ?", [transition.target.value, manifest_id]
+        )
+        record_event(
+            db,
+            f"status-{transition.target.value.replace('_', '-')}",
+            user_id=user_id,
+            manifest_id=manifest_id,
+            action=action,
+            source=status.value,
+            target=transition.target.value,
+            **details,
+        )
     return transition.target
 
 

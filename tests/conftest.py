@@ -42,8 +42,10 @@ def client(app):
 
 @pytest.fixture
 def tokens(db):
-    return {role: create_user_token(db, f"{role}-user", role)
-            for role in ("operator", "supervisor", "admin")}
+    return {
+        role: create_user_token(db, f"{role}-user", role)
+        for role in ("operator", "supervisor", "admin")
+    }
 
 
 def auth(token: str) -> dict:
@@ -53,6 +55,7 @@ def auth(token: str) -> dict:
 @pytest.fixture
 def as_(client, tokens):
     """``as_("operator").post(...)``: the test client with that role's bearer token."""
+
     class As:
         def __init__(self, role):
             self.headers = auth(tokens[role])
@@ -61,13 +64,16 @@ def as_(client, tokens):
             def call(path, **kwargs):
                 kwargs["headers"] = {**self.headers, **kwargs.get("headers", {})}
                 return getattr(client, method)(path, **kwargs)
+
             return call
+
     return As
 
 
 @pytest.fixture
 def manifest(as_):
-    response = as_("supervisor").post("/api/manifests", data=MANIFEST_CSV.encode(),
-                                      content_type="text/csv")
+    response = as_("supervisor").post(
+        "/api/manifests", data=MANIFEST_CSV.encode(), content_type="text/csv"
+    )
     assert response.status_code == 201, response.json
     return response.json

@@ -5,8 +5,8 @@ import sqlite3
 import pytest
 
 from tally import labelling, manifests, outbox, scans, units
-from tally.confirmation import confirm_tally
 from tally.config import DEFAULTS, site_settings
+from tally.confirmation import confirm_tally
 from tally.errors import ConflictError, PermissionDenied, ValidationError
 from tally.reconcile import load_reconciliation, record_discrepancy
 from tests.conftest import MANIFEST_CSV
@@ -16,7 +16,9 @@ SETTINGS = site_settings(DEFAULTS)
 
 @pytest.fixture
 def mid(db):
-    return manifests.import_manifest(db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)["id"]
+    return manifests.import_manifest(db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)[
+        "id"
+    ]
 
 
 def wedge(db, mid, code, cid):
@@ -32,11 +34,18 @@ def test_issue_labels_gives_unique_valid_codes(db, mid):
     assert [r["code"] for r in labelling.list_labels(db, mid, box_no="B1")] == codes[:3]
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"line_no": 9, "count": 1}, {"line_no": 1, "count": 0}, {"line_no": 1, "count": -1},
-    {"line_no": 1, "count": 1.5}, {"line_no": "1", "count": 1}, {"line_no": 1, "count": 10_001},
-    {"line_no": 1, "count": 1, "box_no": 7},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"line_no": 9, "count": 1},
+        {"line_no": 1, "count": 0},
+        {"line_no": 1, "count": -1},
+        {"line_no": 1, "count": 1.5},
+        {"line_no": "1", "count": 1},
+        {"line_no": 1, "count": 10_001},
+        {"line_no": 1, "count": 1, "box_no": 7},
+    ],
+)
 def test_bad_label_requests_change_nothing(db, mid, kwargs):
     with pytest.raises(ValidationError):
         labelling.issue_labels(db, mid, user_id=None, **kwargs)
@@ -45,14 +54,26 @@ def test_bad_label_requests_change_nothing(db, mid, kwargs):
 
 def test_scan_outcomes_and_idempotency(db, mid):
     codes = [x["code"] for x in labelling.issue_labels(db, mid, line_no=1, count=2, user_id=None)]
-    other = manifests.import_manifest(db, {"manifest_no": "MF-OTHER", "lines": [
-        {"line_no": 1, "sku": "S", "name": "N", "declared_qty": 1}]}, user_id=None)["id"]
+    other = manifests.import_manifest(
+        db,
+        {
+            "manifest_no": "MF-OTHER",
+            "lines": [{"line_no": 1, "sku": "S", "name": "N", "declared_qty": 1}],
+        },
+        user_id=None,
+    )["id"]
     foreign = labelling.issue_labels(db, other, line_no=1, count=1, user_id=None)[0]["code"]
     corrupted = codes[0][:-1] + str((int(codes[0][-1]) + 1) % 10)
 
     first = wedge(db, mid, codes[0], "c1")
-    assert first == {"client_scan_id": "c1", "code": codes[0], "outcome": "counted", "line_no": 1,
-                     "counted": 1, "declared": 3}
+    assert first == {
+        "client_scan_id": "c1",
+        "code": codes[0],
+        "outcome": "counted",
+        "line_no": 1,
+        "counted": 1,
+        "declared": 3,
+    }
     assert wedge(db, mid, codes[0], "c1") == first  # retry: same answer, nothing counted
     assert wedge(db, mid, codes[0], "c2")["outcome"] == "duplicate"
     assert wedge(db, mid, codes[1], "c3")["counted"] == 2
@@ -65,8 +86,13 @@ def test_scan_outcomes_and_idempotency(db, mid):
         wedge(db, mid, codes[1], "c1")
     report = load_reconciliation(db, mid)
     assert report["lines"][0]["counted"] == 2
-    assert report["scans"] == {"counted": 2, "duplicate": 2, "invalid": 1, "unknown": 2,
-                               "other_manifest": 1}
+    assert report["scans"] == {
+        "counted": 2,
+        "duplicate": 2,
+        "invalid": 1,
+        "unknown": 2,
+        "other_manifest": 1,
+    }
 
 
 def test_void_unit(db, mid):
@@ -86,9 +112,12 @@ def test_ledger_is_append_only_and_double_count_impossible(db, mid):
         db.execute("DELETE FROM scans")
     row = db.execute("SELECT unit_id, line_id FROM scans").fetchone()
     with pytest.raises(sqlite3.IntegrityError):
-        db.execute("INSERT INTO scans (client_scan_id, manifest_id, code, source, outcome, unit_id,"
-                   " line_id, result, created_at) VALUES ('x', ?, ?, 'wedge', 'counted', ?, ?, '{}',"
-                   " 'now')", [mid, code, row[0], row[1]])
+        db.execute(
+            "INSERT INTO scans (client_scan_id, manifest_id, code, source, outcome, unit_id,"
+            " line_id, result, created_at) VALUES ('x', ?, ?, 'wedge', 'counted', ?, ?, '{}',"
+            " 'now')",
+            [mid, code, row[0], row[1]],
+        )
 
 
 def test_batch_is_one_transaction(db, mid):
@@ -102,10 +131,22 @@ def test_batch_is_one_transaction(db, mid):
 
 def test_parse_batch_reports_every_bad_item():
     with pytest.raises(ValidationError) as info:
-        scans.parse_batch({"scans": [{"code": "U1", "client_scan_id": "a"}, {"code": ""},
-                                     {"code": "U2", "client_scan_id": "a"}, 5]})
+        scans.parse_batch(
+            {
+                "scans": [
+                    {"code": "U1", "client_scan_id": "a"},
+                    {"code": ""},
+                    {"code": "U2", "client_scan_id": "a"},
+                    5,
+                ]
+            }
+        )
     assert sorted((e["index"], e.get("field")) for e in info.value.errors) == [
-        (1, "client_scan_id"), (1, "code"), (2, "client_scan_id"), (3, None)]
+        (1, "client_scan_id"),
+        (1, "code"),
+        (2, "client_scan_id"),
+        (3, None),
+    ]
     with pytest.raises(ValidationError):
         scans.parse_batch({"scans": [{"code": "U", "client_scan_id": str(i)} for i in range(1001)]})
 
@@ -118,45 +159,83 @@ def test_discrepancies_explain_differences_and_corrections_supersede(db, mid):
         wedge(db, mid, code, f"s{i}")
     report = load_reconciliation(db, mid)
     assert [(x["status"], x["difference"]) for x in report["lines"]] == [
-        ("short", -1), ("over", 1), ("match", 0)]
+        ("short", -1),
+        ("over", 1),
+        ("match", 0),
+    ]
     assert not report["balanced"]
     with pytest.raises(ConflictError) as info:
         confirm_tally(db, mid, user_id=None, settings=SETTINGS)
     assert [e["line_no"] for e in info.value.errors] == [1, 2]
 
-    short = record_discrepancy(db, mid, {"line_no": 1, "kind": "short", "qty": 2, "note": "typo"},
-                               user_id=None, may_correct=False)
+    short = record_discrepancy(
+        db,
+        mid,
+        {"line_no": 1, "kind": "short", "qty": 2, "note": "typo"},
+        user_id=None,
+        may_correct=False,
+    )
     with pytest.raises(PermissionDenied):
-        record_discrepancy(db, mid, {"corrects": short["id"], "action": "replace", "line_no": 1,
-                                     "kind": "short", "qty": 1}, user_id=None, may_correct=False)
-    fixed = record_discrepancy(db, mid, {"corrects": short["id"], "action": "replace", "line_no": 1,
-                                         "kind": "short", "qty": 1, "disposition": "按实收"},
-                               user_id=None, may_correct=True)
+        record_discrepancy(
+            db,
+            mid,
+            {"corrects": short["id"], "action": "replace", "line_no": 1, "kind": "short", "qty": 1},
+            user_id=None,
+            may_correct=False,
+        )
+    fixed = record_discrepancy(
+        db,
+        mid,
+        {
+            "corrects": short["id"],
+            "action": "replace",
+            "line_no": 1,
+            "kind": "short",
+            "qty": 1,
+            "disposition": "按实收",
+        },
+        user_id=None,
+        may_correct=True,
+    )
     assert fixed["supersedes_id"] == short["id"]
     with pytest.raises(ConflictError):  # a record is corrected once
-        record_discrepancy(db, mid, {"corrects": short["id"], "action": "reverse"},
-                           user_id=None, may_correct=True)
-    over = record_discrepancy(db, mid, {"line_no": 2, "kind": "over", "qty": 1}, user_id=None,
-                              may_correct=False)
-    record_discrepancy(db, mid, {"line_no": 3, "kind": "damaged", "qty": 1, "note": "dented"},
-                       user_id=None, may_correct=False)
+        record_discrepancy(
+            db, mid, {"corrects": short["id"], "action": "reverse"}, user_id=None, may_correct=True
+        )
+    over = record_discrepancy(
+        db, mid, {"line_no": 2, "kind": "over", "qty": 1}, user_id=None, may_correct=False
+    )
+    record_discrepancy(
+        db,
+        mid,
+        {"line_no": 3, "kind": "damaged", "qty": 1, "note": "dented"},
+        user_id=None,
+        may_correct=False,
+    )
     report = load_reconciliation(db, mid)
     assert report["balanced"]
     assert [len(line["discrepancies"]) for line in report["lines"]] == [1, 1, 1]
-    reversed_ = record_discrepancy(db, mid, {"corrects": over["id"], "action": "reverse",
-                                             "note": "was line 1"}, user_id=None, may_correct=True)
+    reversed_ = record_discrepancy(
+        db,
+        mid,
+        {"corrects": over["id"], "action": "reverse", "note": "was line 1"},
+        user_id=None,
+        may_correct=True,
+    )
     assert reversed_["in_force"] is False
     assert not load_reconciliation(db, mid)["balanced"]
-    record_discrepancy(db, mid, {"line_no": 2, "kind": "over", "qty": 1}, user_id=None,
-                       may_correct=False)
+    record_discrepancy(
+        db, mid, {"line_no": 2, "kind": "over", "qty": 1}, user_id=None, may_correct=False
+    )
 
     confirmed = confirm_tally(db, mid, user_id=None, settings=SETTINGS)
     assert confirmed["status"] == "tallied"
     with pytest.raises(ConflictError):
         wedge(db, mid, line1[2], "late")
     with pytest.raises(ConflictError):
-        record_discrepancy(db, mid, {"line_no": 1, "kind": "short", "qty": 1}, user_id=None,
-                           may_correct=True)
+        record_discrepancy(
+            db, mid, {"line_no": 1, "kind": "short", "qty": 1}, user_id=None, may_correct=True
+        )
     with pytest.raises(ConflictError):
         confirm_tally(db, mid, user_id=None, settings=SETTINGS)
     [message] = list(db.query("SELECT * FROM outbox"))
@@ -164,12 +243,20 @@ def test_discrepancies_explain_differences_and_corrections_supersede(db, mid):
     assert outbox.sync_status(db, mid)["messages"][0]["id"] == message["id"]
 
 
-@pytest.mark.parametrize("body", [
-    {"line_no": 1, "kind": "lost", "qty": 1}, {"line_no": 1, "kind": "short", "qty": 0},
-    {"line_no": 1, "kind": "short", "qty": 1.5}, {"kind": "short", "qty": 1},
-    {"line_no": 99, "kind": "short", "qty": 1}, {"line_no": 1, "kind": "short", "qty": 1, "note": 5},
-    {"corrects": 1, "kind": "short", "qty": 1}, {"action": "reverse"}, [],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"line_no": 1, "kind": "lost", "qty": 1},
+        {"line_no": 1, "kind": "short", "qty": 0},
+        {"line_no": 1, "kind": "short", "qty": 1.5},
+        {"kind": "short", "qty": 1},
+        {"line_no": 99, "kind": "short", "qty": 1},
+        {"line_no": 1, "kind": "short", "qty": 1, "note": 5},
+        {"corrects": 1, "kind": "short", "qty": 1},
+        {"action": "reverse"},
+        [],
+    ],
+)
 def test_bad_discrepancies_change_nothing(db, mid, body):
     with pytest.raises(ValidationError):
         record_discrepancy(db, mid, body, user_id=None, may_correct=True)

@@ -26,15 +26,17 @@ def test_every_single_digit_error_and_adjacent_transposition_is_refused():
         for i in range(len(digits)):
             for d in "0123456789":
                 if d != digits[i]:
-                    assert not units.is_valid_code("U" + digits[:i] + d + digits[i + 1:])
+                    assert not units.is_valid_code("U" + digits[:i] + d + digits[i + 1 :])
         for i in range(len(digits) - 1):
             if digits[i] != digits[i + 1]:
-                swapped = digits[:i] + digits[i + 1] + digits[i] + digits[i + 2:]
+                swapped = digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :]
                 assert not units.is_valid_code("U" + swapped)
 
 
-@pytest.mark.parametrize("text", ["", "U00000000017", "X000000000174", "u000000000174",
-                                  "U0000000001744", "9300633603168"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "U00000000017", "X000000000174", "u000000000174", "U0000000001744", "9300633603168"],
+)
 def test_not_a_code(text):
     assert not units.looks_like_code(text)
     with pytest.raises(ValueError):

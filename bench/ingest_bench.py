@@ -1,0 +1,391 @@
+"""Wedge-scan ingestion through the real server (gunicorn, 2 sync workers, SQLite file):
+32 concurrent wrk clients sending single scans and 100-scan batches, then a crash run that kills
+the server with -9 under load and checks every acknowledged scan after the restart."""
+
+import json
+import os
+import random
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bench.servers import free_port, start_service, start_simulator, tally
+from tally.db import close_db, open_db
+
+CLIENTS = 32
+DURATION_S = 10
+
+WRK_SCRIPT = r"""
+local codes = {}
+local threads_n, tid = 0, 0
+local counter = 0
+local mode = os.getenv("SCAN_MODE") or "single"
+local batch = tonumber(os.getenv("SCAN_BATCH") or "100")
+local run = os.getenv("SCAN_RUN") or "r"
+for line in io.lines(os.getenv("SCAN_CODES")) do codes[#codes + 1] = line end
+local n_threads = tonumber(os.getenv("SCAN_THREADS"))
+local next_id = 0
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer " .. os.getenv("SCAN_TOKEN")
+end
+local function one()
+  local i = tid + counter * n_threads + 1
+  counter = counter + 1
+  local code = codes[i] or "U000000000000"
+  return '{"code":"' .. code .. '","client_scan_id":"' .. run .. '-' .. i .. '","device":"wrk"}'
+end
+function request()
+  if mode == "single" then
+    return wrk.format(nil, nil, nil, one())
+  end
+  local items = {}
+  for k = 1, batch do items[k] = one() end
+  return wrk.format(nil, nil, nil, '{"scans":[' .. table.concat(items, ",") .. ']}')
+end
+"""
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _post(base, token, path, body, timeout=10):
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def _prepare(base, token, n_units, line_count=50):
+    lines = [
+        {
+            "line_no": i,
+            "sku": f"SKU-{i}",
+            "name": f"Item {i}",
+            "declared_qty": n_units // line_count,
+        }
+        for i in range(1, line_count + 1)
+    ]
+    mid = _post(
+        base, token, "/api/manifests", {"manifest_no": f"BENCH-{random.random()}", "lines": lines}
+    )["id"]
+    codes = []
+    for i in range(1, line_count + 1):
+        left = n_units // line_count
+        while left:
+            count = min(left, 10_000)
+            codes += [
+                x["code"]
+                for x in _post(
+                    base, token, f"/api/manifests/{mid}/labels", {"line_no": i, "count": count}
+                )["labels"]
+            ]
+            left -= count
+    random.Random(1).shuffle(codes)
+    return mid, codes
+
+
+def _parse_wrk(text: str) -> dict:
+    def ms(value: str) -> float:
+        number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    pct = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)", text, re.M))
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: (.*)", text)
+    return {
+        "requests": requests,
+        "p50_ms": ms(pct["50"]),
+        "p99_ms": ms(pct["99"]),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1) if errors else "none",
+    }
+
+
+def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process):
+    codes_file = Path(tmp) / f"codes-{run_id}.txt"
+    codes_file.write_text("\n".join(codes) + "\n")
+    script = Path(tmp) / "scan.lua"
+    script.write_text(WRK_SCRIPT)
+    env = {
+        **os.environ,
+        "SCAN_CODES": str(codes_file),
+        "SCAN_TOKEN": token,
+        "SCAN_MODE": mode,
+        "SCAN_BATCH": str(batch),
+        "SCAN_RUN": run_id,
+        "SCAN_THREADS": "2",
+    }
+    pids = _group_pids(process.proc.pid)
+    cpu0, t0 = _cpu_seconds(pids), time.monotonic()
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{CLIENTS}",
+            f"-d{DURATION_S}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"{base}/api/manifests/{mid}/scans",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    wall = time.monotonic() - t0
+    cpu = _cpu_seconds(pids) - cpu0
+    result = _parse_wrk(out)
+    scans_sent = result["requests"] * (batch if mode == "batch" else 1)
+    result.update(
+        wall_s=wall,
+        server_cpu=cpu / wall,
+        scans_per_s=scans_sent / DURATION_S,
+        scans_acknowledged=scans_sent,
+    )
+    return result
+
+
+def _count_check(db_path, mid, run_id, expected):
+    db = open_db(db_path)
+    rows = db.execute(
+        "SELECT count(*), sum(outcome = 'counted'), count(DISTINCT client_scan_id)"
+        " FROM scans WHERE manifest_id = ? AND client_scan_id LIKE ?",
+        [mid, run_id + "-%"],
+    ).fetchone()
+    close_db(db)
+    # wrk may stop with requests in flight that the server still committed: never fewer.
+    return {
+        "ledger_rows": rows[0],
+        "counted": rows[1] or 0,
+        "distinct_ids": rows[2],
+        "ok": rows[0] == rows[2] == (rows[1] or 0) and rows[0] >= expected,
+    }
+
+
+def _crash_rounds(tmp, rounds=3, clients=8, seconds=2.0):
+    """kill -9 under load, restart, every acknowledged scan present exactly once."""
+    db_path = str(Path(tmp) / "crash.db")
+    sim_port, port = free_port(), free_port()
+    sim = start_simulator(sim_port)
+    customs = f"http://127.0.0.1:{sim_port}"
+    tally("migrate", env={**os.environ, "TALLY_DATABASE": db_path})
+    token = (
+        tally(
+            "token",
+            "create",
+            "--user",
+            "crash",
+            "--role",
+            "supervisor",
+            env={**os.environ, "TALLY_DATABASE": db_path},
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    base = f"http://127.0.0.1:{port}"
+    server = start_service(db_path, port, customs)
+    mid, codes = _prepare(base, token, 60_000, line_count=10)
+    acked: dict[str, dict] = {}
+    lock = threading.Lock()
+    next_index = [0]
+    total_acked = 0
+    try:
+        for round_no in range(rounds):
+            stop = threading.Event()
+            in_flight: list[tuple[str, str]] = []
+
+            def client(stop=stop, in_flight=in_flight, round_no=round_no):
+                while not stop.is_set():
+                    with lock:
+                        i = next_index[0]
+                        next_index[0] += 1
+                    cid = f"crash-{round_no}-{i}"
+                    body = {"code": codes[i], "client_scan_id": cid}
+                    try:
+                        answer = _post(base, token, f"/api/manifests/{mid}/scans", body, timeout=5)
+                    except (urllib.error.URLError, OSError, ValueError):
+                        with lock:
+                            in_flight.append((cid, codes[i]))
+                        continue
+                    with lock:
+                        acked[cid] = answer["results"][0]
+
+            threads = [threading.Thread(target=client) for _ in range(clients)]
+            for t in threads:
+                t.start()
+            time.sleep(seconds)
+            server.kill()
+            stop.set()
+            for t in threads:
+                t.join()
+            server = start_service(db_path, port, customs)
+            # Clients retry what was not acknowledged: the stored answer, or a first count.
+            for cid, code in in_flight:
+                acked[cid] = _post(
+                    base,
+                    token,
+                    f"/api/manifests/{mid}/scans",
+                    {"code": code, "client_scan_id": cid},
+                )["results"][0]
+        total_acked = len(acked)
+        db = open_db(db_path)
+        stored = {
+            cid: json.loads(result)
+            for cid, result in db.execute(
+                "SELECT client_scan_id, result FROM scans WHERE manifest_id = ?", [mid]
+            )
+        }
+        per_id = dict(
+            db.execute(
+                "SELECT client_scan_id, count(*) FROM scans"
+                " WHERE manifest_id = ? GROUP BY client_scan_id",
+                [mid],
+            )
+        )
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        counted_twice = db.execute(
+            "SELECT count(*) FROM (SELECT unit_id FROM scans WHERE"
+            " outcome = 'counted' GROUP BY unit_id HAVING count(*) > 1)"
+        ).fetchone()[0]
+        close_db(db)
+        missing = [cid for cid in acked if cid not in stored]
+        changed = [cid for cid, answer in acked.items() if stored.get(cid) != answer]
+        repeated = [cid for cid, n in per_id.items() if n != 1]
+        return {
+            "rounds": rounds,
+            "acknowledged": total_acked,
+            "missing": len(missing),
+            "answer_changed": len(changed),
+            "repeated": len(repeated),
+            "counted_twice": counted_twice,
+            "integrity": integrity,
+        }
+    finally:
+        server.stop()
+        sim.stop()
+
+
+def run() -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = str(Path(tmp) / "bench.db")
+        env = {**os.environ, "TALLY_DATABASE": db_path}
+        tally("migrate", env=env)
+        token = (
+            tally("token", "create", "--user", "bench", "--role", "supervisor", env=env)
+            .strip()
+            .splitlines()[-1]
+        )
+        sim_port, port = free_port(), free_port()
+        sim = start_simulator(sim_port)
+        server = start_service(db_path, port, f"http://127.0.0.1:{sim_port}")
+        base = f"http://127.0.0.1:{port}"
+        try:
+            mid, codes = _prepare(base, token, 400_000)
+            single = _wrk_run(
+                base,
+                token,
+                mid,
+                codes[:200_000],
+                tmp,
+                mode="single",
+                batch=1,
+                run_id="s",
+                process=server,
+            )
+            single["check"] = _count_check(db_path, mid, "s", single["scans_acknowledged"])
+            batch = _wrk_run(
+                base,
+                token,
+                mid,
+                codes[200_000:],
+                tmp,
+                mode="batch",
+                batch=100,
+                run_id="b",
+                process=server,
+            )
+            batch["check"] = _count_check(db_path, mid, "b", batch["scans_acknowledged"])
+        finally:
+            server.stop()
+            sim.stop()
+        crash = _crash_rounds(tmp)
+    return _markdown(single, batch, crash)
+
+
+def _markdown(single, batch, crash) -> str:
+    def row(name, r, unit):
+        check = r["check"]
+        return (
+            f"| {name} | {r['scans_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+            f"| {r['server_cpu'] * 100:.0f} % | {r['non2xx']} | "
+            f"{check['counted']:,} counted of {check['ledger_rows']:,} rows, "
+            f"{'ok' if check['ok'] else 'MISMATCH'} |"
+        )
+
+    return "\n".join(
+        [
+            "## Wedge-scan ingestion",
+            "",
+            f"`tally serve` (gunicorn, 2 sync workers) on a SQLite file; wrk with {CLIENTS}"
+            " connections,"
+            f" {DURATION_S} s per run, every scan a distinct unit (server CPU: % of one core,"
+            " summed"
+            " over the server's processes; p50/p99 per request).",
+            "",
+            "| run | scans/s | p50 ms | p99 ms | server CPU | non-2xx | count check |",
+            "|---|---|---|---|---|---|---|",
+            row("single scans", single, "scan"),
+            row("batches of 100", batch, "batch"),
+            "",
+            f"Crash run: {crash['rounds']} rounds of `kill -9` of the whole server under 8"
+            " clients, "
+            f"restart, retry of what was in flight: {crash['acknowledged']:,} acknowledged scans, "
+            f"{crash['missing']} missing, {crash['answer_changed']} with a changed answer, "
+            f"{crash['repeated']} recorded twice, {crash['counted_twice']} units counted twice, "
+            f"integrity_check {crash['integrity']}.",
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    print(run())

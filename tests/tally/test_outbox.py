@@ -1,0 +1,124 @@
+"""Outbox delivery to the customs simulator over real HTTP (loopback), no Flask."""
+
+import json
+import threading
+
+import pytest
+
+from tally import labelling, manifests, outbox, scans
+from tally.config import DEFAULTS, site_settings
+from tally.confirmation import confirm_tally
+from tally.customs import simulator
+from tally.customs.client import CustomsClient
+from tally.db import close_db, open_db
+from tests.conftest import MANIFEST_CSV
+
+CONFIG = {
+    **DEFAULTS,
+    "OUTBOX_BACKOFF_BASE": 0.05,
+    "OUTBOX_BACKOFF_MAX": 0.2,
+    "OUTBOX_POLL_INTERVAL": 0.02,
+    "RECEIPT_POLL_INTERVAL": 0.05,
+    "CUSTOMS_TIMEOUT": 2.0,
+}
+
+
+@pytest.fixture
+def sim():
+    with simulator.serve() as server:
+        yield server
+
+
+@pytest.fixture
+def confirmed(db):
+    """A manifest tallied with every unit counted and confirmed: one INV101 in the outbox."""
+    mid = manifests.import_manifest(db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)[
+        "id"
+    ]
+    for line_no, count in ((1, 3), (2, 2), (3, 1)):
+        for label in labelling.issue_labels(db, mid, line_no=line_no, count=count, user_id=None):
+            scans.record_scans(db, mid, [scans.Scan(label["code"], (label["code"],))], user_id=None)
+    confirm_tally(db, mid, user_id=None, settings=site_settings(DEFAULTS))
+    return mid
+
+
+def deliver_all(db, client):
+    outcomes = []
+    for message in outbox.claim_due(db, lease_seconds=5):
+        outcomes.append(outbox.deliver(db, client, message, base=0, maximum=0))
+    return outcomes
+
+
+def test_delivery_retries_then_lands_exactly_once(db, sim, confirmed):
+    client = CustomsClient(sim.url, timeout=2)
+    sim.set_mode("down", count=1)
+    assert deliver_all(db, client) == ["retry"]
+    sim.set_mode("error", count=1)
+    assert deliver_all(db, client) == ["retry"]
+    assert deliver_all(db, client) == ["delivered"]
+    assert deliver_all(db, client) == []
+    log = outbox.sync_status(db, confirmed)["messages"][0]
+    assert [a["outcome"] for a in log["attempt_log"]] == ["retry", "retry", "delivered"]
+    assert [a["http_status"] for a in log["attempt_log"]] == [None, 503, 200]
+    assert log["status"] == "delivered" and log["attempts"] == 3
+    assert [(r["type"], r["status"]) for r in log["receipts"]] == [("INV200", "Y")]
+    received = sim.received()
+    assert received["count"] == 1
+    payload = received["received"][0]["payload"]
+    assert payload["head"]["supvModecd"] == "1210"
+    assert [line["dclQty"] for line in payload["lines"]] == [3, 2, 1]
+    assert outbox.pull_receipts(db, client, confirmed) == 1
+    statuses = [
+        (r["type"], r["status"])
+        for r in outbox.sync_status(db, confirmed)["messages"][0]["receipts"]
+    ]
+    assert statuses == [("INV200", "Y"), ("INV201", "1")]
+    assert outbox.pull_receipts(db, client, confirmed) == 0  # nothing more is awaited
+
+
+def test_a_lapsed_claim_is_sent_again_with_the_same_key(db, sim, confirmed):
+    client = CustomsClient(sim.url, timeout=2)
+    [claimed] = outbox.claim_due(db, lease_seconds=0)  # the worker "dies" holding it
+    [again] = outbox.claim_due(db, lease_seconds=5)
+    assert again["idempotency_key"] == claimed["idempotency_key"]
+    assert outbox.deliver(db, client, claimed, base=0, maximum=0) == "delivered"
+    assert outbox.deliver(db, client, again, base=0, maximum=0) == "delivered"
+    assert sim.received()["count"] == 1
+
+
+def test_rejected_message_is_marked_failed(db, sim, confirmed):
+    db.execute("UPDATE outbox SET payload = ?", [json.dumps({"head": {}, "lines": []})])
+    assert deliver_all(db, CustomsClient(sim.url, timeout=2)) == ["rejected"]
+    message = outbox.sync_status(db, confirmed)["messages"][0]
+    assert message["status"] == "failed" and message["attempt_log"][0]["http_status"] == 400
+
+
+def test_worker_thread_delivers_and_pulls_receipts(db, db_path, sim, confirmed):
+    sim.set_mode("error", count=2)
+    stop = threading.Event()
+    worker_db = open_db(db_path)  # the worker has its own connection, as in `tally worker`
+    worker = threading.Thread(
+        target=outbox.run_worker,
+        args=(worker_db, CustomsClient(sim.url, timeout=2), stop),
+        kwargs={"config": CONFIG},
+    )
+    worker.start()
+    try:
+        for _ in range(200):
+            receipts = outbox.sync_status(db, confirmed)["messages"][0]["receipts"]
+            if ("INV201", "1") in [(r["type"], r["status"]) for r in receipts]:
+                break
+            stop.wait(0.05)
+        else:
+            pytest.fail("the worker did not deliver and pull the approval")
+    finally:
+        stop.set()
+        worker.join()
+        close_db(worker_db)
+    assert sim.received()["count"] == 1
+
+
+def test_backoff_doubles_and_is_capped():
+    assert 0.8 <= outbox.backoff(1, base=1, maximum=60) <= 1.2
+    assert 6.4 <= outbox.backoff(4, base=1, maximum=60) <= 9.6
+    assert outbox.backoff(30, base=1, maximum=60) <= 72

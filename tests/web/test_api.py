@@ -1,0 +1,180 @@
+"""The HTTP API through the Flask test client: manifests, labels, scans, reconciliation, confirm."""
+
+import io
+
+import pypdfium2
+import pytest
+import zxingcpp
+from PIL import Image
+
+from tally import units
+from tests.conftest import MANIFEST_CSV, auth
+
+
+def issue(as_, mid, line_no, count, box_no=None):
+    response = as_("operator").post(
+        f"/api/manifests/{mid}/labels", json={"line_no": line_no, "count": count, "box_no": box_no}
+    )
+    assert response.status_code == 201, response.json
+    return [label["code"] for label in response.json["labels"]]
+
+
+def scan(as_, mid, code, cid):
+    response = as_("operator").post(
+        f"/api/manifests/{mid}/scans", json={"code": code, "client_scan_id": cid, "device": "HH-01"}
+    )
+    assert response.status_code == 200, response.json
+    return response.json["results"][0]
+
+
+def test_manifest_import_forms(as_, manifest):
+    assert manifest["manifest_no"] == "MF-TEST-1" and len(manifest["lines"]) == 3
+    listing = as_("operator").get("/api/manifests").json["manifests"]
+    assert listing[0]["line_count"] == 3 and listing[0]["declared_total"] == 6
+    multipart = as_("supervisor").post(
+        "/api/manifests",
+        data={"file": (io.BytesIO(MANIFEST_CSV.replace("MF-TEST-1", "MF-2").encode()), "m.csv")},
+    )
+    assert multipart.status_code == 201
+    as_json = as_("supervisor").post(
+        "/api/manifests",
+        json={
+            "manifest_no": "MF-3",
+            "lines": [{"line_no": 1, "sku": "S", "name": "N", "declared_qty": 4}],
+        },
+    )
+    assert as_json.status_code == 201 and as_json.json["lines"][0]["declared_qty"] == 4
+    again = as_("supervisor").post(
+        "/api/manifests", data=MANIFEST_CSV.encode(), content_type="text/csv"
+    )
+    assert again.status_code == 409
+    assert (
+        as_("operator").get(f"/api/manifests/{manifest['id']}").json["lines"][2]["sku"]
+        == "SKU-SERUM"
+    )
+
+
+def test_labels_render_and_decode(as_, manifest):
+    mid = manifest["id"]
+    codes = issue(as_, mid, 1, 3, "BOX-1") + issue(as_, mid, 2, 2, "BOX-2")
+    png = as_("operator").get(f"/api/labels/{codes[0]}.png")
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))] == [codes[0]]
+    svg = as_("operator").get(f"/api/labels/{codes[0]}.svg?size=60x40")
+    assert svg.mimetype == "image/svg+xml" and codes[0].encode() in svg.data
+    pdf = as_("operator").get(f"/api/manifests/{mid}/labels.pdf?box_no=BOX-2")
+    assert pdf.mimetype == "application/pdf"
+    document = pypdfium2.PdfDocument(pdf.data)
+    read = [
+        zxingcpp.read_barcodes(page.render(scale=300 / 72).to_pil())[0].text for page in document
+    ]
+    document.close()
+    assert read == codes[3:]
+    zpl = as_("operator").get(f"/api/manifests/{mid}/labels.zpl?dpi=300&line_no=1").data.decode()
+    assert zpl.count("^XA") == 3 and all(code in zpl for code in codes[:3])
+
+    reprint = as_("operator").post(f"/api/labels/{codes[0]}/reprint", json={"reason": "smudged"})
+    assert reprint.status_code == 201 and reprint.json["copy_no"] == 1
+    copy = as_("operator").get(reprint.json["png"])
+    assert copy.status_code == 200 and copy.data != png.data
+    assert as_("operator").get(f"/api/labels/{codes[0]}.png?copy=2").status_code == 404
+    assert as_("operator").post(f"/api/labels/{codes[0]}/reprint", json={}).status_code == 422
+    events = [e["name"] for e in as_("operator").get(f"/api/manifests/{mid}/events").json["events"]]
+    assert events == ["manifest-imported", "labels-issued", "labels-issued", "label-reprinted"]
+
+
+def test_scans_single_batch_and_replay(as_, manifest):
+    mid = manifest["id"]
+    codes = issue(as_, mid, 1, 3)
+    assert scan(as_, mid, codes[0], "s-1")["outcome"] == "counted"
+    assert scan(as_, mid, codes[0], "s-1")["counted"] == 1
+    batch = {"scans": [{"code": c, "client_scan_id": f"b-{i}"} for i, c in enumerate(codes * 2)]}
+    first = as_("operator").post(f"/api/manifests/{mid}/scans", json=batch)
+    assert [r["outcome"] for r in first.json["results"]] == [
+        "duplicate",
+        "counted",
+        "counted",
+        "duplicate",
+        "duplicate",
+        "duplicate",
+    ]
+    assert as_("operator").post(f"/api/manifests/{mid}/scans", json=batch).json == first.json
+    ledger = as_("operator").get(f"/api/manifests/{mid}/scans").json["scans"]
+    assert len(ledger) == 7 and ledger[0]["device"] == "HH-01"
+    assert ledger[0]["user"] == "operator-user"
+
+
+def test_reconcile_discrepancy_confirm(as_, manifest):
+    mid = manifest["id"]
+    for i, code in enumerate(issue(as_, mid, 1, 3) + issue(as_, mid, 2, 1) + issue(as_, mid, 3, 1)):
+        scan(as_, mid, code, f"r-{i}")
+    report = as_("operator").get(f"/api/manifests/{mid}/reconciliation").json
+    assert [(x["line_no"], x["status"], x["difference"]) for x in report["lines"]] == [
+        (1, "match", 0),
+        (2, "short", -1),
+        (3, "match", 0),
+    ]
+    assert report["totals"]["declared"] == 6 and report["totals"]["counted"] == 5
+    refused = as_("supervisor").post(f"/api/manifests/{mid}/tally/confirm")
+    assert refused.status_code == 409
+    assert [e["line_no"] for e in refused.json["errors"]] == [2]
+    assert as_("operator").post(f"/api/manifests/{mid}/tally/confirm").status_code == 403
+    recorded = as_("operator").post(
+        f"/api/manifests/{mid}/discrepancies",
+        json={
+            "line_no": 2,
+            "kind": "short",
+            "qty": 1,
+            "note": "box arrived with 1",
+            "disposition": "settle on actual received 按实收",
+        },
+    )
+    assert recorded.status_code == 201 and recorded.json["in_force"]
+    correction = {
+        "corrects": recorded.json["id"],
+        "action": "replace",
+        "line_no": 2,
+        "kind": "short",
+        "qty": 1,
+        "note": "recounted",
+    }
+    assert (
+        as_("operator").post(f"/api/manifests/{mid}/discrepancies", json=correction).status_code
+        == 403
+    )
+    assert (
+        as_("supervisor").post(f"/api/manifests/{mid}/discrepancies", json=correction).status_code
+        == 201
+    )
+    csv_report = as_("operator").get(f"/api/manifests/{mid}/reconciliation?format=csv")
+    text = csv_report.data.decode("utf-8-sig")
+    assert csv_report.mimetype == "text/csv"
+    assert text.splitlines()[2].startswith("2,SKU-DIAPER,纸尿裤 L,2,1,-1,short")
+    confirmed = as_("supervisor").post(f"/api/manifests/{mid}/tally/confirm")
+    assert confirmed.status_code == 200 and confirmed.json["status"] == "tallied"
+    late = as_("operator").post(
+        f"/api/manifests/{mid}/scans", json={"code": units.make_code(1), "client_scan_id": "late"}
+    )
+    assert late.status_code == 409 and late.json["current_status"] == "tallied"
+    sync = as_("operator").get(f"/api/manifests/{mid}/sync").json
+    assert sync["messages"][0]["kind"] == "INV101"
+    assert sync["messages"][0]["status"] == "pending"
+    shown = as_("operator").get(f"/api/manifests/{mid}").json
+    assert shown["status"] == "tallied"
+    assert shown["tally"]["snapshot"]["totals"]["counted"] == 5
+
+
+def test_users_need_admin(as_, client):
+    created = as_("admin").post("/api/users", json={"name": "li.wei", "role": "operator"})
+    assert created.status_code == 201
+    assert client.get("/api/manifests", headers=auth(created.json["token"])).status_code == 200
+    assert (
+        as_("supervisor").post("/api/users", json={"name": "x", "role": "admin"}).status_code == 403
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/manifests", "/api/decode"])
+def test_tokens(client, path):
+    assert client.get("/api/manifests").status_code == 401
+    assert client.get("/api/manifests", headers=auth("tly_wrong")).status_code == 401
+    assert client.get("/api/manifests", headers={"Authorization": "Basic abc"}).status_code == 401

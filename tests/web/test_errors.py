@@ -1,0 +1,311 @@
+"""The error contract: every error path answers the one JSON shape and changes nothing."""
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from tests.conftest import MANIFEST_CSV, auth
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (a decompression bomb's calling card)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    idat = b"IDAT" + zlib.compress(b"\0" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + struct.pack(">I", len(idat) - 4)
+        + idat
+        + struct.pack(">I", zlib.crc32(idat))
+        + b"\0\0\0\0IEND\xaeB`\x82"
+    )
+
+
+def blank_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (640, 480), 200).save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = blank_jpeg()
+CSV_HEADER = "manifest_no,line_no,sku,name,declared_qty\n"
+
+# (role, method, path, request kwargs, status, words in the error message)
+CASES = [
+    (None, "get", "/api/manifests", {}, 401, "bearer token"),
+    ("bad", "get", "/api/manifests", {}, 401, "unknown or revoked"),
+    (
+        "operator",
+        "post",
+        "/api/manifests",
+        {"data": MANIFEST_CSV, "content_type": "text/csv"},
+        403,
+        "supervisor",
+    ),
+    ("operator", "post", "/api/manifests/{mid}/tally/confirm", {}, 403, "supervisor"),
+    ("supervisor", "post", "/api/users", {"json": {"name": "x", "role": "admin"}}, 403, "admin"),
+    ("operator", "post", "/api/labels/{code}/void", {"json": {"reason": "x"}}, 403, "supervisor"),
+    ("operator", "get", "/api/manifests/999", {}, 404, "no manifest"),
+    ("operator", "get", "/api/manifests/999/reconciliation", {}, 404, "no manifest"),
+    ("operator", "get", "/api/labels/U000000009999.png", {}, 404, "no unit"),
+    ("operator", "get", "/api/manifests/{mid}/labels.pdf?line_no=3", {}, 404, "no issued labels"),
+    ("operator", "get", "/api/nowhere", {}, 404, "not found"),
+    ("operator", "get", "/api/manifests/{mid}/tally/confirm", {}, 405, "not allowed"),
+    (
+        "supervisor",
+        "post",
+        "/api/manifests",
+        {"data": MANIFEST_CSV, "content_type": "text/csv"},
+        409,
+        "already exists",
+    ),
+    ("supervisor", "post", "/api/manifests/{mid}/tally/confirm", {}, 409, "condition"),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/scans",
+        {"json": {"code": "U000000000001", "client_scan_id": "used"}},
+        409,
+        "already used",
+    ),
+    (
+        "supervisor",
+        "post",
+        "/api/manifests",
+        {"data": "", "content_type": "text/csv"},
+        422,
+        "empty",
+    ),
+    (
+        "supervisor",
+        "post",
+        "/api/manifests",
+        {"data": "\x00\x01garbage\xff", "content_type": "text/csv"},
+        422,
+        "not text",
+    ),
+    (
+        "supervisor",
+        "post",
+        "/api/manifests",
+        {"data": CSV_HEADER + "M,1,S,N,-3\nM,1,S,N,1.5\n", "content_type": "text/csv"},
+        422,
+        "error",
+    ),
+    (
+        "supervisor",
+        "post",
+        "/api/manifests",
+        {
+            "json": {
+                "manifest_no": "M",
+                "lines": [{"line_no": "one", "sku": 5, "name": "N", "declared_qty": "x"}],
+            }
+        },
+        422,
+        "error",
+    ),
+    (
+        "supervisor",
+        "post",
+        "/api/manifests",
+        {"data": "{not json", "content_type": "application/json"},
+        422,
+        "not valid JSON",
+    ),
+    (
+        "supervisor",
+        "post",
+        "/api/manifests",
+        {"data": {"note": "x"}, "content_type": "multipart/form-data"},
+        422,
+        "file",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/labels",
+        {"json": {"line_no": 1, "count": 0}},
+        422,
+        "cannot issue",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/labels",
+        {"json": {"line_no": 42, "count": 1}},
+        422,
+        "no line 42",
+    ),
+    ("operator", "post", "/api/manifests/{mid}/labels", {"json": [1, 2]}, 422, "object"),
+    ("operator", "get", "/api/labels/{code}.png?size=10x10", {}, 422, "mm"),
+    ("operator", "get", "/api/labels/{code}.png?dpi=600", {}, 422, "dpi"),
+    ("operator", "get", "/api/manifests/{mid}/labels.pdf?sheet=letter", {}, 422, "sheet"),
+    ("operator", "post", "/api/manifests/{mid}/scans", {"json": {"code": "U1"}}, 422, "invalid"),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/scans",
+        {"json": {"scans": [{"code": "U1", "client_scan_id": str(i)} for i in range(1001)]}},
+        422,
+        "at most 1000",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/scans",
+        {"data": {"image": (io.BytesIO(b"this is not an image"), "x.jpg"), "client_scan_id": "i1"}},
+        422,
+        "image",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/scans",
+        {"data": {"image": (io.BytesIO(JPEG[: len(JPEG) // 2]), "x.jpg"), "client_scan_id": "i2"}},
+        422,
+        "image",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/scans",
+        {"data": {"image": (io.BytesIO(JPEG), "x.jpg"), "client_scan_id": "i3"}},
+        422,
+        "no unit label",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/scans",
+        {"data": {"image": (io.BytesIO(JPEG), "x.jpg")}},
+        422,
+        "invalid",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/scans",
+        {"data": {"image": (io.BytesIO(b""), "x.jpg"), "client_scan_id": "i4"}},
+        422,
+        "empty",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/scans",
+        {
+            "data": {
+                "image": (io.BytesIO(png_header_only(30000, 30000)), "bomb.png"),
+                "client_scan_id": "i5",
+            }
+        },
+        413,
+        "pixels",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/scans",
+        {"data": {"image": (io.BytesIO(b"\xff" * 300_000), "big.jpg"), "client_scan_id": "i6"}},
+        413,
+        "MB",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/decode",
+        {"data": {"image": (io.BytesIO(b"GIF89a..."), "x.gif")}},
+        422,
+        "image",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/decode",
+        {"data": {"note": "x"}, "content_type": "multipart/form-data"},
+        422,
+        "image",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/discrepancies",
+        {"json": {"line_no": 1, "kind": "lost", "qty": -1}},
+        422,
+        "invalid",
+    ),
+    (
+        "operator",
+        "post",
+        "/api/manifests/{mid}/discrepancies",
+        {"json": {"corrects": 12345, "action": "reverse"}},
+        403,
+        "supervisor",
+    ),
+    (
+        "supervisor",
+        "post",
+        "/api/manifests/{mid}/discrepancies",
+        {"json": {"corrects": 12345, "action": "reverse"}},
+        404,
+        "no discrepancy",
+    ),
+    ("operator", "post", "/api/labels/{code}/reprint", {"json": {"reason": ""}}, 422, "reason"),
+    ("operator", "get", "/api/labels/{code}.png?copy=1", {}, 404, "never recorded"),
+    ("supervisor", "post", "/api/manifests/{mid}/sync", {}, 409, "no customs system"),
+    ("admin", "post", "/api/users", {"json": {"name": "x", "role": "king"}}, 422, "role"),
+]
+
+
+def dump(db) -> list[str]:
+    return list(db.conn.iterdump())
+
+
+@pytest.fixture
+def contract_app(db_path, db):
+    from web import create_app
+    from web.db import close_all
+
+    app = create_app(
+        {"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": None, "MAX_IMAGE_BYTES": 250_000}
+    )
+    yield app
+    close_all()
+
+
+@pytest.mark.parametrize(
+    "role, method, path, kwargs, status, words", CASES, ids=[f"{c[4]}-{c[1]}-{c[2]}" for c in CASES]
+)
+def test_error_contract(contract_app, db, tokens, role, method, path, kwargs, status, words):
+    client = contract_app.test_client()
+    sup = auth(tokens["supervisor"])
+    mid = client.post(
+        "/api/manifests", data=MANIFEST_CSV, content_type="text/csv", headers=sup
+    ).json["id"]
+    code = client.post(
+        f"/api/manifests/{mid}/labels",
+        json={"line_no": 1, "count": 1},
+        headers=auth(tokens["operator"]),
+    ).json["labels"][0]["code"]
+    client.post(
+        f"/api/manifests/{mid}/scans",
+        json={"code": code, "client_scan_id": "used"},
+        headers=auth(tokens["operator"]),
+    )
+    before = dump(db)
+    headers = {} if role is None else auth(tokens.get(role, "tly_not_a_token"))
+    response = getattr(client, method)(path.format(mid=mid, code=code), headers=headers, **kwargs)
+    assert response.status_code == status, response.json
+    body = response.json
+    assert set(body) >= {"ok", "status", "error", "errors"}
+    assert body["ok"] is False and body["status"] == status
+    assert isinstance(body["error"], str) and isinstance(body["errors"], list)
+    assert words.lower() in (body["error"] + " " + str(body["errors"])).lower()
+    assert dump(db) == before

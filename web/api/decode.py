@@ -1,0 +1,26 @@
+"""Decoding a camera frame without recording anything."""
+
+from flask import request
+
+from labels.decode import decode_image
+from tally.errors import ValidationError
+from web.api import api_blueprint
+from web.api.scans import read_image
+
+bp = api_blueprint("decode")
+
+
+@bp.post("/decode")
+def decode():
+    upload = request.files.get("image")
+    if upload is None:
+        raise ValidationError(
+            "a multipart 'image' file is required", [{"field": "image", "message": "missing"}]
+        )
+    found = decode_image(read_image(upload))
+    return {
+        "barcodes": [
+            {"format": b.format, "text": b.text, "position": [list(p) for p in b.position]}
+            for b in found
+        ]
+    }

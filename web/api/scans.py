@@ -1,0 +1,88 @@
+"""Scans: keyboard-wedge codes (single or a batch) and camera frames, into the scan ledger."""
+
+import hashlib
+
+from flask import current_app, request
+
+from labels.decode import decode_image
+from tally import scans, units
+from tally.errors import PayloadTooLarge, ValidationError
+from web.api import api_blueprint, int_arg, json_body
+from web.auth import requires, user_id
+from web.db import get_db
+
+bp = api_blueprint("scans")
+
+
+@bp.post("/manifests/<int:manifest_id>/scans")
+@requires("operator")
+def record(manifest_id):
+    if request.mimetype == "multipart/form-data":
+        return {"results": _record_image(manifest_id)}
+    body = json_body()
+    batch = (
+        scans.parse_batch(body)
+        if isinstance(body, dict) and "scans" in body
+        else [scans.parse_wedge_scan(body)]
+    )
+    return {"results": scans.record_scans(get_db(), manifest_id, batch, user_id=user_id())}
+
+
+def _record_image(manifest_id) -> list[dict]:
+    client_id = request.form.get("client_scan_id")
+    errors = scans.check_client_scan_id(client_id)
+    upload = request.files.get("image")
+    if upload is None:
+        errors.append({"field": "image", "message": "a multipart 'image' file is required"})
+    if errors:
+        raise ValidationError("the image scan is invalid", errors)
+    db = get_db()
+    # A retry is answered from the ledger without decoding the frame again.
+    earlier = scans.find_recorded(db, client_id)
+    if earlier is not None:
+        return earlier
+    data = read_image(upload)
+    found = decode_image(data, formats=["Code128"])
+    # Only what we print counts as a read: other Code128 symbols on the goods are ignored.
+    codes = tuple(b.text for b in found if units.looks_like_code(b.text))
+    if not codes:
+        seen = [f"{b.format} {b.text}" for b in found]
+        raise ValidationError(
+            "no unit label barcode was found in the image",
+            [
+                {
+                    "field": "image",
+                    "message": "no unit code found"
+                    + (f"; other barcodes seen: {', '.join(seen)}" if seen else ""),
+                }
+            ],
+        )
+    scan = scans.Scan(
+        client_id, codes, "image", request.form.get("device"), hashlib.sha256(data).hexdigest()
+    )
+    return scans.record_scans(
+        db,
+        manifest_id,
+        [scan],
+        user_id=user_id(),
+        image=(data, upload.mimetype or "application/octet-stream"),
+    )
+
+
+def read_image(upload) -> bytes:
+    """The uploaded file's bytes, refused over the configured size."""
+    limit = int(current_app.config["MAX_IMAGE_BYTES"])
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the image is over {limit // (1024 * 1024)} MB")
+    if not data:
+        raise ValidationError("the image file is empty", [{"field": "image", "message": "empty"}])
+    return data
+
+
+@bp.get("/manifests/<int:manifest_id>/scans")
+def ledger(manifest_id):
+    from tally import manifests
+
+    manifests.load_head(get_db(), manifest_id)
+    return {"scans": scans.list_scans(get_db(), manifest_id, after_id=int_arg("after") or 0)}

@@ -1,0 +1,293 @@
+"""The ``tally`` console command: serve, migrate, import manifests, print labels, report, tokens,
+the outbox worker and the customs simulator."""
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from tally import config as tally_config
+from tally.db import close_db, migrate, open_db
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="tally", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="serve the app with gunicorn (+ outbox worker, + simulator)")
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    sub.add_parser("demo", help="load the demo manifest into an empty database; print a token")
+    sub.add_parser("worker", help="run the outbox delivery worker in the foreground")
+    p = sub.add_parser("import-manifest", help="import a manifest CSV (or .json) file")
+    p.add_argument("file")
+    p = sub.add_parser("labels", help="write all issued labels of a manifest to a file")
+    p.add_argument("manifest_id", type=int)
+    p.add_argument("--format", choices=("pdf", "zpl"), default="pdf")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--size", default="50x30", help="label size in mm, e.g. 50x30")
+    p.add_argument("--sheet", choices=("a4",), help="A4 sheets instead of one label per page")
+    p.add_argument("--dpi", type=int, choices=(203, 300))
+    p.add_argument("--line-no", type=int)
+    p.add_argument("--box-no")
+    p = sub.add_parser("report", help="print the reconciliation of a manifest")
+    p.add_argument("manifest_id", type=int)
+    p.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    p = sub.add_parser("token", help="user tokens")
+    token_sub = p.add_subparsers(dest="token_command", required=True)
+    p = token_sub.add_parser("create", help="create a token (and the user if new)")
+    p.add_argument("--user", required=True)
+    p.add_argument("--role", required=True, choices=("operator", "supervisor", "admin"))
+    sub.add_parser("customs-sim", help="run the customs simulator", add_help=False)
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["customs-sim"]:  # the simulator parses its own options
+        from tally.customs import simulator
+
+        return simulator.main(argv[1:]) or 0
+    args = parser.parse_args(argv)
+    config = tally_config.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return COMMANDS[args.command](args, config) or 0
+
+
+def _open(config):
+    db = open_db(config["DATABASE"])
+    migrate(db)
+    return db
+
+
+def cmd_migrate(args, config):
+    db = open_db(config["DATABASE"])
+    applied = migrate(db)
+    close_db(db)
+    print(
+        f"database {config['DATABASE']}: "
+        + (f"applied {', '.join(applied)}" if applied else "up to date")
+    )
+
+
+def cmd_demo(args, config):
+    from tally.demo import demo_token, load_demo
+
+    db = _open(config)
+    manifest = load_demo(db)
+    if manifest:
+        print(f"loaded demo manifest {manifest['manifest_no']} (id {manifest['id']})")
+    print("demo supervisor token (use as: Authorization: Bearer <token>):")
+    print(demo_token(db))
+    close_db(db)
+
+
+def cmd_import_manifest(args, config):
+    from tally import manifests
+    from tally.errors import TallyError
+
+    db = _open(config)
+    with open(args.file, "rb") as f:
+        data = f.read()
+    try:
+        parsed = json.loads(data) if args.file.endswith(".json") else manifests.parse_csv(data)
+        manifest = manifests.import_manifest(db, parsed, user_id=None)
+    except TallyError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for error in exc.errors:
+            print("  " + ", ".join(f"{k}={v}" for k, v in error.items()), file=sys.stderr)
+        return 1
+    print(
+        f"imported manifest {manifest['manifest_no']} as id {manifest['id']}"
+        f" with {len(manifest['lines'])} lines"
+    )
+
+
+def cmd_labels(args, config):
+    from labels.render import Label, LabelSize, render_pdf, render_zpl
+    from tally import labelling
+
+    db = _open(config)
+    rows = labelling.list_labels(db, args.manifest_id, line_no=args.line_no, box_no=args.box_no)
+    if not rows:
+        print("no issued labels match", file=sys.stderr)
+        return 1
+    labels = [
+        Label(
+            code=r["code"],
+            sku=r["sku"],
+            name=r["name"],
+            line_no=r["line_no"],
+            box_no=r["box_no"],
+            manifest_no=r["manifest_no"],
+        )
+        for r in rows
+    ]
+    size = LabelSize.parse(args.size)
+    if args.format == "pdf":
+        data = render_pdf(labels, size=size, sheet=args.sheet, dpi=args.dpi or 300)
+    else:
+        data = render_zpl(labels, dpi=args.dpi or 203, size=size).encode()
+    with open(args.output, "wb") as f:
+        f.write(data)
+    print(f"wrote {len(labels)} labels to {args.output}")
+
+
+def cmd_report(args, config):
+    from tally.reconcile import load_reconciliation
+
+    db = _open(config)
+    report = load_reconciliation(db, args.manifest_id)
+    if args.format == "json":
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    if args.format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["line_no", "sku", "declared", "counted", "difference", "status"])
+        for line in report["lines"]:
+            writer.writerow(
+                [
+                    line["line_no"],
+                    line["sku"],
+                    line["declared"],
+                    line["counted"],
+                    line["difference"],
+                    line["status"],
+                ]
+            )
+        return
+    print(f"Manifest {report['manifest']['manifest_no']} ({report['manifest']['status']})")
+    print(f"{'line':>4}  {'sku':<16} {'declared':>8} {'counted':>8} {'diff':>6}  status")
+    for line in report["lines"]:
+        print(
+            f"{line['line_no']:>4}  {line['sku']:<16} {line['declared']:>8} {line['counted']:>8}"
+            f" {line['difference']:>+6}  {line['status']}"
+            + ("  (unexplained)" if line["unexplained"] else "")
+        )
+    t = report["totals"]
+    balance = "balanced" if report["balanced"] else f"{t['unexplained_lines']} line(s) unexplained"
+    print(
+        f"total declared {t['declared']}, counted {t['counted']}, difference {t['difference']:+d};"
+        f" {balance}"
+    )
+
+
+def cmd_token(args, config):
+    from tally.users import create_user_token
+
+    db = _open(config)
+    token = create_user_token(db, args.user, args.role)
+    print(f"token for {args.user} ({args.role}):")
+    print(token)
+
+
+def cmd_worker(args, config):
+    from tally.customs.client import CustomsClient
+    from tally.outbox import run_worker
+
+    if not config["CUSTOMS_URL"]:
+        print("TALLY_CUSTOMS_URL is not set", file=sys.stderr)
+        return 2
+    db = _open(config)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _exit_with_parent(stop)
+    client = CustomsClient(config["CUSTOMS_URL"], timeout=float(config["CUSTOMS_TIMEOUT"]))
+    logging.getLogger(__name__).info("outbox worker delivering to %s", config["CUSTOMS_URL"])
+    run_worker(db, client, stop, config=config)
+    close_db(db)
+
+
+def _exit_with_parent(stop: threading.Event) -> None:
+    """Stop when the process that started us is gone (e.g. `tally serve` killed with -9)."""
+    parent = os.getppid()
+
+    def watch():
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                stop.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cmd_serve(args, config):
+    from gunicorn.app.base import BaseApplication
+
+    db = _open(config)
+    close_db(db)
+    env = dict(os.environ)
+    children = []
+    if not config["CUSTOMS_URL"]:
+        port = _free_port()
+        state = os.path.join(
+            os.path.dirname(os.path.abspath(config["DATABASE"])), "customs-sim.json"
+        )
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "web.cli",
+                    "customs-sim",
+                    "--port",
+                    str(port),
+                    "--state",
+                    state,
+                ]
+            )
+        )
+        env["TALLY_CUSTOMS_URL"] = os.environ["TALLY_CUSTOMS_URL"] = f"http://127.0.0.1:{port}"
+        print(f"customs simulator (embedded default) on http://127.0.0.1:{port}", flush=True)
+    children.append(subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], env=env))
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{os.environ.get('TALLY_HOST', '127.0.0.1')}:{config['PORT']}")
+            self.cfg.set("workers", int(os.environ.get("TALLY_WORKERS", "2")))
+            self.cfg.set("worker_class", "sync")
+            self.cfg.set("timeout", 60)
+            self.cfg.set("control_socket_disable", True)
+            self.cfg.set("accesslog", os.environ.get("TALLY_ACCESS_LOG") or None)
+
+        def load(self):
+            from web import create_app
+
+            return create_app()
+
+    print(f"serving on http://127.0.0.1:{config['PORT']}", flush=True)
+    try:
+        Server().run()
+    finally:
+        for child in children:
+            child.terminate()
+        deadline = time.monotonic() + 5
+        for child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "demo": cmd_demo,
+    "worker": cmd_worker,
+    "import-manifest": cmd_import_manifest,
+    "labels": cmd_labels,
+    "report": cmd_report,
+    "token": cmd_token,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""One SQLite connection per thread and database file, reused across requests.
+
+Opening a connection and setting its pragmas on every request would cost more than a whole scan;
+a gunicorn sync worker is one thread, so this is one connection per worker process.
+"""
+
+import os
+import threading
+
+from flask import Flask, current_app
+from sqlite_utils import Database
+
+from tally.db import close_db, open_db
+
+_local = threading.local()
+
+
+def get_db() -> Database:
+    """The calling thread's connection to the app's database."""
+    path = current_app.config["DATABASE"]
+    key = (os.getpid(), path)
+    conns = _local.__dict__.setdefault("conns", {})
+    db = conns.get(key)
+    if db is None:
+        db = conns[key] = open_db(path)
+    return db
+
+
+def close_all() -> None:
+    """Close this thread's connections (tests, shutdown)."""
+    for db in _local.__dict__.pop("conns", {}).values():
+        close_db(db)
+
+
+def init_app(app: Flask) -> None:
+    @app.teardown_request
+    def _rollback_leftover(exc):
+        # A request that died inside a transaction must not leave it open for the next one.
+        conns = _local.__dict__.get("conns", {})
+        db = conns.get((os.getpid(), app.config["DATABASE"]))
+        if db is not None and db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
