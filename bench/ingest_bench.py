@@ -22,7 +22,7 @@ DURATION_S = 10
 
 WRK_SCRIPT = r"""
 local codes = {}
-local threads_n, tid = 0, 0
+-- tid is a per-thread global set by setup() below (a local here would shadow it)
 local counter = 0
 local mode = os.getenv("SCAN_MODE") or "single"
 local batch = tonumber(os.getenv("SCAN_BATCH") or "100")

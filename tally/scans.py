@@ -91,7 +91,7 @@ def parse_batch(body: object) -> list[Scan]:
 
 def find_recorded(db: Database, client_scan_id: str) -> list[dict] | None:
     """The stored answer of an earlier request with this client scan id, or None."""
-    rows = db.execute(
+    rows = db.conn.execute(
         "SELECT result FROM scans WHERE client_scan_id = ? ORDER BY seq", [client_scan_id]
     ).fetchall()
     return [json.loads(r[0]) for r in rows] if rows else None
@@ -148,7 +148,7 @@ def record_scans(
 
 
 def _replay(db: Database, manifest_id: int, scan: Scan) -> list[dict] | None:
-    row = db.execute(
+    row = db.conn.execute(
         "SELECT manifest_id, code, source FROM scans WHERE client_scan_id = ? LIMIT 1",
         [scan.client_scan_id],
     ).fetchone()
@@ -167,13 +167,7 @@ def _replay(db: Database, manifest_id: int, scan: Scan) -> list[dict] | None:
 
 def _record_one(db, manifest_id, scan: Scan, seq: int, raw: str, user_id, stamp) -> dict:
     code = raw.strip().upper()
-    outcome, unit_id, line_id, line_no, declared = _classify(db, manifest_id, code)
-    counted = None
-    if line_id is not None:
-        # Derived from the ledger (index-only count), +1 for the row about to be written.
-        counted = db.execute(
-            "SELECT count(*) FROM scans WHERE line_id = ? AND outcome = 'counted'", [line_id]
-        ).fetchone()[0] + (outcome == "counted")
+    outcome, unit_id, line_id, line_no, declared, counted = _classify(db, manifest_id, code)
     result = {
         "client_scan_id": scan.client_scan_id,
         "code": code,
@@ -182,7 +176,7 @@ def _record_one(db, manifest_id, scan: Scan, seq: int, raw: str, user_id, stamp)
         "counted": counted,
         "declared": declared,
     }
-    db.execute(
+    db.conn.execute(
         "INSERT INTO scans (client_scan_id, seq, manifest_id, code, source, device, user_id,"
         " outcome, unit_id, line_id, result, image_sha256, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -205,28 +199,33 @@ def _record_one(db, manifest_id, scan: Scan, seq: int, raw: str, user_id, stamp)
     return result
 
 
+# One statement for the hot path: the unit, whether it is already counted, and its line's count
+# (both derived from the ledger through partial indexes).
+_UNIT_QUERY = """
+SELECT u.id, u.manifest_id, u.line_id, u.status, l.line_no, l.declared_qty,
+       EXISTS (SELECT 1 FROM scans s WHERE s.unit_id = u.id AND s.outcome = 'counted'),
+       (SELECT count(*) FROM scans s WHERE s.line_id = u.line_id AND s.outcome = 'counted')
+FROM units u JOIN manifest_lines l ON l.id = u.line_id WHERE u.code = ?
+"""
+
+
 def _classify(db, manifest_id, code):
-    """(outcome, unit_id, line_id, line_no, declared) for one code as read."""
+    """(outcome, unit_id, line_id, line_no, declared, counted after this scan) for one code."""
     if not units.looks_like_code(code):
-        return "unknown", None, None, None, None
+        return "unknown", None, None, None, None, None
     if not units.is_valid_code(code):
-        return "invalid", None, None, None, None
-    row = db.execute(
-        """SELECT u.id, u.manifest_id, u.line_id, u.status, l.line_no, l.declared_qty
-           FROM units u JOIN manifest_lines l ON l.id = u.line_id WHERE u.code = ?""",
-        [code],
-    ).fetchone()
+        return "invalid", None, None, None, None, None
+    row = db.conn.execute(_UNIT_QUERY, [code]).fetchone()
     if row is None:
-        return "unknown", None, None, None, None
-    unit_id, unit_manifest, line_id, unit_status, line_no, declared = row
+        return "unknown", None, None, None, None, None
+    unit_id, unit_manifest, line_id, unit_status, line_no, declared, already, counted = row
     if unit_manifest != manifest_id:
-        return "other_manifest", unit_id, None, None, None
+        return "other_manifest", unit_id, None, None, None, None
     if unit_status == "void":
-        return "void", unit_id, line_id, line_no, declared
-    counted = db.execute(
-        "SELECT 1 FROM scans WHERE unit_id = ? AND outcome = 'counted'", [unit_id]
-    ).fetchone()
-    return ("duplicate" if counted else "counted"), unit_id, line_id, line_no, declared
+        return "void", unit_id, line_id, line_no, declared, counted
+    if already:
+        return "duplicate", unit_id, line_id, line_no, declared, counted
+    return "counted", unit_id, line_id, line_no, declared, counted + 1
 
 
 def list_scans(

@@ -53,24 +53,24 @@ def authenticate(db: Database, token: str | None) -> dict:
     """Return ``{"id", "name", "role"}`` of the token's user; AuthenticationError otherwise."""
     if not token:
         raise AuthenticationError("a bearer token is required (Authorization: Bearer <token>)")
-    row = next(
-        iter(
-            db.query(
-                """SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id
-           WHERE t.token_hash = ? AND t.revoked_at IS NULL""",
-                [_hash(token)],
-            )
-        ),
-        None,
-    )
+    row = db.conn.execute(
+        "SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id"
+        " WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+        [_hash(token)],
+    ).fetchone()
     if row is None:
         raise AuthenticationError("unknown or revoked token")
-    return row
+    return {"id": row[0], "name": row[1], "role": row[2]}
+
+
+def has_role(user: dict, role: str) -> bool:
+    """True when the user's role is ``role`` or above."""
+    return ROLES.index(user["role"]) >= ROLES.index(role)
 
 
 def require_role(user: dict, role: str) -> None:
     """PermissionDenied unless the user's role is ``role`` or above."""
-    if ROLES.index(user["role"]) < ROLES.index(role):
+    if not has_role(user, role):
         raise PermissionDenied(
             f"this needs the {role} role; {user['name']} is {user['role']}", required_role=role
         )

@@ -67,10 +67,10 @@ TRANSITIONS: tuple[Transition, ...] = (
 
 def current_status(db: Database, manifest_id: int) -> Status:
     """The manifest's status; NotFoundError if there is no such manifest."""
-    row = next(iter(db.query("SELECT status FROM manifests WHERE id = ?", [manifest_id])), None)
+    row = db.conn.execute("SELECT status FROM manifests WHERE id = ?", [manifest_id]).fetchone()
     if row is None:
         raise NotFoundError(f"no manifest with id {manifest_id}")
-    return Status(row["status"])
+    return Status(row[0])
 
 
 def apply(db: Database, manifest_id: int, action: str, *, user_id: int | None, **details) -> Status:

@@ -3,13 +3,13 @@
 import csv
 import io
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from tally import confirmation, manifests, outbox, reconcile
 from tally.config import site_settings
 from tally.errors import ValidationError
 from tally.events import list_events
-from tally.users import ROLES
+from tally.users import has_role
 from web.api import api_blueprint, int_arg, json_body
 from web.auth import requires, user_id
 from web.customs import customs_client
@@ -123,14 +123,12 @@ def discrepancies(manifest_id):
 @bp.post("/manifests/<int:manifest_id>/discrepancies")
 @requires("operator")
 def record_discrepancy(manifest_id):
-    from flask import g
-
     record = reconcile.record_discrepancy(
         get_db(),
         manifest_id,
         json_body(),
         user_id=user_id(),
-        may_correct=ROLES.index(g.user["role"]) >= ROLES.index("supervisor"),
+        may_correct=has_role(g.user, "supervisor"),
     )
     return record, 201
 

@@ -5,7 +5,7 @@ import hashlib
 from flask import current_app, request
 
 from labels.decode import decode_image
-from tally import scans, units
+from tally import manifests, scans, units
 from tally.errors import PayloadTooLarge, ValidationError
 from web.api import api_blueprint, int_arg, json_body
 from web.auth import requires, user_id
@@ -82,7 +82,5 @@ def read_image(upload) -> bytes:
 
 @bp.get("/manifests/<int:manifest_id>/scans")
 def ledger(manifest_id):
-    from tally import manifests
-
     manifests.load_head(get_db(), manifest_id)
     return {"scans": scans.list_scans(get_db(), manifest_id, after_id=int_arg("after") or 0)}
