@@ -18,6 +18,8 @@ DEFAULTS = {
     "ETPS_NO": "3105960001",
     "CUSTOMS_CODE": "4230",
     "INVT_TYPE": "8",  # 8 bonded e-commerce; 3 enter first, declare later
+    # Gate: |total weight - weighbridge reading| allowed, in kg (site configuration).
+    "GATE_TOLERANCE_KG": 100.0,
 }
 
 

@@ -251,7 +251,7 @@ def m001_core(db: Database) -> None:
             message TEXT,
             raw TEXT NOT NULL,
             received_at TEXT NOT NULL,
-            UNIQUE (manifest_id, type, status, document_no)
+            UNIQUE (outbox_id, type, status, document_no)
         );
         CREATE TABLE events (
             id INTEGER PRIMARY KEY,
@@ -262,5 +262,123 @@ def m001_core(db: Database) -> None:
             created_at TEXT NOT NULL
         );
         CREATE INDEX events_manifest ON events(manifest_id, id);
+        """
+    )
+
+
+@migrations()
+def m002_clearance(db: Database) -> None:
+    """Inspection, write-off, inventory-list versions, release orders, vehicles and the gate."""
+    db.executescript(
+        """
+        CREATE TABLE inspections (
+            id INTEGER PRIMARY KEY,
+            manifest_id INTEGER NOT NULL REFERENCES manifests(id),
+            location TEXT,
+            ciq_officer TEXT,
+            customs_officer TEXT,
+            escort_name TEXT,
+            escort_signed_at TEXT,
+            signature_png BLOB,                 -- the escort's signature as drawn on the pad
+            created_at TEXT NOT NULL,
+            created_by INTEGER REFERENCES users(id)
+        );
+        CREATE TABLE inspection_pallets (
+            id INTEGER PRIMARY KEY,
+            inspection_id INTEGER NOT NULL REFERENCES inspections(id),
+            pallet_no TEXT NOT NULL,
+            material TEXT NOT NULL,             -- wood, plastic, metal, paper, none
+            mark_text TEXT,                     -- the IPPC mark as transcribed
+            mark TEXT,                          -- parsed mark (JSON) or NULL
+            mark_problems TEXT NOT NULL DEFAULT '[]',
+            pests_found INTEGER NOT NULL DEFAULT 0,
+            pest_note TEXT,
+            disposition TEXT NOT NULL
+                CHECK (disposition IN ('pass', 'fumigate', 'destroy', 'return')),
+            UNIQUE (inspection_id, pallet_no)
+        );
+        -- Fumigation (熏蒸), destruction (销毁) or return of a pallet: done before the pass.
+        CREATE TABLE inspection_tasks (
+            id INTEGER PRIMARY KEY,
+            inspection_id INTEGER NOT NULL REFERENCES inspections(id),
+            pallet_id INTEGER NOT NULL REFERENCES inspection_pallets(id),
+            kind TEXT NOT NULL CHECK (kind IN ('fumigate', 'destroy', 'return')),
+            done_at TEXT,
+            done_by INTEGER REFERENCES users(id),
+            note TEXT
+        );
+        CREATE TABLE inspection_checks (
+            id INTEGER PRIMARY KEY,
+            inspection_id INTEGER NOT NULL REFERENCES inspections(id),
+            line_id INTEGER NOT NULL REFERENCES manifest_lines(id),
+            aspect TEXT NOT NULL
+                CHECK (aspect IN ('nature', 'origin', 'condition', 'quantity', 'value')),
+            result TEXT NOT NULL CHECK (result IN ('pass', 'fail')),
+            note TEXT,
+            UNIQUE (inspection_id, line_id, aspect)
+        );
+        CREATE TABLE write_offs (
+            id INTEGER PRIMARY KEY,
+            manifest_id INTEGER NOT NULL UNIQUE REFERENCES manifests(id),
+            transfer_order_no TEXT NOT NULL,
+            white_card_no TEXT NOT NULL,
+            vehicle_no TEXT,
+            white_card TEXT NOT NULL,           -- customs' answers (JSON)
+            write_off TEXT NOT NULL,
+            tally_status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by INTEGER REFERENCES users(id)
+        );
+        CREATE TABLE release_orders (
+            id INTEGER PRIMARY KEY,
+            etps_preent_no TEXT NOT NULL UNIQUE,    -- our number; passportNo comes from customs
+            passport_no TEXT UNIQUE,
+            bind_typecd TEXT NOT NULL CHECK (bind_typecd IN ('1', '2', '3')),
+            passport_typecd TEXT NOT NULL,
+            io_typecd TEXT NOT NULL CHECK (io_typecd IN ('I', 'E')),
+            status TEXT NOT NULL,                   -- written only by tally.workflow
+            vehicle_no TEXT,
+            vehicle_ic_no TEXT,
+            vehicle_wt TEXT,
+            vehicle_frame_wt TEXT,
+            container_no TEXT,
+            container_wt TEXT,
+            driver TEXT,
+            mileage_km TEXT,
+            total_gross_wt TEXT NOT NULL,
+            total_net_wt TEXT NOT NULL,
+            total_wt TEXT,
+            created_at TEXT NOT NULL,
+            created_by INTEGER REFERENCES users(id)
+        );
+        CREATE TABLE release_order_lines (
+            id INTEGER PRIMARY KEY,
+            release_order_id INTEGER NOT NULL REFERENCES release_orders(id),
+            manifest_id INTEGER NOT NULL REFERENCES manifests(id),
+            line_id INTEGER NOT NULL REFERENCES manifest_lines(id),
+            qty INTEGER NOT NULL CHECK (qty > 0),
+            gross_wt TEXT,
+            net_wt TEXT,
+            UNIQUE (release_order_id, line_id)
+        );
+        CREATE INDEX release_order_lines_manifest ON release_order_lines(manifest_id);
+        CREATE TABLE gate_events (
+            id INTEGER PRIMARY KEY,
+            release_order_id INTEGER REFERENCES release_orders(id),
+            plate TEXT,
+            ic_card TEXT,
+            io_typecd TEXT NOT NULL,
+            weighbridge_wt TEXT,
+            total_wt TEXT,
+            wt_error TEXT,
+            outcome TEXT NOT NULL CHECK (outcome IN ('pass', 'refuse')),
+            reasons TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            created_by INTEGER REFERENCES users(id)
+        );
+        ALTER TABLE outbox ADD COLUMN release_order_id INTEGER REFERENCES release_orders(id);
+        ALTER TABLE customs_receipts
+            ADD COLUMN release_order_id INTEGER REFERENCES release_orders(id);
+        ALTER TABLE events ADD COLUMN release_order_id INTEGER REFERENCES release_orders(id);
         """
     )

@@ -16,21 +16,22 @@ from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
+from tally import receipts as receipts_module
 from tally.customs.client import CustomsClient, CustomsRejected, CustomsUnavailable
 from tally.db import now, write
 from tally.events import record_event
 
 log = logging.getLogger(__name__)
-# Receipt statuses after which nothing more is expected for a message (INV201 approved/returned).
-FINAL_RECEIPTS = {("INV201", "1"), ("INV201", "3")}
 
 
-def enqueue(db: Database, *, manifest_id: int | None, kind: str, payload: dict, key: str) -> int:
+def enqueue(db: Database, *, manifest_id: int | None, kind: str, payload: dict, key: str,
+            release_order_id: int | None = None) -> int:
     """Add a message to the outbox inside the caller's transaction; return its id."""
     return db.execute(
-        "INSERT INTO outbox (manifest_id, kind, idempotency_key, payload, next_attempt_at,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [manifest_id, kind, key, json.dumps(payload, ensure_ascii=False), now(), now()],
+        "INSERT INTO outbox (manifest_id, release_order_id, kind, idempotency_key, payload,"
+        " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [manifest_id, release_order_id, kind, key, json.dumps(payload, ensure_ascii=False),
+         now(), now()],
     ).lastrowid
 
 
@@ -48,7 +49,8 @@ def claim_due(db: Database, *, lease_seconds: float, limit: int = 10) -> list[di
     with write(db):
         rows = list(
             db.query(
-                "SELECT id, manifest_id, kind, idempotency_key, payload, attempts FROM outbox"
+                "SELECT id, manifest_id, release_order_id, kind, idempotency_key, payload, attempts"
+            " FROM outbox"
                 " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
                 [now(), limit],
             )
@@ -74,7 +76,8 @@ def deliver(
     payload = json.loads(message["payload"])
     status, response, error = None, None, None
     try:
-        delivery = client.send_inventory(payload, idempotency_key=message["idempotency_key"])
+        delivery = client.send_message(message["kind"], payload,
+                                       idempotency_key=message["idempotency_key"])
         outcome, status, response = "delivered", delivery.status, delivery.body
     except CustomsRejected as exc:
         outcome, status, error = "rejected", exc.status, str(exc.detail)[:2000]
@@ -108,6 +111,7 @@ def deliver(
                 "customs-message-delivered",
                 user_id=None,
                 manifest_id=message["manifest_id"],
+                release_order_id=message.get("release_order_id"),
                 kind=message["kind"],
                 outbox_id=message["id"],
                 attempts=attempts,
@@ -122,6 +126,7 @@ def deliver(
                 "customs-message-rejected",
                 user_id=None,
                 manifest_id=message["manifest_id"],
+                release_order_id=message.get("release_order_id"),
                 kind=message["kind"],
                 outbox_id=message["id"],
                 status=status,
@@ -140,74 +145,102 @@ def deliver(
     return outcome
 
 
+def message_version(db: Database, message: dict) -> int:
+    """1 for a subject's first message of this kind, 2 for the change declaration after it..."""
+    subject = "manifest_id" if message.get("manifest_id") is not None else "release_order_id"
+    return db.execute(
+        f"SELECT count(*) FROM outbox WHERE {subject} = ? AND kind = ? AND id <= ?",
+        [message[subject], message["kind"], message["id"]]).fetchone()[0]
+
+
 def store_receipts(db: Database, message: dict, receipts: list[dict]) -> int:
-    """Keep the receipts not seen before; return how many were new."""
-    new = 0
+    """Keep the receipts not seen before, let them move the state machines; return how many
+    were new. Receipts of another version of the same document are not this message's."""
+    version = message_version(db, message)
+    new = []
     for receipt in receipts:
         if not isinstance(receipt, dict) or "type" not in receipt or "status" not in receipt:
             continue
+        if receipt.get("version") not in (None, version):
+            continue
         cursor = db.execute(
-            "INSERT OR IGNORE INTO customs_receipts (manifest_id, outbox_id, type, status,"
-            " document_no, message, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO customs_receipts (manifest_id, release_order_id, outbox_id,"
+            " type, status, document_no, message, raw, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                message["manifest_id"],
+                message.get("manifest_id"),
+                message.get("release_order_id"),
                 message["id"],
                 str(receipt["type"]),
                 str(receipt["status"]),
-                receipt.get("bondInvtNo") or receipt.get("documentNo") or "",
+                receipt.get("documentNo") or receipt.get("bondInvtNo") or "",
                 receipt.get("message"),
                 json.dumps(receipt, ensure_ascii=False),
                 now(),
             ],
         )
-        new += cursor.rowcount
+        if cursor.rowcount:
+            new.append(receipt)
+            receipts_module.apply_receipt(db, message, receipt)
     if new:
         record_event(
             db,
             "customs-receipts-received",
             user_id=None,
-            manifest_id=message["manifest_id"],
+            manifest_id=message.get("manifest_id"),
+            release_order_id=message.get("release_order_id"),
             outbox_id=message["id"],
-            count=new,
-            receipts=[f"{r.get('type')}:{r.get('status')}" for r in receipts],
+            kind=message["kind"],
+            receipts=[f"{r.get('type')}:{r.get('status')}" for r in new],
         )
-    return new
+    return len(new)
+
+
+# What each kind's receipts are fetched by: our own document number in the payload head.
+_OUR_NUMBER = {"INV101": "etpsInnerInvtNo", "SAS121": "etpsPreentNo"}
 
 
 def awaiting_receipts(db: Database, manifest_id: int | None = None) -> list[dict]:
-    """Delivered inventory lists with no final receipt (approved or returned) yet."""
+    """Delivered declarations (inventory lists, release orders) with no final receipt yet."""
     rows = db.query(
-        "SELECT o.id, o.manifest_id, o.kind, o.payload FROM outbox o"
-        " WHERE o.status = 'delivered' AND o.kind = 'INV101'"
-        + (" AND o.manifest_id = ?" if manifest_id is not None else "")
-        + " AND NOT EXISTS (SELECT 1 FROM customs_receipts r WHERE r.outbox_id = o.id"
-        "   AND r.type = 'INV201' AND r.status IN ('1', '3'))",
-        [manifest_id] if manifest_id is not None else [],
+        "SELECT o.id, o.manifest_id, o.release_order_id, o.kind, o.payload FROM outbox o"
+        " WHERE o.status = 'delivered' AND o.kind IN ('INV101', 'SAS121')"
+        + (" AND (o.manifest_id = ? OR o.release_order_id IN (SELECT release_order_id FROM"
+           " release_order_lines WHERE manifest_id = ?))" if manifest_id is not None else "")
+        + " ORDER BY o.id",
+        [manifest_id, manifest_id] if manifest_id is not None else [],
     )
-    return list(rows)
+    waiting = []
+    for row in rows:
+        received = db.execute("SELECT type, status FROM customs_receipts WHERE outbox_id = ?",
+                              [row["id"]]).fetchall()
+        if not any(receipts_module.is_final(row["kind"], t, s) for t, s in received):
+            waiting.append(row)
+    return waiting
 
 
 def pull_receipts(db: Database, client: CustomsClient, manifest_id: int | None = None) -> int:
-    """Data synchronization (数据同步): fetch the latest receipts of our messages; return new ones.
-
-    Raises CustomsUnavailable when the customs side cannot be reached.
-    """
+    """Data synchronization (数据同步): fetch the latest receipts of our declarations; return
+    how many were new. Raises CustomsUnavailable when the customs side cannot be reached."""
     new = 0
     for message in awaiting_receipts(db, manifest_id):
-        inner_no = json.loads(message["payload"])["head"]["etpsInnerInvtNo"]
-        receipts = client.fetch_receipts(inner_no)
+        our_no = json.loads(message["payload"])["head"][_OUR_NUMBER[message["kind"]]]
+        receipts = client.fetch_receipts(our_no, kind=message["kind"])
         with write(db):
             new += store_receipts(db, message, receipts)
     return new
 
 
 def sync_status(db: Database, manifest_id: int) -> dict:
-    """Every message of a manifest with its attempts and receipts, for the sync log."""
+    """Every message of a manifest (and of the release orders carrying its goods) with its
+    attempts and receipts, for the sync log."""
     messages = list(
         db.query(
             "SELECT id, kind, idempotency_key, status, attempts, next_attempt_at, last_error,"
-            " created_at, delivered_at FROM outbox WHERE manifest_id = ? ORDER BY id",
-            [manifest_id],
+            " created_at, delivered_at FROM outbox WHERE manifest_id = ? OR release_order_id IN"
+            " (SELECT release_order_id FROM release_order_lines WHERE manifest_id = ?)"
+            " ORDER BY id",
+            [manifest_id, manifest_id],
         )
     )
     for message in messages:

@@ -1,7 +1,10 @@
-"""The consignment's state machine: the status enum, one table of transitions, one apply().
+"""The state machines: the consignment's status and the release order's status.
 
-No other module writes ``manifests.status``. The flow follows DOMAIN.md; the tally core uses the
-``confirm_tally`` action, the customs steps around it add theirs to the same table.
+Each has one enum and one table of every allowed transition with its guards; ``apply`` and
+``apply_release`` are the only code that writes a status: load, check transition and guards,
+change the status and write the audit event, in one transaction. A refused action raises
+ConflictError with the current status, the action and every unmet condition, and writes nothing.
+The flow follows DOMAIN.md.
 """
 
 import enum
@@ -16,31 +19,78 @@ from tally.events import record_event
 
 
 class Status(enum.StrEnum):
+    """The consignment (one manifest) from arrival to the gate."""
+
     ARRIVED = "arrived"  # goods at the bonded park, manifest imported
-    INSPECTED = "inspected"  # 查验 done, escort signed
-    WRITTEN_OFF = "written_off"  # 核销 done, tally status 正常理货
-    TALLIED = "tallied"  # 理货 confirmed: counts frozen, inventory list queued
-    DECLARED = "declared"  # 核注清单 approved
-    RELEASED = "released"  # 核放单 approved
-    VEHICLE_BOUND = "vehicle_bound"
-    ENTERED = "entered"  # passed the gate
+    INSPECTED = "inspected"  # 查验 passed: checks, pallet tasks done, escort signed
+    WRITTEN_OFF = "written_off"  # 核销 done and the tally status is 正常理货: tallying may start
+    TALLIED = "tallied"  # 理货 confirmed: counts frozen, inventory list (INV101) sent
+    RETURNED = "returned"  # customs returned the inventory list (退单): correct and re-send
+    DECLARED = "declared"  # inventory list approved (INV201 1)
+    RELEASED = "released"  # a release order (核放单) for it is approved
+    VEHICLE_BOUND = "vehicle_bound"  # a truck is associated with its release order (车单关联)
+    ENTERED = "entered"  # all its goods passed the gate (卡口) into the zone
+
+
+class ReleaseStatus(enum.StrEnum):
+    """A release order (核放单, SAS121); stucd in parentheses."""
+
+    APPLIED = "applied"  # sent to customs (0)
+    APPROVED = "approved"  # approved (1)
+    RETURNED = "returned"  # returned by customs, quantities freed
+    BOUND = "bound"  # vehicle associated
+    PASSED = "passed"  # passed the gate (2)
 
 
 INITIAL = Status.ARRIVED.value
+INITIAL_RELEASE = ReleaseStatus.APPLIED.value
 
-# A guard returns the unmet conditions (empty list: the action may go ahead).
-Guard = Callable[[Database, int], list[dict]]
+# A guard returns the unmet conditions (empty: the action may go ahead). ``context`` carries what
+# the caller learnt outside the transaction, e.g. the customs answer to a write-off.
+Guard = Callable[[Database, int, dict], list[dict]]
 
 
 @dataclass(frozen=True)
 class Transition:
     action: str
-    source: Status
-    target: Status
+    source: enum.StrEnum
+    target: enum.StrEnum
     guards: tuple[Guard, ...] = ()
+    by: str = "supervisor"  # who may trigger it: a role, or "customs" (a receipt), "gate"
 
 
-def _no_unexplained_differences(db: Database, manifest_id: int) -> list[dict]:
+def _inspection_complete(db: Database, manifest_id: int, context: dict) -> list[dict]:
+    from tally.inspections import unmet_for_pass  # inspections imports this module
+
+    return unmet_for_pass(db, manifest_id)
+
+
+def _inspection_tasks_done(db: Database, manifest_id: int, context: dict) -> list[dict]:
+    from tally.inspections import open_tasks
+
+    return [
+        {"task_id": t["id"], "message": f"pallet {t['pallet_no']}: {t['kind']} not recorded done"}
+        for t in open_tasks(db, manifest_id)
+    ]
+
+
+def _tally_status_normal(db: Database, manifest_id: int, context: dict) -> list[dict]:
+    answer = context.get("tally_status") or {}
+    if answer.get("normal"):
+        return []
+    text = answer.get("text") or answer.get("tallyStatus") or "unknown"
+    reason = answer.get("reason")
+    return [
+        {
+            "condition": "tally_status",
+            "tally_status": text,
+            "message": f"the manifest's tally status is {text}, not 正常理货 (normal tally)"
+            + (f": {reason}" if reason else ""),
+        }
+    ]
+
+
+def _no_unexplained_differences(db: Database, manifest_id: int, context: dict) -> list[dict]:
     from tally.reconcile import load_reconciliation  # reconcile imports this module
 
     report = load_reconciliation(db, manifest_id)
@@ -52,17 +102,68 @@ def _no_unexplained_differences(db: Database, manifest_id: int) -> list[dict]:
             "difference": line["difference"],
             "unexplained": line["unexplained"],
             "message": f"line {line['line_no']}: difference {line['difference']:+d} "
-            f"is not explained by recorded discrepancies",
+            "is not explained by recorded discrepancies",
         }
         for line in report["lines"]
         if line["unexplained"]
     ]
 
 
+def _approved_release_order(db: Database, manifest_id: int, context: dict) -> list[dict]:
+    row = db.execute(
+        "SELECT 1 FROM release_orders r JOIN release_order_lines l ON l.release_order_id = r.id"
+        " WHERE l.manifest_id = ? AND r.status IN ('approved', 'bound', 'passed') LIMIT 1",
+        [manifest_id],
+    ).fetchone()
+    return [] if row else [{"message": "no approved release order covers this consignment"}]
+
+
+def _vehicle_associated(db: Database, manifest_id: int, context: dict) -> list[dict]:
+    row = db.execute(
+        "SELECT 1 FROM release_orders r JOIN release_order_lines l ON l.release_order_id = r.id"
+        " WHERE l.manifest_id = ? AND r.status IN ('bound', 'passed') LIMIT 1",
+        [manifest_id],
+    ).fetchone()
+    return [] if row else [{"message": "no truck is associated with its release order"}]
+
+
+def _all_goods_passed(db: Database, manifest_id: int, context: dict) -> list[dict]:
+    from tally.release_orders import remaining_quantities
+
+    left = remaining_quantities(db, manifest_id, passed_only=True)
+    if not left:
+        return [{"message": "the consignment has no confirmed tally: nothing can have entered"}]
+    return [
+        {"line_no": line_no, "message": f"line {line_no}: {qty} unit(s) not yet through the gate"}
+        for line_no, qty in left.items()
+        if qty
+    ]
+
+
 TRANSITIONS: tuple[Transition, ...] = (
-    # Until the inspection and write-off steps exist, tallying starts on arrival.
-    Transition("confirm_tally", Status.ARRIVED, Status.TALLIED, (_no_unexplained_differences,)),
+    Transition("pass_inspection", Status.ARRIVED, Status.INSPECTED, (_inspection_complete,),
+               by="operator"),
+    Transition("write_off", Status.INSPECTED, Status.WRITTEN_OFF, (_tally_status_normal,)),
+    Transition("confirm_tally", Status.WRITTEN_OFF, Status.TALLIED,
+               (_no_unexplained_differences, _inspection_tasks_done)),
+    Transition("approve_list", Status.TALLIED, Status.DECLARED, by="customs"),
+    Transition("return_list", Status.TALLIED, Status.RETURNED, by="customs"),
+    Transition("correct_list", Status.RETURNED, Status.TALLIED),
+    Transition("release", Status.DECLARED, Status.RELEASED, (_approved_release_order,),
+               by="customs"),
+    Transition("bind_vehicle", Status.RELEASED, Status.VEHICLE_BOUND, (_vehicle_associated,)),
+    Transition("enter", Status.VEHICLE_BOUND, Status.ENTERED, (_all_goods_passed,), by="gate"),
 )
+
+RELEASE_TRANSITIONS: tuple[Transition, ...] = (
+    Transition("approve", ReleaseStatus.APPLIED, ReleaseStatus.APPROVED, by="customs"),
+    Transition("return", ReleaseStatus.APPLIED, ReleaseStatus.RETURNED, by="customs"),
+    Transition("bind_vehicle", ReleaseStatus.APPROVED, ReleaseStatus.BOUND),
+    Transition("pass_gate", ReleaseStatus.BOUND, ReleaseStatus.PASSED, by="gate"),
+)
+
+# While the tally is open, labels, scans and discrepancies are accepted.
+TALLY_OPEN = frozenset({Status.WRITTEN_OFF})
 
 
 def current_status(db: Database, manifest_id: int) -> Status:
@@ -73,31 +174,71 @@ def current_status(db: Database, manifest_id: int) -> Status:
     return Status(row[0])
 
 
-def apply(db: Database, manifest_id: int, action: str, *, user_id: int | None, **details) -> Status:
-    """Check and apply one action in one transaction (status + audit event); return the new status.
+def release_status(db: Database, release_order_id: int) -> ReleaseStatus:
+    """The release order's status; NotFoundError if there is none."""
+    row = db.conn.execute(
+        "SELECT status FROM release_orders WHERE id = ?", [release_order_id]
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no release order with id {release_order_id}")
+    return ReleaseStatus(row[0])
 
-    Refuses with ConflictError (status, action, every unmet condition) and writes nothing when the
-    action is not allowed from the current status or a guard fails.
-    """
+
+def is_tally_open(status: Status) -> bool:
+    """Scans, labels and discrepancies are accepted only while the tally is open."""
+    return status in TALLY_OPEN
+
+
+def unmet_conditions(db: Database, transition: Transition, subject_id: int,
+                     context: dict | None = None) -> list[dict]:
+    """Every unmet condition of one transition's guards."""
+    return [c for guard in transition.guards for c in guard(db, subject_id, context or {})]
+
+
+def next_actions(db: Database, manifest_id: int) -> list[dict]:
+    """The actions possible from the consignment's status, each with who triggers it and what
+    still blocks it (the write-off's customs answer is only known when it is attempted)."""
+    status = current_status(db, manifest_id)
+    actions = []
+    for t in TRANSITIONS:
+        if t.source != status:
+            continue
+        unmet = [] if t.action == "write_off" else unmet_conditions(db, t, manifest_id)
+        actions.append({"action": t.action, "target": t.target.value, "by": t.by,
+                        "unmet": unmet})
+    return actions
+
+
+def apply(db: Database, manifest_id: int, action: str, *, user_id: int | None,
+          context: dict | None = None, **details) -> Status:
+    """Apply one action to a consignment in one transaction; return the new status."""
+    return _apply(db, TRANSITIONS, "manifest", manifest_id, action, user_id, context, details)
+
+
+def apply_release(db: Database, release_order_id: int, action: str, *, user_id: int | None,
+                  context: dict | None = None, **details) -> ReleaseStatus:
+    """Apply one action to a release order in one transaction; return the new status."""
+    return _apply(db, RELEASE_TRANSITIONS, "release_order", release_order_id, action, user_id,
+                  context, details)
+
+
+def _apply(db, table, kind, subject_id, action, user_id, context, details):
+    load = current_status if kind == "manifest" else release_status
+    subject_table = "manifests" if kind == "manifest" else "release_orders"
     with write(db):
-        status = current_status(db, manifest_id)
-        transition = next(
-            (t for t in TRANSITIONS if t.action == action and t.source == status), None
-        )
+        status = load(db, subject_id)
+        transition = next((t for t in table if t.action == action and t.source == status), None)
         if transition is None:
-            allowed = sorted({t.action for t in TRANSITIONS if t.source == status})
+            allowed = sorted({t.action for t in table if t.source == status})
+            name = "consignment" if kind == "manifest" else "release order"
             raise ConflictError(
-                f"cannot {action.replace('_', ' ')}: the consignment is {status.value}",
-                [
-                    {
-                        "message": f"{action} is not possible from {status.value}",
-                        "allowed_actions": allowed,
-                    }
-                ],
+                f"cannot {action.replace('_', ' ')}: the {name} is {status.value}",
+                [{"message": f"{action} is not possible from {status.value}",
+                  "allowed_actions": allowed}],
                 current_status=status.value,
                 action=action,
             )
-        unmet = [condition for guard in transition.guards for condition in guard(db, manifest_id)]
+        unmet = unmet_conditions(db, transition, subject_id, context)
         if unmet:
             raise ConflictError(
                 f"cannot {action.replace('_', ' ')}: {len(unmet)} condition(s) unmet",
@@ -106,24 +247,12 @@ def apply(db: Database, manifest_id: int, action: str, *, user_id: int | None, *
                 action=action,
             )
         db.execute(
-            "UPDATE manifests SET status = ? WHERE id = ?", [transition.target.value, manifest_id]
+            f"UPDATE {subject_table} SET status = ? WHERE id = ?",
+            [transition.target.value, subject_id],
         )
-        record_event(
-            db,
-            f"status-{transition.target.value.replace('_', '-')}",
-            user_id=user_id,
-            manifest_id=manifest_id,
-            action=action,
-            source=status.value,
-            target=transition.target.value,
-            **details,
-        )
+        where = {"manifest_id": subject_id} if kind == "manifest" else {
+            "release_order_id": subject_id}
+        record_event(db, f"status-{transition.target.value.replace('_', '-')}", user_id=user_id,
+                     **where, action=action, source=status.value,
+                     target=transition.target.value, **details)
     return transition.target
-
-
-def is_tally_open(status: Status) -> bool:
-    """Scans, labels and discrepancies are accepted only until the tally is confirmed."""
-    return status in TALLY_OPEN
-
-
-TALLY_OPEN = frozenset({Status.ARRIVED, Status.INSPECTED, Status.WRITTEN_OFF})

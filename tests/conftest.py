@@ -1,5 +1,11 @@
-import pytest
+import base64
+import io
 
+import pytest
+from PIL import Image, ImageDraw
+
+from tally.customs import simulator
+from tally.customs.client import CustomsClient
 from tally.db import close_db, migrate, open_db
 from tally.users import create_user_token
 
@@ -10,6 +16,56 @@ MANIFEST_CSV = (
     "MF-TEST-1,2,BL-1,SKU-DIAPER,纸尿裤 L,4902011713725,9619001100,JP,2,011,15.20,USD,3.0,2.8\n"
     "MF-TEST-1,3,BL-1,SKU-SERUM,Face serum 30ml,,3304990099,FR,1,142,42.00,USD,0.2,0.1\n"
 )
+
+
+def signature_data_url() -> str:
+    """A signature as a browser signature pad sends it: a transparent PNG with ink strokes."""
+    image = Image.new("RGBA", (400, 150), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.line([(20, 100), (80, 30), (140, 110), (200, 40), (260, 100), (380, 60)],
+              fill=(10, 10, 60, 255), width=4)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def passing_inspection(line_nos, *, signed=True) -> dict:
+    """An inspection that passes at once: a plastic pallet, every line checked and passed."""
+    ok = {"result": "pass"}
+    body = {
+        "location": "Bay 3", "ciq_officer": "Zhang Wei", "customs_officer": "Li Na",
+        "pallets": [{"pallet_no": "P1", "material": "plastic", "disposition": "pass"}],
+        "checks": [{"line_no": n, "nature": ok, "origin": ok, "condition": ok, "quantity": ok,
+                    "value": ok} for n in line_nos],
+    }
+    if signed:
+        body["escort"] = {"name": "Wang Fang", "signature": signature_data_url()}
+    return body
+
+
+WRITE_OFF = {"transfer_order_no": "TO-2026-0001", "white_card_no": "WC-88001",
+             "vehicle_no": "沪A12345"}
+
+
+def clear_for_tally(db, manifest_id: int, client: CustomsClient) -> None:
+    """Inspection passed and write-off done: the tally may start (domain level)."""
+    from tally import inspections, manifests, writeoff
+
+    line_nos = [line["line_no"] for line in manifests.list_lines(db, manifest_id)]
+    inspections.record_inspection(db, manifest_id, passing_inspection(line_nos), user_id=None)
+    writeoff.write_off(db, manifest_id, WRITE_OFF, client=client, user_id=None)
+
+
+@pytest.fixture
+def customs():
+    """The customs simulator on a free loopback port."""
+    with simulator.serve() as server:
+        yield server
+
+
+@pytest.fixture
+def customs_client(customs):
+    return CustomsClient(customs.url, timeout=5)
 
 
 @pytest.fixture
@@ -26,11 +82,11 @@ def db(db_path):
 
 
 @pytest.fixture
-def app(db_path, db):
+def app(db_path, db, customs):
     from web import create_app
     from web.db import close_all
 
-    app = create_app({"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": None})
+    app = create_app({"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": customs.url})
     yield app
     close_all()
 
@@ -42,10 +98,8 @@ def client(app):
 
 @pytest.fixture
 def tokens(db):
-    return {
-        role: create_user_token(db, f"{role}-user", role)
-        for role in ("operator", "supervisor", "admin")
-    }
+    return {role: create_user_token(db, f"{role}-user", role)
+            for role in ("operator", "supervisor", "admin")}
 
 
 def auth(token: str) -> dict:
@@ -55,7 +109,6 @@ def auth(token: str) -> dict:
 @pytest.fixture
 def as_(client, tokens):
     """``as_("operator").post(...)``: the test client with that role's bearer token."""
-
     class As:
         def __init__(self, role):
             self.headers = auth(tokens[role])
@@ -64,16 +117,31 @@ def as_(client, tokens):
             def call(path, **kwargs):
                 kwargs["headers"] = {**self.headers, **kwargs.get("headers", {})}
                 return getattr(client, method)(path, **kwargs)
-
             return call
-
     return As
 
 
+def clear_over_http(as_, manifest: dict) -> None:
+    """Inspection and write-off through the API, so the tally can start."""
+    line_nos = [line["line_no"] for line in manifest["lines"]]
+    inspected = as_("operator").post(f"/api/manifests/{manifest['id']}/inspections",
+                                     json=passing_inspection(line_nos))
+    assert inspected.status_code == 201, inspected.json
+    written = as_("supervisor").post(f"/api/manifests/{manifest['id']}/write-off", json=WRITE_OFF)
+    assert written.status_code == 200, written.json
+
+
 @pytest.fixture
-def manifest(as_):
-    response = as_("supervisor").post(
-        "/api/manifests", data=MANIFEST_CSV.encode(), content_type="text/csv"
-    )
+def imported(as_):
+    """The test manifest, imported (status arrived)."""
+    response = as_("supervisor").post("/api/manifests", data=MANIFEST_CSV.encode(),
+                                      content_type="text/csv")
     assert response.status_code == 201, response.json
     return response.json
+
+
+@pytest.fixture
+def manifest(as_, imported):
+    """The test manifest, inspected and written off: ready to tally."""
+    clear_over_http(as_, imported)
+    return imported

@@ -16,7 +16,7 @@ import pytest
 
 from bench.camera import photograph
 from bench.servers import free_port, start_service, start_simulator, tally
-from tests.conftest import MANIFEST_CSV
+from tests.conftest import MANIFEST_CSV, WRITE_OFF, passing_inspection
 
 
 class Api:
@@ -110,7 +110,8 @@ def test_tally_end_to_end(tmp_path):
         TALLY_OUTBOX_POLL_INTERVAL="0.1",
         TALLY_RECEIPT_POLL_INTERVAL="0.3",
     )
-    simulator = None
+    state = str(tmp_path / "customs-state.json")
+    simulator = start_simulator(sim_port, "--state", state, log_path=str(tmp_path / "sim.log"))
     try:
         api = Api(f"http://127.0.0.1:{port}", token)
         status, manifest = api.call(
@@ -118,6 +119,15 @@ def test_tally_end_to_end(tmp_path):
         )
         assert status == 201
         mid = manifest["id"]
+        status, inspection = api.call("POST", f"/api/manifests/{mid}/inspections",
+                                      json_body=passing_inspection([1, 2, 3]))
+        assert status == 201 and inspection["result"] == "passed", inspection
+        status, written_off = api.call("POST", f"/api/manifests/{mid}/write-off",
+                                       json_body=WRITE_OFF)
+        assert status == 200, written_off
+        # From here the customs side is down until the tally is confirmed.
+        simulator.stop()
+        simulator = None
         for line_no, count in ((1, 3), (2, 2), (3, 1)):
             status, _ = api.call(
                 "POST",
@@ -190,7 +200,8 @@ def test_tally_end_to_end(tmp_path):
             lambda: api.call("GET", f"/api/manifests/{mid}/sync")[1]["messages"][0]["attempts"] >= 2
         )
         simulator = start_simulator(
-            sim_port, "--mode", "error", "--count", "1", log_path=str(tmp_path / "sim.log")
+            sim_port, "--state", state, "--mode", "error", "--count", "1",
+            log_path=str(tmp_path / "sim.log")
         )
 
         def approved():

@@ -18,10 +18,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     from web import db, errors, health
-    from web.api import decode, labels, manifests, scans, users
+    from web.api import (
+        clearance,
+        decode,
+        inspections,
+        labels,
+        manifests,
+        release_orders,
+        scans,
+        users,
+    )
 
     db.init_app(app)
     errors.init_app(app)
-    for module in (health, manifests, labels, scans, decode, users):
+    for module in (health, manifests, labels, scans, decode, users, inspections, clearance,
+                   release_orders):
         app.register_blueprint(module.bp)
     return app

@@ -2,6 +2,10 @@
 
 Standard library only. One connection per request: declarations are rare and a fresh connection
 never carries a half-dead keep-alive socket into a retry.
+
+Messages: INV101 inventory lists, SAS121 release orders, SAS223 gate passes (send_message), and
+their receipts (fetch_receipts). Write-off: white-card verification, manifest write-off and the
+manifest's tally status.
 """
 
 import http.client
@@ -14,10 +18,18 @@ from urllib.parse import quote, urlsplit
 class CustomsError(Exception):
     "The customs side did not accept the message"
 
-    def __init__(self, message: str, *, status: int | None = None, detail: str = ""):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str = "",
+        body: dict | None = None,
+    ):
         super().__init__(message)
         self.status = status
-        self.detail = detail
+        self.detail = detail  # the answer's text as received (the JSON error, an HTML page, ...)
+        self.body = body  # the answer parsed, when it was a JSON object; else None
 
 
 class CustomsUnavailable(CustomsError):
@@ -25,7 +37,13 @@ class CustomsUnavailable(CustomsError):
 
 
 class CustomsRejected(CustomsError):
-    "4xx: the message itself is wrong; retrying will not help"
+    "4xx: the message itself is wrong, or customs refuses it (409); retrying will not help"
+
+
+# Where each message kind is posted, and where its receipts are read (by our own number).
+MESSAGE_PATHS = {"INV101": "/api/inventories", "SAS121": "/api/passports",
+                 "SAS223": "/api/gate-passes"}
+RECEIPT_PATHS = {"INV101": "/api/inventories/{}/receipts", "SAS121": "/api/passports/{}/receipts"}
 
 
 @dataclass(frozen=True)
@@ -48,16 +66,28 @@ class CustomsClient:
         self.timeout = timeout
         self._parts = parts
 
-    def send_inventory(self, payload: dict, *, idempotency_key: str) -> Delivery:
-        """POST one inventory list; the same key for a retry makes customs store it only once."""
+    def send_message(self, kind: str, payload: dict, *, idempotency_key: str) -> Delivery:
+        """POST one message (INV101, SAS121 or SAS223); the same key for a retry makes customs
+        store it only once."""
+        if kind not in MESSAGE_PATHS:
+            kinds = ", ".join(MESSAGE_PATHS)
+            raise ValueError(f"message kind must be one of {kinds}, got {kind!r}")
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8"}
         headers["Idempotency-Key"] = idempotency_key
-        return self._request("POST", "/api/inventories", body, headers)
+        return self._request("POST", MESSAGE_PATHS[kind], body, headers)
 
-    def fetch_receipts(self, etps_inner_invt_no: str) -> list[dict]:
-        """Every receipt (INV200, INV201, ...) customs has so far for one etpsInnerInvtNo."""
-        path = f"/api/inventories/{quote(etps_inner_invt_no, safe='')}/receipts"
+    def send_inventory(self, payload: dict, *, idempotency_key: str) -> Delivery:
+        """POST one inventory list (INV101): send_message("INV101", ...)."""
+        return self.send_message("INV101", payload, idempotency_key=idempotency_key)
+
+    def fetch_receipts(self, etps_inner_invt_no: str, kind: str = "INV101") -> list[dict]:
+        """Every receipt customs has so far for one of our documents (数据同步): INV200 / INV201
+        by etpsInnerInvtNo, or SAS221 / SAS223 by a release order's etpsPreentNo (kind SAS121:
+        pass the etpsPreentNo as the first argument; its name is kept for older callers)."""
+        if kind not in RECEIPT_PATHS:
+            raise ValueError(f"receipts are read per {' or '.join(RECEIPT_PATHS)}, got {kind!r}")
+        path = RECEIPT_PATHS[kind].format(quote(etps_inner_invt_no, safe=""))
         delivery = self._request("GET", path)
         receipts = delivery.body.get("receipts")
         if not isinstance(receipts, list):
@@ -67,6 +97,33 @@ class CustomsClient:
                 detail=json.dumps(delivery.body, ensure_ascii=False),
             )
         return receipts
+
+    def verify_white_card(
+        self, white_card_no: str, transfer_order_no: str, vehicle_no: str | None = None
+    ) -> dict:
+        """Verify the truck's white card (白卡) for a transfer order; CustomsRejected if invalid."""
+        body = {"whiteCardNo": white_card_no, "transferOrderNo": transfer_order_no}
+        if vehicle_no:
+            body["vehicleNo"] = vehicle_no
+        return self._post_json("/api/white-cards/verify", body)
+
+    def write_off_manifest(
+        self, manifest_no: str, bill_no: str, transfer_order_no: str, white_card_no: str
+    ) -> dict:
+        """Write the manifest (舱单) off against its verified white card (idempotent at customs)."""
+        return self._post_json("/api/manifests/write-off", {
+            "manifestNo": manifest_no, "billNo": bill_no,
+            "transferOrderNo": transfer_order_no, "whiteCardNo": white_card_no})
+
+    def tally_status(self, manifest_no: str) -> dict:
+        """The manifest's tally status: {"tallyStatus", "text", "normal", "reason", ...}."""
+        path = f"/api/manifests/{quote(manifest_no, safe='')}/tally-status"
+        return self._request("GET", path).body
+
+    def _post_json(self, path: str, body: dict) -> dict:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        return self._request("POST", path, data, headers).body
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
@@ -96,19 +153,31 @@ class CustomsClient:
             conn.close()
         duration_ms = (time.perf_counter() - started) * 1000
         text = raw.decode("utf-8", errors="replace")
+        parsed = _json_object(text)
         if 400 <= status < 500:
+            error = (parsed or {}).get("error")
             raise CustomsRejected(
-                f"customs rejected the message: {status}", status=status, detail=text
+                f"customs rejected the message: {status}" + (f" {error}" if error else ""),
+                status=status,
+                detail=text,
+                body=parsed,
             )
         if not 200 <= status < 300:
-            raise CustomsUnavailable(f"customs answered {status}", status=status, detail=text)
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
+            raise CustomsUnavailable(
+                f"customs answered {status}", status=status, detail=text, body=parsed
+            )
+        if parsed is None:
             # A 200 that is not our JSON (a proxy's HTML page) is no receipt: retry, same key.
             raise CustomsUnavailable(
                 f"customs answered {status} without a JSON object", status=status, detail=text
             )
         return Delivery(status=status, body=parsed, duration_ms=duration_ms)
+
+
+def _json_object(text: str) -> dict | None:
+    """The answer as a dict when it is a JSON object, else None."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None

@@ -11,7 +11,7 @@ from tally.confirmation import confirm_tally
 from tally.customs import simulator
 from tally.customs.client import CustomsClient
 from tally.db import close_db, open_db
-from tests.conftest import MANIFEST_CSV
+from tests.conftest import MANIFEST_CSV, clear_for_tally
 
 CONFIG = {
     **DEFAULTS,
@@ -30,11 +30,12 @@ def sim():
 
 
 @pytest.fixture
-def confirmed(db):
+def confirmed(db, sim):
     """A manifest tallied with every unit counted and confirmed: one INV101 in the outbox."""
     mid = manifests.import_manifest(db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)[
         "id"
     ]
+    clear_for_tally(db, mid, CustomsClient(sim.url, timeout=2))
     for line_no, count in ((1, 3), (2, 2), (3, 1)):
         for label in labelling.issue_labels(db, mid, line_no=line_no, count=count, user_id=None):
             scans.record_scans(db, mid, [scans.Scan(label["code"], (label["code"],))], user_id=None)

@@ -9,16 +9,18 @@ from tally.config import DEFAULTS, site_settings
 from tally.confirmation import confirm_tally
 from tally.errors import ConflictError, PermissionDenied, ValidationError
 from tally.reconcile import load_reconciliation, record_discrepancy
-from tests.conftest import MANIFEST_CSV
+from tests.conftest import MANIFEST_CSV, clear_for_tally
 
 SETTINGS = site_settings(DEFAULTS)
 
 
 @pytest.fixture
-def mid(db):
-    return manifests.import_manifest(db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)[
-        "id"
-    ]
+def mid(db, customs_client):
+    """The test manifest, inspected and written off: ready to tally."""
+    manifest_id = manifests.import_manifest(
+        db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)["id"]
+    clear_for_tally(db, manifest_id, customs_client)
+    return manifest_id
 
 
 def wedge(db, mid, code, cid):
@@ -52,7 +54,7 @@ def test_bad_label_requests_change_nothing(db, mid, kwargs):
     assert db["units"].count == 0
 
 
-def test_scan_outcomes_and_idempotency(db, mid):
+def test_scan_outcomes_and_idempotency(db, mid, customs_client):
     codes = [x["code"] for x in labelling.issue_labels(db, mid, line_no=1, count=2, user_id=None)]
     other = manifests.import_manifest(
         db,
@@ -62,6 +64,7 @@ def test_scan_outcomes_and_idempotency(db, mid):
         },
         user_id=None,
     )["id"]
+    clear_for_tally(db, other, customs_client)
     foreign = labelling.issue_labels(db, other, line_no=1, count=1, user_id=None)[0]["code"]
     corrupted = codes[0][:-1] + str((int(codes[0][-1]) + 1) % 10)
 

@@ -80,7 +80,9 @@ def test_labels_render_and_decode(as_, manifest):
     assert as_("operator").get(f"/api/labels/{codes[0]}.png?copy=2").status_code == 404
     assert as_("operator").post(f"/api/labels/{codes[0]}/reprint", json={}).status_code == 422
     events = [e["name"] for e in as_("operator").get(f"/api/manifests/{mid}/events").json["events"]]
-    assert events == ["manifest-imported", "labels-issued", "labels-issued", "label-reprinted"]
+    assert events == ["manifest-imported", "inspection-recorded", "status-inspected",
+                      "status-written-off", "manifest-written-off", "labels-issued",
+                      "labels-issued", "label-reprinted"]
 
 
 def test_scans_single_batch_and_replay(as_, manifest):

@@ -7,7 +7,20 @@ import zlib
 import pytest
 from PIL import Image
 
-from tests.conftest import MANIFEST_CSV, auth
+from tests.conftest import MANIFEST_CSV, auth, clear_over_http
+
+
+class _As:
+    """The test client with one role's token (clear_over_http's ``as_``)."""
+
+    def __init__(self, client, token):
+        self.client, self.headers = client, auth(token)
+
+    def __getattr__(self, method):
+        def call(path, **kwargs):
+            return getattr(self.client, method)(path, headers=self.headers, **kwargs)
+
+        return call
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -259,7 +272,23 @@ CASES = [
     ),
     ("operator", "post", "/api/labels/{code}/reprint", {"json": {"reason": ""}}, 422, "reason"),
     ("operator", "get", "/api/labels/{code}.png?copy=1", {}, 404, "never recorded"),
-    ("supervisor", "post", "/api/manifests/{mid}/sync", {}, 409, "no customs system"),
+    ("supervisor", "post", "/api/manifests/{mid}/write-off", {"json": {}}, 422, "transfer order"),
+    ("supervisor", "post", "/api/manifests/{mid}/write-off",
+     {"json": {"transfer_order_no": "T", "white_card_no": "W"}}, 409, "cannot write off"),
+    ("operator", "post", "/api/manifests/{mid}/inspections", {"json": {"checks": []}}, 422,
+     "every manifest line"),
+    ("operator", "post", "/api/manifests/{mid}/inspections/1/signature",
+     {"json": {"name": "X", "signature": "data:image/png;base64,AAAA"}}, 422, "signature"),
+    ("supervisor", "post", "/api/release-orders", {"json": {"bind_type": "2", "manifests": [
+        "{mid}"]}}, 422, "manifest ids"),
+    ("supervisor", "post", "/api/release-orders", {"json": {"bind_type": "9"}}, 422, "bind_type"),
+    ("supervisor", "post", "/api/release-orders/RO-NONE/vehicle",
+     {"json": {"plate": "沪A1", "tare_wt": 9000, "frame_wt": 1000}}, 404, "no release order"),
+    ("supervisor", "post", "/api/release-orders/RO-NONE/vehicle", {"json": {"plate": ""}}, 422,
+     "plate"),
+    ("supervisor", "post", "/api/manifests/{mid}/inventory/correction",
+     {"json": {"changes": [{"gdsSeqno": 1, "gdecd": "1901101000"}]}}, 404, "no inventory list"),
+    ("operator", "post", "/api/gate/passes", {"json": {"direction": "X"}}, 422, "plate"),
     ("admin", "post", "/api/users", {"json": {"name": "x", "role": "king"}}, 422, "role"),
 ]
 
@@ -269,12 +298,13 @@ def dump(db) -> list[str]:
 
 
 @pytest.fixture
-def contract_app(db_path, db):
+def contract_app(db_path, db, customs):
     from web import create_app
     from web.db import close_all
 
     app = create_app(
-        {"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": None, "MAX_IMAGE_BYTES": 250_000}
+        {"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": customs.url,
+         "MAX_IMAGE_BYTES": 250_000}
     )
     yield app
     close_all()
@@ -286,9 +316,11 @@ def contract_app(db_path, db):
 def test_error_contract(contract_app, db, tokens, role, method, path, kwargs, status, words):
     client = contract_app.test_client()
     sup = auth(tokens["supervisor"])
-    mid = client.post(
+    manifest = client.post(
         "/api/manifests", data=MANIFEST_CSV, content_type="text/csv", headers=sup
-    ).json["id"]
+    ).json
+    mid = manifest["id"]
+    clear_over_http(lambda role_name: _As(client, tokens[role_name]), manifest)
     code = client.post(
         f"/api/manifests/{mid}/labels",
         json={"line_no": 1, "count": 1},

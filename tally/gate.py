@@ -1,0 +1,122 @@
+"""The gate (卡口): a truck identified by plate or IC card and direction passes only on an
+approved, associated, unused release order whose total weight matches the weighbridge."""
+
+import json
+from decimal import Decimal, InvalidOperation
+
+from sqlite_utils import Database
+
+from tally import outbox, release_orders, workflow
+from tally.customs.messages import build_sas223
+from tally.db import now, write
+from tally.errors import ValidationError
+from tally.events import record_event
+
+
+def _parse(body: object) -> dict:
+    if not isinstance(body, dict):
+        raise ValidationError("a gate pass must be a JSON object")
+    errors = []
+    plate = body.get("plate")
+    ic_card = body.get("ic_card")
+    for name, value in (("plate", plate), ("ic_card", ic_card)):
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 32):
+            errors.append({"field": name, "message": "text of 1 to 32 characters"})
+    if not plate and not ic_card:
+        errors.append({"field": "plate", "message": "the plate or the IC card is required"})
+    direction = body.get("direction", "I")
+    if direction not in ("I", "E"):
+        errors.append({"field": "direction", "message": "I (into the zone) or E"})
+    reading = body.get("weighbridge_kg")
+    try:
+        reading = Decimal(str(reading))
+        if not reading.is_finite() or reading <= 0:
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        errors.append({"field": "weighbridge_kg", "message": "the weighbridge reading in kg"})
+    gate_code = body.get("gate_code", "G1")
+    if not isinstance(gate_code, str) or len(gate_code) > 16:
+        errors.append({"field": "gate_code", "message": "text of at most 16 characters"})
+    if errors:
+        raise ValidationError("the gate request is invalid", errors)
+    return {"plate": plate.strip().upper() if plate else None,
+            "ic_card": ic_card.strip() if ic_card else None, "direction": direction,
+            "reading": reading, "gate_code": gate_code}
+
+
+def record_gate_pass(db: Database, body: object, *, user_id: int | None,
+                     tolerance_kg: Decimal) -> dict:
+    """Decide pass or refuse with every reason; log either; a pass sends SAS223 and marks the
+    release order passed (and its consignments entered once all their goods are through)."""
+    request = _parse(body)
+    with write(db):
+        candidates = list(db.query(
+            "SELECT * FROM release_orders WHERE io_typecd = ? AND"
+            " ((? IS NOT NULL AND vehicle_no = ?) OR (? IS NOT NULL AND vehicle_ic_no = ?))"
+            " ORDER BY (status = 'bound') DESC, id DESC",
+            [request["direction"], request["plate"], request["plate"], request["ic_card"],
+             request["ic_card"]]))
+        order = candidates[0] if candidates else None
+        reasons = []
+        if order is None:
+            reasons.append("no release order is associated with this truck "
+                           "(vehicle-order association 车单关联 first)")
+        elif order["status"] == "passed":
+            reasons.append(f"release order {order['passport_no']} was already used at the gate")
+        elif order["status"] != "bound":
+            reasons.append(f"release order {order['etps_preent_no']} is {order['status']}, "
+                           "not approved and associated")
+        total = Decimal(order["total_wt"]) if order and order["total_wt"] else None
+        error = total - request["reading"] if total is not None else None
+        if error is not None and abs(error) > tolerance_kg:
+            reasons.append(f"weight error {error:+} kg (total {total} kg, weighbridge "
+                           f"{request['reading']} kg) is over the tolerance of {tolerance_kg} kg")
+        outcome = "refuse" if reasons else "pass"
+        stamp = now()
+        event_id = db.execute(
+            "INSERT INTO gate_events (release_order_id, plate, ic_card, io_typecd,"
+            " weighbridge_wt, total_wt, wt_error, outcome, reasons, created_at, created_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [order["id"] if order else None, request["plate"], request["ic_card"],
+             request["direction"], str(request["reading"]),
+             str(total) if total is not None else None,
+             str(error) if error is not None else None, outcome,
+             json.dumps(reasons, ensure_ascii=False), stamp, user_id]).lastrowid
+        record_event(db, f"gate-{outcome}", user_id=user_id,
+                     release_order_id=order["id"] if order else None,
+                     plate=request["plate"], ic_card=request["ic_card"],
+                     weighbridge_kg=str(request["reading"]), reasons=reasons)
+        if outcome == "pass":
+            payload = build_sas223(
+                passport_no=order["passport_no"], etps_preent_no=order["etps_preent_no"],
+                vehicle_no=order["vehicle_no"], vehicle_ic_no=order["vehicle_ic_no"],
+                io_typecd=request["direction"], gate_code=request["gate_code"],
+                pass_time=stamp, weighbridge_wt=str(request["reading"]), total_wt=str(total),
+                wt_error=str(error))
+            outbox.enqueue(db, manifest_id=None, release_order_id=order["id"], kind="SAS223",
+                           payload=payload, key=f"SAS223-{order['etps_preent_no']}")
+            workflow.apply_release(db, order["id"], "pass_gate", user_id=user_id,
+                                   weighbridge_kg=str(request["reading"]))
+            for manifest_id in release_orders._manifests_of(db, order["id"]):
+                if workflow.current_status(db, manifest_id) == workflow.Status.VEHICLE_BOUND:
+                    left = release_orders.remaining_quantities(db, manifest_id, passed_only=True)
+                    if not any(left.values()):
+                        workflow.apply(db, manifest_id, "enter", user_id=user_id)
+    return {"id": event_id, "outcome": outcome, "reasons": reasons,
+            "release_order": order["etps_preent_no"] if order else None,
+            "passport_no": order["passport_no"] if order else None,
+            "total_wt": str(total) if total is not None else None,
+            "weighbridge_wt": str(request["reading"]),
+            "wt_error": str(error) if error is not None else None, "at": stamp}
+
+
+def gate_log(db: Database, limit: int = 200) -> list[dict]:
+    """Passes and refusals, newest first."""
+    rows = list(db.query(
+        "SELECT g.id, g.outcome, g.plate, g.ic_card, g.io_typecd, g.weighbridge_wt, g.total_wt,"
+        " g.wt_error, g.reasons, g.created_at, r.etps_preent_no, r.passport_no"
+        " FROM gate_events g LEFT JOIN release_orders r ON r.id = g.release_order_id"
+        " ORDER BY g.id DESC LIMIT ?", [limit]))
+    for row in rows:
+        row["reasons"] = json.loads(row["reasons"])
+    return rows

@@ -1,0 +1,319 @@
+"""Release orders (核放单, SAS121) and vehicle-order association (车单关联).
+
+A release order carries goods of approved inventory lists through the gate. Bind types
+(bindTypecd): 1 one truck, many tickets; 2 one truck, one ticket; 3 one ticket, many trucks
+(each truck its own release order with part of the quantities). Many-to-many is not allowed.
+The remaining declarable quantity of a list line is its counted quantity less what release
+orders in force already carry.
+"""
+
+import json
+from decimal import Decimal, InvalidOperation
+
+from sqlite_utils import Database
+
+from tally import declaration, outbox, workflow
+from tally.customs.messages import build_sas121
+from tally.db import now, write
+from tally.errors import ConflictError, NotFoundError, ValidationError
+from tally.events import record_event
+
+BIND_TYPES = {"1": "one truck, many tickets", "2": "one truck, one ticket",
+              "3": "one ticket, many trucks"}
+BIND_NAMES = {"one_truck_many_tickets": "1", "one_truck_one_ticket": "2",
+              "one_ticket_many_trucks": "3"}
+# Release orders whose quantities are spoken for (a returned one frees them).
+IN_FORCE = ("applied", "approved", "bound", "passed")
+# A consignment can be put on release orders once its inventory list is approved.
+RELEASABLE = (workflow.Status.DECLARED, workflow.Status.RELEASED, workflow.Status.VEHICLE_BOUND)
+
+
+def counted_quantities(db: Database, manifest_id: int) -> dict[int, int]:
+    """Counted quantity per line of the confirmed tally (what the inventory list declares)."""
+    row = db.execute("SELECT snapshot FROM tallies WHERE manifest_id = ?", [manifest_id]).fetchone()
+    if row is None:
+        return {}
+    return {line["line_no"]: line["counted"] for line in json.loads(row[0])["lines"]}
+
+
+def remaining_quantities(db: Database, manifest_id: int, *, passed_only: bool = False
+                         ) -> dict[int, int]:
+    """Per line: counted less what release orders in force carry (or, with ``passed_only``,
+    less what has passed the gate)."""
+    statuses = ("passed",) if passed_only else IN_FORCE
+    used = dict(db.execute(
+        f"SELECT ml.line_no, sum(l.qty) FROM release_order_lines l"
+        f" JOIN release_orders r ON r.id = l.release_order_id"
+        f" JOIN manifest_lines ml ON ml.id = l.line_id"
+        f" WHERE l.manifest_id = ? AND r.status IN ({', '.join('?' * len(statuses))})"
+        f" GROUP BY ml.line_no", [manifest_id, *statuses]).fetchall())
+    return {line_no: qty - used.get(line_no, 0)
+            for line_no, qty in counted_quantities(db, manifest_id).items()}
+
+
+def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] | None]:
+    if not isinstance(body, dict):
+        raise ValidationError("a release order must be a JSON object")
+    errors = []
+    bind = str(body.get("bind_type", ""))
+    bind = BIND_NAMES.get(bind, bind)
+    if bind not in BIND_TYPES:
+        errors.append({"field": "bind_type", "message": "1 / one_truck_many_tickets, "
+                       "2 / one_truck_one_ticket or 3 / one_ticket_many_trucks"})
+    passport_type = str(body.get("passport_type", "1"))
+    if passport_type not in ("1", "2"):
+        # DOMAIN.md: 1 enter first, declare later (先入区后报关); 2 first-line integrated.
+        errors.append({"field": "passport_type", "message": "1 or 2"})
+    io_type = body.get("io_type", "I")
+    if io_type not in ("I", "E"):
+        errors.append({"field": "io_type", "message": "I (into the zone) or E"})
+    ids = body.get("manifests")
+    if not isinstance(ids, list) or not ids or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        errors.append({"field": "manifests", "message": "a non-empty list of manifest ids"})
+        ids = []
+    elif len(set(ids)) != len(ids):
+        errors.append({"field": "manifests", "message": "a manifest appears twice"})
+    lines = body.get("lines")
+    if lines is not None:
+        if not isinstance(lines, list) or not lines:
+            errors.append({"field": "lines", "message": "a non-empty list, or omit for all"})
+            lines = None
+        else:
+            for index, line in enumerate(lines):
+                if not isinstance(line, dict) or not all(
+                        isinstance(line.get(k), int) and not isinstance(line.get(k), bool)
+                        for k in ("manifest_id", "line_no", "qty")) or line["qty"] < 1:
+                    errors.append({"index": index, "field": "lines", "message":
+                                   '{"manifest_id", "line_no", "qty" >= 1} whole numbers'})
+    if bind == "2" and len(ids) != 1:
+        errors.append({"field": "manifests", "message": "one truck, one ticket: one manifest"})
+    if bind == "3" and len(ids) != 1:
+        errors.append({"field": "manifests", "message": "one ticket, many trucks: one manifest "
+                       "per release order (many-to-many is not allowed)"})
+    if bind in ("1", "2") and lines is not None:
+        errors.append({"field": "lines", "message": "only one ticket, many trucks splits "
+                       "quantities; the other bind types carry the whole remaining quantity"})
+    if errors:
+        raise ValidationError("the release order is invalid; nothing was stored", errors)
+    return bind, passport_type, io_type, ids, lines
+
+
+def create_release_order(db: Database, body: object, *, user_id: int | None,
+                         settings: dict) -> dict:
+    """Create a release order for approved inventory lists and queue its SAS121 declaration."""
+    bind, passport_type, io_type, ids, wanted = _parse_request(body)
+    with write(db):
+        lists, lines, unmet = [], [], []
+        for manifest_id in ids:
+            status = workflow.current_status(db, manifest_id)
+            number = declaration.bond_invt_no(db, manifest_id)
+            if status not in RELEASABLE or number is None:
+                unmet.append({"manifest_id": manifest_id, "message":
+                              f"manifest {manifest_id} is {status.value}: its inventory list "
+                              "is not approved"})
+                continue
+            earlier = {r[0] for r in db.execute(
+                "SELECT DISTINCT r.bind_typecd FROM release_orders r JOIN release_order_lines l"
+                " ON l.release_order_id = r.id WHERE l.manifest_id = ? AND r.status IN"
+                f" ({', '.join('?' * len(IN_FORCE))})", [manifest_id, *IN_FORCE])}
+            if earlier and (bind != "3" or earlier != {"3"}):
+                # Once a ticket is split over trucks it stays split, and a ticket on a
+                # multi-ticket truck is not split: no many-to-many.
+                unmet.append({"manifest_id": manifest_id, "message":
+                              f"manifest {manifest_id} already travels on a release order of bind"
+                              f" type {'/'.join(sorted(earlier))}; only further trucks of one"
+                              " ticket, many trucks may follow"})
+                continue
+            remaining = remaining_quantities(db, manifest_id)
+            manifest_lines = {r["line_no"]: r for r in db.query(
+                "SELECT id, line_no, sku, hs_code, name, unit, declared_qty, gross_weight_kg,"
+                " net_weight_kg FROM manifest_lines WHERE manifest_id = ?", [manifest_id])}
+            if wanted is None:
+                picked = {n: q for n, q in remaining.items() if q > 0}
+            else:
+                picked = {}
+                for line in wanted:
+                    if line["manifest_id"] != manifest_id:
+                        unmet.append({"message": f"manifest {line['manifest_id']} is not in "
+                                      "this release order's manifests"})
+                    elif line["line_no"] not in remaining:
+                        unmet.append({"message": f"manifest {manifest_id} has no line "
+                                      f"{line['line_no']}"})
+                    elif line["qty"] > remaining[line["line_no"]]:
+                        unmet.append({"line_no": line["line_no"], "remaining":
+                                      remaining[line["line_no"]], "message":
+                                      f"line {line['line_no']}: {line['qty']} exceeds the "
+                                      f"remaining declarable quantity "
+                                      f"{remaining[line['line_no']]}"})
+                    else:
+                        picked[line["line_no"]] = picked.get(line["line_no"], 0) + line["qty"]
+            if not picked:
+                unmet.append({"manifest_id": manifest_id,
+                              "message": f"manifest {manifest_id} has nothing left to release"})
+            lists.append({"manifest_id": manifest_id, "bondInvtNo": number})
+            for line_no, qty in sorted(picked.items()):
+                ml = manifest_lines[line_no]
+                lines.append({"manifest_id": manifest_id, "line_id": ml["id"], "line_no": line_no,
+                              "gds_seqno": sorted(manifest_lines).index(line_no) + 1,
+                              "bondInvtNo": number, "sku": ml["sku"], "hs_code": ml["hs_code"],
+                              "name": ml["name"], "unit": ml["unit"], "qty": qty,
+                              "gross_wt": _share(ml["gross_weight_kg"], qty, ml["declared_qty"]),
+                              "net_wt": _share(ml["net_weight_kg"], qty, ml["declared_qty"])})
+        if unmet:
+            raise ConflictError(f"cannot create the release order: {len(unmet)} problem(s)",
+                                unmet)
+        release_id = (db.execute("SELECT coalesce(max(id), 0) + 1 FROM release_orders")
+                      .fetchone()[0])
+        preent_no = f"RO{settings['customs_code']}{release_id:010d}"
+        gross = sum((Decimal(x["gross_wt"] or 0) for x in lines), Decimal(0))
+        net = sum((Decimal(x["net_wt"] or 0) for x in lines), Decimal(0))
+        db.execute(
+            "INSERT INTO release_orders (id, etps_preent_no, bind_typecd, passport_typecd,"
+            " io_typecd, status, total_gross_wt, total_net_wt, created_at, created_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [release_id, preent_no, bind, passport_type, io_type, workflow.INITIAL_RELEASE,
+             str(gross), str(net), now(), user_id])
+        db.conn.executemany(
+            "INSERT INTO release_order_lines (release_order_id, manifest_id, line_id, qty,"
+            " gross_wt, net_wt) VALUES (?, ?, ?, ?, ?, ?)",
+            [[release_id, x["manifest_id"], x["line_id"], x["qty"], x["gross_wt"], x["net_wt"]]
+             for x in lines])
+        payload = build_sas121(etps_preent_no=preent_no, lists=lists, lines=lines,
+                               bind_typecd=bind, passport_typecd=passport_type,
+                               io_typecd=io_type, settings=settings)
+        outbox.enqueue(db, manifest_id=None, release_order_id=release_id, kind="SAS121",
+                       payload=payload, key=f"SAS121-{preent_no}-1")
+        record_event(db, "release-order-created", user_id=user_id, release_order_id=release_id,
+                     etps_preent_no=preent_no, bind_typecd=bind, manifests=ids,
+                     quantities={f"{x['manifest_id']}:{x['line_no']}": x["qty"] for x in lines})
+    return get_release_order(db, preent_no)
+
+
+def _share(weight: str | None, qty: int, declared: int) -> str | None:
+    if not weight or not declared:
+        return None
+    return str((Decimal(weight) * qty / declared).quantize(Decimal("0.00001")))
+
+
+def _find(db: Database, number) -> dict:
+    row = next(iter(db.query(
+        "SELECT * FROM release_orders WHERE passport_no = ? OR etps_preent_no = ?",
+        [str(number), str(number)])), None)
+    if row is None:
+        raise NotFoundError(f"no release order {number}")
+    return row
+
+
+def get_release_order(db: Database, number) -> dict:
+    """One release order by passportNo or our etpsPreentNo, with lines and sync state."""
+    row = _find(db, number)
+    row["bind_type"] = BIND_TYPES[row["bind_typecd"]]
+    row["lines"] = list(db.query(
+        "SELECT l.manifest_id, m.manifest_no, ml.line_no, ml.sku, ml.name, l.qty, l.gross_wt,"
+        " l.net_wt FROM release_order_lines l JOIN manifest_lines ml ON ml.id = l.line_id"
+        " JOIN manifests m ON m.id = l.manifest_id WHERE l.release_order_id = ?"
+        " ORDER BY l.manifest_id, ml.line_no", [row["id"]]))
+    row["manifests"] = sorted({line["manifest_id"] for line in row["lines"]})
+    row["receipts"] = [
+        {k: r[k] for k in ("type", "status", "document_no", "message", "received_at")}
+        for r in db.query("SELECT * FROM customs_receipts WHERE release_order_id = ?"
+                          " ORDER BY id", [row["id"]])]
+    return row
+
+
+def list_release_orders(db: Database) -> list[dict]:
+    """Every release order, newest first."""
+    return list(db.query(
+        "SELECT id, etps_preent_no, passport_no, bind_typecd, io_typecd, status, vehicle_no,"
+        " total_wt, created_at FROM release_orders ORDER BY id DESC"))
+
+
+def _weight(body, name, errors, *, required=True, positive=True):
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            errors.append({"field": name, "message": "required (kg)"})
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        errors.append({"field": name, "message": f"a weight in kg, got {value!r}"})
+        return None
+    if not number.is_finite() or number < 0 or (positive and number == 0) or number > 200_000:
+        errors.append({"field": name, "message": "a weight in kg, above 0" if positive
+                       else "a weight in kg, 0 or more"})
+        return None
+    return number
+
+
+def associate_vehicle(db: Database, number, body: object, *, user_id: int | None) -> dict:
+    """Bind a truck to an approved release order: plate, IC card, weights, driver, mileage.
+
+    totalWt = vehicleWt (tare) + vehicleFrameWt + containerWt + the goods' gross weight.
+    A plate bound to another release order that has not passed the gate is refused.
+    """
+    body = body if isinstance(body, dict) else {}
+    errors: list[dict] = []
+    texts = {}
+    for name, required in (("plate", True), ("ic_card", False), ("container_no", False),
+                           ("driver", False)):
+        value = body.get(name)
+        if value is None or value == "":
+            if required:
+                errors.append({"field": name, "message": "required"})
+            texts[name] = None
+        elif not isinstance(value, str) or len(value) > 32:
+            errors.append({"field": name, "message": "text of at most 32 characters"})
+        else:
+            texts[name] = value.strip().upper() if name == "plate" else value.strip()
+    tare = _weight(body, "tare_wt", errors)
+    frame = _weight(body, "frame_wt", errors)
+    container = _weight(body, "container_wt", errors, required=False, positive=False)
+    mileage = _weight(body, "mileage_km", errors, required=False, positive=False)
+    if texts.get("container_no") and container is None and not errors:
+        errors.append({"field": "container_wt", "message": "required with a container"})
+    if errors:
+        raise ValidationError("the vehicle association is invalid; nothing was stored", errors)
+    with write(db):
+        order = _find(db, number)
+        other = db.execute(
+            "SELECT etps_preent_no FROM release_orders WHERE vehicle_no = ? AND id != ?"
+            " AND status = 'bound'", [texts["plate"], order["id"]]).fetchone()
+        if other:
+            raise ConflictError(f"truck {texts['plate']} is already bound to release order "
+                                f"{other[0]}, which has not passed the gate",
+                                [{"field": "plate", "message": f"bound to {other[0]}"}])
+        total = tare + frame + (container or 0) + Decimal(order["total_gross_wt"])
+        db.execute(
+            "UPDATE release_orders SET vehicle_no = ?, vehicle_ic_no = ?, vehicle_wt = ?,"
+            " vehicle_frame_wt = ?, container_no = ?, container_wt = ?, driver = ?,"
+            " mileage_km = ?, total_wt = ? WHERE id = ?",
+            [texts["plate"], texts["ic_card"], str(tare), str(frame), texts["container_no"],
+             str(container) if container is not None else None, texts["driver"],
+             str(mileage) if mileage is not None else None, str(total), order["id"]])
+        workflow.apply_release(db, order["id"], "bind_vehicle", user_id=user_id,
+                               plate=texts["plate"], total_wt=str(total))
+        for manifest_id in _manifests_of(db, order["id"]):
+            if workflow.current_status(db, manifest_id) == workflow.Status.RELEASED:
+                workflow.apply(db, manifest_id, "bind_vehicle", user_id=user_id,
+                               release_order=order["etps_preent_no"])
+    return get_release_order(db, number)
+
+
+def _manifests_of(db: Database, release_order_id: int) -> list[int]:
+    return [r[0] for r in db.execute(
+        "SELECT DISTINCT manifest_id FROM release_order_lines WHERE release_order_id = ?"
+        " ORDER BY manifest_id", [release_order_id])]
+
+
+def on_approved(db: Database, release_order_id: int, passport_no: str | None) -> None:
+    """Customs approved the release order: record its passportNo, release its consignments."""
+    if passport_no:
+        db.execute("UPDATE release_orders SET passport_no = ? WHERE id = ?",
+                   [passport_no, release_order_id])
+    workflow.apply_release(db, release_order_id, "approve", user_id=None,
+                           passport_no=passport_no)
+    for manifest_id in _manifests_of(db, release_order_id):
+        if workflow.current_status(db, manifest_id) == workflow.Status.DECLARED:
+            workflow.apply(db, manifest_id, "release", user_id=None)

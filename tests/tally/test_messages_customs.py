@@ -1,0 +1,389 @@
+"""Change declarations, release orders, gate passes and their XML, against golden files
+(regenerate with UPDATE_GOLDEN=1)."""
+
+import copy
+import json
+import os
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tally.config import DEFAULTS, site_settings
+from tally.customs.messages import (
+    build_inv101_change,
+    build_sas121,
+    build_sas223,
+    parse_xml,
+    render_xml,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+SETTINGS = site_settings(DEFAULTS)
+BOND_A = "QD423026I000000001"
+BOND_B = "QD423026I000000002"
+PASSPORT_NO = "HP423026I000000000000001"
+VEHICLE = {
+    "vehicleNo": "沪A12345",
+    "vehicleIcNo": "IC0001",
+    "vehicleWt": "8000",
+    "vehicleFrameWt": "1500.5",
+    "containerNo": "TGHU1234567",
+    "containerWt": "2200.125",
+}
+ENVELOPE = {"sender_id": "3105960001", "send_time": "20260301120000"}
+
+
+def check_golden(name: str, value: dict) -> None:
+    path = GOLDEN / name
+    text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def check_golden_text(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def inv101() -> dict:
+    """The INV101 golden payload of tests/tally/test_messages.py, as customs got it."""
+    payload = json.loads((GOLDEN / "inv101.json").read_text(encoding="utf-8"))
+    payload["head"]["bondInvtNo"] = BOND_A
+    return payload
+
+
+def goods(bond_no=BOND_A, gds_seqno=1, qty=5, *, gross="6", net="4.5") -> dict:
+    """One release order line, shaped like the rows release_orders builds."""
+    return {"manifest_id": 7, "line_no": gds_seqno, "gds_seqno": gds_seqno, "bondInvtNo": bond_no,
+            "sku": f"SKU-{gds_seqno}", "hs_code": "1901101000", "name": "婴儿奶粉 900g",
+            "unit": "122", "qty": qty, "gross_wt": gross, "net_wt": net}
+
+
+def sas121(**overrides) -> dict:
+    arguments = {
+        "etps_preent_no": "RO42300000000001",
+        "lists": [{"manifest_id": 7, "bondInvtNo": BOND_A}],
+        "lines": [goods(gds_seqno=1, qty=5), goods(gds_seqno=2, qty=3, gross="7.5", net=None)],
+        "bind_typecd": "3",
+        "passport_typecd": "2",
+        "settings": SETTINGS,
+        "vehicle": VEHICLE,
+    }
+    return build_sas121(**(arguments | overrides))
+
+
+def sas223(**overrides) -> dict:
+    arguments = {
+        "passport_no": PASSPORT_NO,
+        "etps_preent_no": "RO42300000000001",
+        "vehicle_no": "沪A12345",
+        "vehicle_ic_no": "IC0001",
+        "io_typecd": "I",
+        "gate_code": "4230G01",
+        "pass_time": "2026-03-01T14:05:00+08:00",
+        "weighbridge_wt": "11720",
+        "total_wt": "11716.12500",
+        "wt_error": "-3.875",
+    }
+    return build_sas223(**(arguments | overrides))
+
+
+# -- change declaration ----------------------------------------------------------------------
+
+def test_inv101_change_golden():
+    previous = inv101()
+    before = copy.deepcopy(previous)
+    changes = [{"gdsSeqno": 2, "gdecd": "9619001900", "dclUprcAmt": "15.80"},
+               {"gdsSeqno": 1, "natcd": "NZ", "grossWt": "14.5"}]
+    payload = build_inv101_change(previous, changes)
+
+    check_golden("inv101_change.json", payload)
+    assert previous == before  # the previous version is not touched
+    assert payload["dclTypecd"] == "2" and payload["DelcareFlag"] == "1"
+    assert payload["head"]["bondInvtNo"] == BOND_A
+    assert [line["modfMarkcd"] for line in payload["lines"]] == ["1", "1", "2"]
+    assert [line["dclQty"] for line in payload["lines"]] == [12, 7, 0]
+    assert payload["lines"][1]["dclTotalAmt"] == "110.60"  # 15.80 × 7
+    assert payload["lines"][0]["grossWt"] == "14.50000"
+    assert payload["head"]["totalDclTotalAmt"] == "452.60"  # 342.00 + 110.60
+    assert payload["tallyDiscrepancies"] == previous["tallyDiscrepancies"]
+
+
+def test_change_marks_are_relative_to_the_changed_version():
+    previous = build_inv101_change(inv101(), [{"gdsSeqno": 2, "gdsNm": "纸尿裤 L 54片"}])
+    again = build_inv101_change(previous, [{"gdsSeqno": 1, "dclCurrcd": "AUD"}])
+    assert [line["modfMarkcd"] for line in again["lines"]] == ["1", "0", "2"]
+    assert again["lines"][1]["gdsNm"] == "纸尿裤 L 54片"
+
+
+def test_change_without_bond_invt_no_adds_none():
+    previous = inv101()
+    del previous["head"]["bondInvtNo"]
+    payload = build_inv101_change(previous, [{"gdsSeqno": 1, "natcd": "NZ"}])
+    assert "bondInvtNo" not in payload["head"]
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ([], "at least one change"),
+        ([{"gdsSeqno": 9, "gdsNm": "x"}],
+         "unknown gdsSeqno 9: the inventory list has lines 1, 2, 3"),
+        ([{"gdsNm": "x"}], "each change needs a gdsSeqno"),
+        ([{"gdsSeqno": 1, "dclQty": 11}], "dclQty cannot be changed"),
+        ([{"gdsSeqno": 1, "lawfQty": 11}], "lawfQty cannot be changed"),
+        ([{"gdsSeqno": 1, "gdsMtno": "SKU-X"}], "gdsMtno is not an editable line field"),
+        ([{"gdsSeqno": 1}], "names no field"),
+        ([{"gdsSeqno": 3, "gdsNm": "x"}], "gdsSeqno 3 is deleted"),
+        ([{"gdsSeqno": 1, "natcd": "NZ"}, {"gdsSeqno": "1", "gdsNm": "x"}], "changed twice"),
+        ([{"gdsSeqno": 1, "gdecd": "1901"}], "10-digit HS code"),
+        ([{"gdsSeqno": 1, "dclUprcAmt": "abc"}], "dclUprcAmt must be a number"),
+        ([{"gdsSeqno": 1, "netWt": "-1"}], "netWt must be a number >= 0"),
+    ],
+)
+def test_change_declaration_rules(changes, message):
+    with pytest.raises(ValueError, match=message):
+        build_inv101_change(inv101(), changes)
+
+
+# -- release order ---------------------------------------------------------------------------
+
+def test_sas121_golden():
+    payload = sas121()
+    check_golden("sas121.json", payload)
+    head = payload["head"]
+    assert head["passportNo"] is None and head["rltTbTypecd"] == "1" and head["rltNo"] == BOND_A
+    assert (head["masterCuscd"], head["areainEtpsno"], head["dclEtpsno"]) == (
+        "4230", "3105960001", "3105960001")
+    assert [line["passportSeqNo"] for line in payload["lines"]] == [1, 2]
+    assert [line["rltGdsSeqno"] for line in payload["lines"]] == [1, 2]
+    assert {line["rltNo"] for line in payload["lines"]} == {BOND_A}
+    assert payload["acmp"] == [{"rltTbTypecd": "1", "rltNo": BOND_A}]
+
+
+@pytest.mark.parametrize(
+    "vehicle, expected",
+    [
+        # 8000 + 1500.5 + 2200.125 + goods 13.5 (6 + 7.5)
+        (VEHICLE, "11714.12500"),
+        ({**VEHICLE, "containerNo": None, "containerWt": None}, "9514.00000"),
+        ({"vehicleNo": "沪B1", "vehicleWt": 7999.99999, "vehicleFrameWt": "0.00001"},
+         "8013.50000"),
+        ({"vehicleNo": "沪B1", "vehicleWt": "0.1", "vehicleFrameWt": "0.2",
+          "containerWt": "0.3"}, "14.10000"),  # exact decimals, no float drift
+    ],
+)
+def test_total_wt_is_vehicle_frame_container_and_goods(vehicle, expected):
+    head = sas121(vehicle=vehicle)["head"]
+    assert head["totalGrossWt"] == "13.50000"
+    assert head["totalWt"] == expected
+    parts = ("vehicleWt", "vehicleFrameWt", "containerWt", "totalGrossWt")
+    assert sum(Decimal(head[p] or 0) for p in parts) == Decimal(expected)
+
+
+def test_no_vehicle_yet_leaves_the_vehicle_fields_empty():
+    head = sas121(vehicle=None)["head"]
+    for field in ("vehicleNo", "vehicleIcNo", "vehicleWt", "vehicleFrameWt", "containerNo",
+                  "containerWt", "totalWt"):
+        assert head[field] is None
+    assert head["totalGrossWt"] == "13.50000" and head["totalNetWt"] == "4.50000"
+
+
+@pytest.mark.parametrize("bind", ["1", "2", "3"])
+def test_bind_types_accepted(bind):
+    assert sas121(bind_typecd=bind)["head"]["bindTypecd"] == bind
+
+
+@pytest.mark.parametrize("bind", ["0", "4", "", None, 1, "12", "one"])
+def test_other_bind_types_are_refused(bind):
+    with pytest.raises(ValueError, match="bindTypecd must be one of 1, 2, 3"):
+        sas121(bind_typecd=bind)
+
+
+def test_one_truck_many_tickets_relates_every_list():
+    payload = sas121(bind_typecd="1",
+                     lists=[{"bondInvtNo": BOND_A}, {"bondInvtNo": BOND_B}],
+                     lines=[goods(BOND_A, 1, 12), goods(BOND_B, 1, 8)])
+    assert payload["head"]["rltNo"] == f"{BOND_A},{BOND_B}"
+    assert payload["acmp"] == [{"rltTbTypecd": "1", "rltNo": BOND_A},
+                               {"rltTbTypecd": "1", "rltNo": BOND_B}]
+    assert [line["rltNo"] for line in payload["lines"]] == [BOND_A, BOND_B]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"bind_typecd": "2", "lists": [{"bondInvtNo": BOND_A}, {"bondInvtNo": BOND_B}]},
+         "bindTypecd 2 .* relates exactly one inventory list, got 2"),
+        ({"bind_typecd": "3", "lists": [{"bondInvtNo": BOND_A}, {"bondInvtNo": BOND_B}]},
+         "bindTypecd 3 .* relates exactly one inventory list, got 2"),
+        ({"lists": []}, "at least one inventory list"),
+        ({"lists": [{"bondInvtNo": None}]}, "at least one inventory list"),
+        ({"bind_typecd": "1", "lists": [{"bondInvtNo": BOND_A}, {"bondInvtNo": BOND_A}]},
+         "appears twice"),
+        ({"lines": []}, "at least one goods line"),
+        ({"lines": [goods(BOND_B)]}, "not one of the related lists"),
+        ({"lines": [goods(qty=0)]}, "qty must be a whole number > 0"),
+        ({"lines": [goods(qty=1.5)]}, "qty must be a whole number > 0"),
+        ({"bind_typecd": "1", "lists": [{"bondInvtNo": BOND_A}, {"bondInvtNo": BOND_B}]},
+         f"inventory list {BOND_B} has no goods"),
+        ({"passport_typecd": "9"}, "passportTypecd must be one of"),
+        ({"io_typecd": "X"}, "ioTypecd must be one of I, E"),
+        ({"etps_preent_no": ""}, "etpsPreentNo"),
+        ({"vehicle": {"vehicleWt": "1", "vehicleFrameWt": "1"}}, "plate"),
+        ({"vehicle": {**VEHICLE, "vehicleWt": "0"}}, "vehicleWt must be > 0"),
+        ({"vehicle": {**VEHICLE, "vehicleFrameWt": None}}, "vehicleFrameWt must be a number"),
+        ({"vehicle": {**VEHICLE, "mileage": "12"}}, "unknown vehicle field mileage"),
+    ],
+)
+def test_release_order_rules(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        sas121(**overrides)
+
+
+# -- gate pass -------------------------------------------------------------------------------
+
+def test_sas223_golden():
+    payload = sas223()
+    check_golden("sas223.json", payload)
+    assert payload["head"]["stucd"] == "2"
+    assert payload["head"]["wtError"] == "-3.87500"  # totalWt − weighbridge reading
+
+
+def test_sas223_computes_the_weight_error():
+    assert sas223(wt_error=None)["head"]["wtError"] == "-3.87500"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"wt_error": "3.875"}, "wt_error must be totalWt − weighbridge reading"),
+        ({"passport_no": "HP4230"}, "24-character"),
+        ({"vehicle_no": None, "vehicle_ic_no": None}, "plate"),
+        ({"io_typecd": "X"}, "ioTypecd"),
+        ({"gate_code": ""}, "gate_code"),
+        ({"weighbridge_wt": "heavy"}, "weighbridge_wt must be a number"),
+    ],
+)
+def test_gate_pass_rules(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        sas223(**overrides)
+
+
+# -- XML ---------------------------------------------------------------------------------------
+
+MESSAGES = {"INV101": inv101, "SAS121": sas121, "SAS223": sas223}
+
+
+def as_text(message_type: str, payload: dict) -> dict:
+    """What the XML carries: every field as text, None left out (so is our tally record)."""
+    def fields(d: dict) -> dict:
+        return {k: str(v) for k, v in d.items() if v is not None}
+
+    text = {k: str(payload[k]) for k in ("DelcareFlag", "dclTypecd") if k in payload}
+    text["head"] = fields(payload["head"])
+    for part in ("lines", "acmp"):
+        if part in payload:
+            text[part] = [fields(item) for item in payload[part]]
+    return text
+
+
+@pytest.mark.parametrize("message_type", MESSAGES)
+def test_xml_golden(message_type):
+    text = render_xml(message_type, MESSAGES[message_type](),
+                      message_id=f"MSG-{message_type}-0001", **ENVELOPE)
+    check_golden_text(f"{message_type.lower()}.xml", text)
+
+
+@pytest.mark.parametrize("message_type", MESSAGES)
+def test_xml_roundtrip_keeps_every_field_as_text(message_type):
+    payload = MESSAGES[message_type]()
+    parsed_type, parsed = parse_xml(render_xml(message_type, payload, message_id="M1", **ENVELOPE))
+    assert parsed_type == message_type
+    assert parsed == as_text(message_type, payload)
+
+
+@pytest.mark.parametrize(
+    "message_type, body",
+    [
+        ("INV101", "Signature/Object/Package/DataInfo/BussinessData/InvtMessage"),
+        ("SAS121", "Signature/Object/Package/DataInfo/BussinessData/PassPortMessage"),
+        ("SAS223", "Package/DataInfo/BussinessData/SAS223"),
+    ],
+)
+def test_xml_is_well_formed_utf8_with_the_real_envelope(message_type, body):
+    text = render_xml(message_type, MESSAGES[message_type](), message_id="M1", **ENVELOPE)
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
+    root = ET.fromstring(text.encode("utf-8"))
+    package = root if root.tag == "Package" else root.find("Object/Package")
+    envelope = package.find("EnvelopInfo")
+    assert [e.tag for e in envelope] == ["version", "business_id", "message_id", "file_name",
+                                         "message_type", "sender_id", "receiver_id", "send_time"]
+    assert envelope.findtext("message_type") == message_type
+    assert envelope.findtext("receiver_id") == "DXPEDCSAS0000001"
+    assert envelope.findtext("file_name") == "M1.xml"
+    root_tag, path = body.split("/", 1)
+    assert root.tag == root_tag and root.find(path) is not None
+
+
+def test_inv101_xml_names():
+    root = ET.fromstring(render_xml("INV101", inv101(), message_id="M1", **ENVELOPE))
+    data = root.find("Object/Package/DataInfo/BussinessData")
+    assert [e.tag for e in data] == ["DelcareFlag", "InvtMessage"]
+    head = data.find("InvtMessage/InvtHeadType")
+    assert head.findtext("BondInvtNo") == BOND_A and head.findtext("DclTypecd") == "1"
+    assert [e.findtext("GdsSeqno") for e in data.findall("InvtMessage/InvtListType")] == [
+        "1", "2", "3"]
+    assert data.find("InvtMessage/InvtListType/NetWt") is not None
+    # None -> the element is left out (line 2 has no net weight)
+    assert data.findall("InvtMessage/InvtListType")[1].find("NetWt") is None
+    assert "tallyDiscrepancies" not in ET.tostring(root, "unicode")
+
+
+def test_sas121_acmp_uses_the_real_spelling():
+    root = ET.fromstring(render_xml("SAS121", sas121(), message_id="M1", **ENVELOPE))
+    acmp = root.find(".//PassPortMessage/PassportAcmp")
+    assert [e.tag for e in acmp] == ["RtlBillTypecd", "RtlBillNo"]
+    assert acmp.findtext("RtlBillNo") == BOND_A
+
+
+def test_xml_is_deterministic_whatever_the_key_order():
+    payload = sas121()
+    shuffled = {k: payload[k] for k in reversed(payload)}
+    shuffled["head"] = dict(reversed(payload["head"].items()))
+    shuffled["lines"] = [dict(reversed(line.items())) for line in payload["lines"]]
+    first = render_xml("SAS121", payload, message_id="M1", **ENVELOPE)
+    assert render_xml("SAS121", shuffled, message_id="M1", **ENVELOPE) == first
+
+
+def test_xml_escapes_text():
+    payload = inv101()
+    payload["lines"][0]["gdsNm"] = 'Milk <900g> & "cream" 奶粉'
+    text = render_xml("INV101", payload, message_id="M1", **ENVELOPE)
+    assert parse_xml(text)[1]["lines"][0]["gdsNm"] == 'Milk <900g> & "cream" 奶粉'
+    assert parse_xml(text.encode("utf-8")) == parse_xml(text)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("<Signature><Object>", "not well-formed XML"),
+        ("<Package><EnvelopInfo><message_type>SAS999</message_type></EnvelopInfo></Package>",
+         "message type must be one of INV101, SAS121, SAS223"),
+        ("<Package><EnvelopInfo><message_type>SAS121</message_type></EnvelopInfo></Package>",
+         "no BussinessData/PassPortMessage/PassportHead"),
+    ],
+)
+def test_parse_xml_refuses(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_xml(text)
+
+
+def test_render_xml_refuses_an_unknown_type():
+    with pytest.raises(ValueError, match="message type must be one of"):
+        render_xml("INV999", inv101(), message_id="M1", **ENVELOPE)

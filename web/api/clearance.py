@@ -1,0 +1,71 @@
+"""The consignment's workflow, write-off and inventory list (first-line transfer declaration)."""
+
+from flask import Response, current_app
+
+from tally import declaration, inspections, manifests, release_orders, workflow, writeoff
+from tally.customs.messages import render_xml
+from tally.events import list_events
+from web.api import api_blueprint, json_body
+from web.auth import requires, user_id
+from web.customs import customs_client
+from web.db import get_db
+
+bp = api_blueprint("clearance")
+
+
+@bp.get("/manifests/<int:manifest_id>/workflow")
+def show_workflow(manifest_id):
+    """Status, history and what blocks the next step, for the consignment page."""
+    db = get_db()
+    head = manifests.load_head(db, manifest_id)
+    history = [
+        {"at": e["created_at"], "user": e["user"] or "customs/system", "action":
+         e["details"].get("action"), "from": e["details"].get("source"),
+         "to": e["details"].get("target")}
+        for e in list_events(db, manifest_id, limit=10_000)
+        if e["name"].startswith("status-") and e["details"].get("target") in
+        {s.value for s in workflow.Status}
+    ]
+    inspection_id = db.execute("SELECT max(id) FROM inspections WHERE manifest_id = ?",
+                               [manifest_id]).fetchone()[0]
+    orders = [r for r in release_orders.list_release_orders(db)
+              if manifest_id in release_orders.get_release_order(db, r["etps_preent_no"])
+              ["manifests"]]
+    return {
+        "manifest_id": manifest_id, "manifest_no": head["manifest_no"],
+        "status": head["status"], "history": history,
+        "next_actions": workflow.next_actions(db, manifest_id),
+        "inspection": inspections.get_inspection(db, manifest_id, inspection_id)
+        if inspection_id else None,
+        "write_off": writeoff.get_write_off(db, manifest_id),
+        "remaining": release_orders.remaining_quantities(db, manifest_id),
+        "release_orders": orders,
+    }
+
+
+@bp.post("/manifests/<int:manifest_id>/write-off")
+@requires("supervisor")
+def write_off(manifest_id):
+    return writeoff.write_off(get_db(), manifest_id, json_body(), client=customs_client(),
+                              user_id=user_id())
+
+
+@bp.get("/manifests/<int:manifest_id>/inventory")
+def inventory(manifest_id):
+    return declaration.latest_list(get_db(), manifest_id)
+
+
+@bp.get("/manifests/<int:manifest_id>/inventory.xml")
+def inventory_xml(manifest_id):
+    latest = declaration.latest_list(get_db(), manifest_id)
+    xml = render_xml("INV101", latest["payload"],
+                     sender_id=current_app.config["ETPS_NO"],
+                     message_id=f"INV101-{manifest_id}-{latest['version']}",
+                     send_time=latest["created_at"])
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.post("/manifests/<int:manifest_id>/inventory/correction")
+@requires("supervisor")
+def correct(manifest_id):
+    return declaration.correct_list(get_db(), manifest_id, json_body(), user_id=user_id()), 201
