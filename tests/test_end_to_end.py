@@ -6,79 +6,14 @@ it was down for the first delivery attempts."""
 import json
 import os
 import random
-import time
-import urllib.error
 import urllib.request
-import uuid
 
 import pypdfium2
-import pytest
 
 from bench.camera import photograph
 from bench.servers import free_port, start_service, start_simulator, tally
 from tests.conftest import MANIFEST_CSV, WRITE_OFF, passing_inspection
-
-
-class Api:
-    def __init__(self, base: str, token: str):
-        self.base, self.token = base, token
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body=None,
-        data: bytes | None = None,
-        content_type: str | None = None,
-    ):
-        headers = {"Authorization": f"Bearer {self.token}"}
-        if json_body is not None:
-            data, content_type = json.dumps(json_body).encode(), "application/json"
-        if content_type:
-            headers["Content-Type"] = content_type
-        request = urllib.request.Request(
-            self.base + path, data=data, method=method, headers=headers
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                body = response.read()
-                status, kind = response.status, response.headers.get_content_type()
-        except urllib.error.HTTPError as error:
-            body, status, kind = error.read(), error.code, error.headers.get_content_type()
-        return status, json.loads(body) if kind == "application/json" else body
-
-    def image_scan(self, mid: int, jpeg: bytes, client_scan_id: str):
-        boundary = uuid.uuid4().hex
-        body = b"".join(
-            [
-                f'--{boundary}\r\nContent-Disposition: form-data; name="client_scan_id"\r\n\r\n'
-                f"{client_scan_id}\r\n".encode(),
-                f'--{boundary}\r\nContent-Disposition: form-data; name="device"\r\n\r\n'
-                "phone-7\r\n".encode(),
-                f"--{boundary}\r\nContent-Disposition: form-data; "
-                'name="image"; filename="f.jpg"\r\n'
-                "Content-Type: image/jpeg\r\n\r\n".encode(),
-                jpeg,
-                f"\r\n--{boundary}--\r\n".encode(),
-            ]
-        )
-        return self.call(
-            "POST",
-            f"/api/manifests/{mid}/scans",
-            data=body,
-            content_type=f"multipart/form-data; boundary={boundary}",
-        )
-
-
-def wait_for(predicate, timeout=60.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail("timed out waiting")
+from tests.http import Api, wait_for
 
 
 def test_tally_end_to_end(tmp_path):
@@ -119,11 +54,13 @@ def test_tally_end_to_end(tmp_path):
         )
         assert status == 201
         mid = manifest["id"]
-        status, inspection = api.call("POST", f"/api/manifests/{mid}/inspections",
-                                      json_body=passing_inspection([1, 2, 3]))
+        status, inspection = api.call(
+            "POST", f"/api/manifests/{mid}/inspections", json_body=passing_inspection([1, 2, 3])
+        )
         assert status == 201 and inspection["result"] == "passed", inspection
-        status, written_off = api.call("POST", f"/api/manifests/{mid}/write-off",
-                                       json_body=WRITE_OFF)
+        status, written_off = api.call(
+            "POST", f"/api/manifests/{mid}/write-off", json_body=WRITE_OFF
+        )
         assert status == 200, written_off
         # From here the customs side is down until the tally is confirmed.
         simulator.stop()
@@ -200,8 +137,14 @@ def test_tally_end_to_end(tmp_path):
             lambda: api.call("GET", f"/api/manifests/{mid}/sync")[1]["messages"][0]["attempts"] >= 2
         )
         simulator = start_simulator(
-            sim_port, "--state", state, "--mode", "error", "--count", "1",
-            log_path=str(tmp_path / "sim.log")
+            sim_port,
+            "--state",
+            state,
+            "--mode",
+            "error",
+            "--count",
+            "1",
+            log_path=str(tmp_path / "sim.log"),
         )
 
         def approved():
