@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# Debian packages: libzbar0 for pyzbar, a CJK font for product names on labels.
-APT_PACKAGES := libzbar0 fonts-wqy-microhei
+# Debian packages: libzbar0 for pyzbar, a CJK font for product names on labels, curl for the
+# README walkthrough (run by the tests).
+APT_PACKAGES := libzbar0 fonts-wqy-microhei curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test bench lint system clean
