@@ -60,16 +60,17 @@ def test_clean_label_png():
 @pytest.mark.parametrize("angle", [90, 45, 180, 137, 20])
 def test_rotated_label(angle):
     original = label()
-    image = original.rotate(angle, expand=True, fillcolor=255,
-                            resample=Image.Resampling.BICUBIC)
+    image = original.rotate(angle, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
     found = decode_image(jpeg_bytes(image), formats=["Code128"])
     assert [b.text for b in found] == [CODE]
     # where the barcode's centre went (PIL rotates counter-clockwise about the centre)
     x0, y0, x1, y1 = original.info["barcode_box"]
     dx, dy = (x0 + x1) / 2 - original.width / 2, (y0 + y1) / 2 - original.height / 2
     a = np.radians(angle)
-    moved = (image.width / 2 + dx * np.cos(a) + dy * np.sin(a),
-             image.height / 2 - dx * np.sin(a) + dy * np.cos(a))
+    moved = (
+        image.width / 2 + dx * np.cos(a) + dy * np.sin(a),
+        image.height / 2 - dx * np.sin(a) + dy * np.cos(a),
+    )
     quad = np.array(found[0].position, np.float32)
     assert cv2.pointPolygonTest(quad, moved, True) > -3  # inside, give or take rounding
 
@@ -111,8 +112,9 @@ def test_unknown_format_name():
 
 
 def _zxing_symbol(text: str, fmt: zxingcpp.BarcodeFormat, scale: int = 4) -> np.ndarray:
-    image = np.array(zxingcpp.write_barcode_to_image(zxingcpp.create_barcode(text, fmt),
-                                                     scale=scale))
+    image = np.array(
+        zxingcpp.write_barcode_to_image(zxingcpp.create_barcode(text, fmt), scale=scale)
+    )
     return cv2.copyMakeBorder(image, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
 
 
@@ -137,8 +139,15 @@ def test_decode_array_accepts_bgr():
         decode_array(np.zeros((10, 10), np.float32))
 
 
-@pytest.mark.parametrize("data", [b"", b"hello, not an image", b"\x89PNG\r\n\x1a\n" + b"\0" * 40,
-                                  b"\xff\xd8\xff\xe0" + b"\0" * 100])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello, not an image",
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 40,
+        b"\xff\xd8\xff\xe0" + b"\0" * 100,
+    ],
+)
 def test_not_an_image(data):
     with pytest.raises(NotAnImage):
         decode_image(data)
@@ -154,8 +163,12 @@ def test_truncated_images():
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return (struct.pack(">I", len(payload)) + kind + payload
-            + struct.pack(">I", zlib.crc32(kind + payload)))
+    return (
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(kind + payload))
+    )
 
 
 def _bilevel_png(width: int, height: int, *, pixels: bool) -> bytes:
@@ -169,11 +182,14 @@ def _bilevel_png(width: int, height: int, *, pixels: bool) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + body + _png_chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("data", [
-    _bilevel_png(30000, 30000, pixels=False),  # past Pillow's own bomb limit
-    _bilevel_png(8000, 6000, pixels=False),  # 48 Mpx: under Pillow's limit, over ours
-    _bilevel_png(8000, 6000, pixels=True),  # a real 48 Mpx image in a few KB
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        _bilevel_png(30000, 30000, pixels=False),  # past Pillow's own bomb limit
+        _bilevel_png(8000, 6000, pixels=False),  # 48 Mpx: under Pillow's limit, over ours
+        _bilevel_png(8000, 6000, pixels=True),  # a real 48 Mpx image in a few KB
+    ],
+)
 def test_too_many_pixels_is_refused_before_decoding(data):
     assert len(data) < 100_000
     start = time.perf_counter()
