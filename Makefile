@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages: libzbar0 for pyzbar, a CJK font for product names on labels, curl for the
-# README walkthrough (run by the tests).
-APT_PACKAGES := libzbar0 fonts-wqy-microhei curl
+# README walkthrough and chromium for the browser tests (both run by `make test`).
+APT_PACKAGES := libzbar0 fonts-wqy-microhei curl chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test bench lint system clean

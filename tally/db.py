@@ -382,3 +382,9 @@ def m002_clearance(db: Database) -> None:
         ALTER TABLE events ADD COLUMN release_order_id INTEGER REFERENCES release_orders(id);
         """
     )
+
+
+@migrations()
+def m003_passwords(db: Database) -> None:
+    """Sign-in with a password on the pages (tokens stay for the API and scanners)."""
+    db.execute("ALTER TABLE users ADD COLUMN password_hash TEXT")

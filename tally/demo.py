@@ -3,7 +3,7 @@
 from sqlite_utils import Database
 
 from tally import manifests
-from tally.users import create_user_token
+from tally.users import create_user_token, set_password
 
 DEMO_MANIFEST = """\
 manifest_no,line_no,bill_no,sku,name,gtin,hs_code,origin_country,declared_qty,unit,unit_value,currency,gross_weight_kg,net_weight_kg
@@ -21,6 +21,12 @@ def load_demo(db: Database) -> dict | None:
     return manifests.import_manifest(db, manifests.parse_csv(DEMO_MANIFEST.encode()), user_id=None)
 
 
+DEMO_USER, DEMO_PASSWORD = "demo", "demo-tally"
+
+
 def demo_token(db: Database) -> str:
-    """A new token for the demo supervisor (tokens are stored hashed, so a new one each time)."""
-    return create_user_token(db, "demo", "supervisor")
+    """A new token for the demo supervisor (tokens are stored hashed, so a new one each time);
+    the demo user can also sign in on the pages with DEMO_PASSWORD."""
+    token = create_user_token(db, DEMO_USER, "supervisor")
+    set_password(db, DEMO_USER, DEMO_PASSWORD)
+    return token

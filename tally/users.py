@@ -1,6 +1,7 @@
 """Users, roles and bearer tokens."""
 
 import hashlib
+import hmac
 import secrets
 
 from sqlite_utils import Database
@@ -74,3 +75,47 @@ def require_role(user: dict, role: str) -> None:
         raise PermissionDenied(
             f"this needs the {role} role; {user['name']} is {user['role']}", required_role=role
         )
+
+
+# scrypt parameters (RFC 7914 interactive use): ~50 ms per check on this machine class.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+
+
+def _scrypt(password: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(password.encode(), salt=salt, maxmem=64 * 1024 * 1024, **_SCRYPT)
+
+
+def set_password(db: Database, name: str, password: str, *, by_user_id: int | None = None) -> None:
+    """Set a user's password for signing in on the pages (at least 8 characters)."""
+    if not isinstance(password, str) or len(password) < 8:
+        raise ValidationError("a password has at least 8 characters",
+                              [{"field": "password", "message": "at least 8 characters"}])
+    salt = secrets.token_bytes(16)
+    stored = f"scrypt${salt.hex()}${_scrypt(password, salt).hex()}"
+    with write(db):
+        row = db.execute("SELECT id FROM users WHERE name = ?", [name]).fetchone()
+        if row is None:
+            raise ValidationError(f"no user {name!r}", [{"field": "user", "message": "unknown"}])
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [stored, row[0]])
+        record_event(db, "password-set", user_id=by_user_id, user=name)
+
+
+def authenticate_password(db: Database, name: str, password: str) -> dict:
+    """The user for a name and password; AuthenticationError otherwise (same message either way,
+    so a failed sign-in does not tell which user names exist)."""
+    row = db.execute("SELECT id, name, role, password_hash FROM users WHERE name = ?",
+                     [name or ""]).fetchone()
+    stored = row[3] if row else None
+    if not stored or not isinstance(password, str):
+        _scrypt("not a password", b"0" * 16)  # the same time as a real check
+        raise AuthenticationError("unknown user or wrong password")
+    _, salt, digest = stored.split("$")
+    if not hmac.compare_digest(_scrypt(password, bytes.fromhex(salt)).hex(), digest):
+        raise AuthenticationError("unknown user or wrong password")
+    return {"id": row[0], "name": row[1], "role": row[2]}
+
+
+def get_user(db: Database, user_id: int) -> dict | None:
+    """A user by id, or None."""
+    row = db.execute("SELECT id, name, role FROM users WHERE id = ?", [user_id]).fetchone()
+    return {"id": row[0], "name": row[1], "role": row[2]} if row else None

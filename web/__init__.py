@@ -1,5 +1,9 @@
 """The Flask application: ``create_app()`` wires configuration, the database and the blueprints."""
 
+import datetime
+import os
+import secrets
+
 from flask import Flask
 
 from tally import config as tally_config
@@ -16,6 +20,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_IMAGE_BYTES"]) + 64 * 1024
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.config["DATABASE"])
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", datetime.timedelta(hours=12))  # a shift
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
 
     from web import db, errors, health
     from web.api import (
@@ -34,4 +42,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     for module in (health, manifests, labels, scans, decode, users, inspections, clearance,
                    release_orders):
         app.register_blueprint(module.bp)
+    from web.pages import register_pages
+
+    register_pages(app)
     return app
+
+
+def _secret_key(database: str) -> str:
+    """The session signing key, kept beside the database so that every worker and every restart
+    signs with the same one (TALLY_SECRET_KEY overrides)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(database)), "secret_key")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        key = secrets.token_hex(32)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker wrote it first
+            return _secret_key(database)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key

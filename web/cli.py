@@ -42,6 +42,10 @@ def main(argv=None) -> int:
     p = token_sub.add_parser("create", help="create a token (and the user if new)")
     p.add_argument("--user", required=True)
     p.add_argument("--role", required=True, choices=("operator", "supervisor", "admin"))
+    p = sub.add_parser("password", help="passwords for signing in on the pages")
+    password_sub = p.add_subparsers(dest="password_command", required=True)
+    p = password_sub.add_parser("set", help="set a user's password (read from standard input)")
+    p.add_argument("--user", required=True)
     sub.add_parser("customs-sim", help="run the customs simulator", add_help=False)
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -72,12 +76,13 @@ def cmd_migrate(args, config):
 
 
 def cmd_demo(args, config):
-    from tally.demo import demo_token, load_demo
+    from tally.demo import DEMO_PASSWORD, DEMO_USER, demo_token, load_demo
 
     db = _open(config)
     manifest = load_demo(db)
     if manifest:
         print(f"loaded demo manifest {manifest['manifest_no']} (id {manifest['id']})")
+    print(f"sign in on the pages as {DEMO_USER} with the password {DEMO_PASSWORD}")
     print("demo supervisor token (use as: Authorization: Bearer <token>):")
     print(demo_token(db))
     close_db(db)
@@ -184,6 +189,27 @@ def cmd_token(args, config):
     print(token)
 
 
+def cmd_password(args, config):
+    import getpass
+
+    from tally.errors import TallyError
+    from tally.users import set_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"new password for {args.user}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    db = _open(config)
+    try:
+        set_password(db, args.user, password)
+    except TallyError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        close_db(db)
+    print(f"password set for {args.user}")
+
+
 def cmd_worker(args, config):
     from tally.customs.client import CustomsClient
     from tally.outbox import run_worker
@@ -287,6 +313,7 @@ COMMANDS = {
     "labels": cmd_labels,
     "report": cmd_report,
     "token": cmd_token,
+    "password": cmd_password,
 }
 
 if __name__ == "__main__":

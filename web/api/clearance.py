@@ -15,8 +15,11 @@ bp = api_blueprint("clearance")
 
 @bp.get("/manifests/<int:manifest_id>/workflow")
 def show_workflow(manifest_id):
+    return workflow_state(get_db(), manifest_id)
+
+
+def workflow_state(db, manifest_id: int) -> dict:
     """Status, history and what blocks the next step, for the consignment page."""
-    db = get_db()
     head = manifests.load_head(db, manifest_id)
     history = [
         {"at": e["created_at"], "user": e["user"] or "customs/system", "action":
