@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.servers import free_port, start_service, start_simulator, tally
 from tally.db import close_db, open_db
+from tests.conftest import WRITE_OFF, passing_inspection
 
 CLIENTS = 32
 DURATION_S = 10
@@ -105,6 +106,10 @@ def _prepare(base, token, n_units, line_count=50):
     mid = _post(
         base, token, "/api/manifests", {"manifest_no": f"BENCH-{random.random()}", "lines": lines}
     )["id"]
+    # The tally opens after inspection and write-off, as in production.
+    _post(base, token, f"/api/manifests/{mid}/inspections",
+          passing_inspection(range(1, line_count + 1)))
+    _post(base, token, f"/api/manifests/{mid}/write-off", WRITE_OFF)
     codes = []
     for i in range(1, line_count + 1):
         left = n_units // line_count

@@ -6,8 +6,11 @@ import time
 from pathlib import Path
 
 from tally import labelling, manifests, scans
+from tally.customs import simulator
+from tally.customs.client import CustomsClient
 from tally.db import close_db, migrate, open_db
 from tally.reconcile import load_reconciliation
+from tests.conftest import clear_for_tally
 
 LINES, SCANS = 5_000, 100_000
 
@@ -27,6 +30,8 @@ def run() -> str:
             },
             user_id=None,
         )["id"]
+        with simulator.serve() as customs:  # inspection and write-off open the tally
+            clear_for_tally(db, mid, CustomsClient(customs.url))
         codes = []
         for i in range(1, LINES + 1):
             codes += [
