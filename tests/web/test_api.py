@@ -180,3 +180,15 @@ def test_tokens(client, path):
     assert client.get("/api/manifests").status_code == 401
     assert client.get("/api/manifests", headers=auth("tly_wrong")).status_code == 401
     assert client.get("/api/manifests", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_decode_endpoint_records_nothing(as_, manifest, db):
+    code = issue(as_, manifest["id"], 1, 1)[0]
+    png = as_("operator").get(f"/api/labels/{code}.png").data
+    before = db["scans"].count
+    response = as_("operator").post("/api/decode", data={"image": (io.BytesIO(png), "l.png")})
+    assert response.status_code == 200
+    [barcode] = response.json["barcodes"]
+    assert barcode["format"] == "Code128" and barcode["text"] == code
+    assert len(barcode["position"]) == 4
+    assert db["scans"].count == before

@@ -1,0 +1,58 @@
+"""The `tally` command line, run as a real process."""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import pypdfium2
+
+from bench.servers import ROOT
+from tally import labelling
+from tally.customs.client import CustomsClient
+from tests.conftest import MANIFEST_CSV, clear_for_tally
+
+
+def run(*args, db_path, stdin=None):
+    return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True,
+                          env={**os.environ, "TALLY_DATABASE": db_path})
+
+
+def test_import_labels_report_token(tmp_path, db, db_path, customs):
+    good = tmp_path / "manifest.csv"
+    good.write_text(MANIFEST_CSV, encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("manifest_no,line_no,sku,name,declared_qty\nM,1,S,N,-1\n", encoding="utf-8")
+
+    result = run("import-manifest", str(good), db_path=db_path)
+    assert result.returncode == 0 and "with 3 lines" in result.stdout
+    result = run("import-manifest", str(bad), db_path=db_path)
+    assert result.returncode == 1 and "declared_qty" in result.stderr
+    assert run("import-manifest", str(good), db_path=db_path).returncode == 1  # exists: 409
+
+    clear_for_tally(db, 1, CustomsClient(customs.url))
+    codes = [x["code"] for x in labelling.issue_labels(db, 1, line_no=1, count=2, user_id=None)]
+    pdf, zpl = tmp_path / "labels.pdf", tmp_path / "labels.zpl"
+    assert run("labels", "1", "--format", "pdf", "-o", str(pdf), db_path=db_path).returncode == 0
+    document = pypdfium2.PdfDocument(pdf.read_bytes())
+    assert len(document) == 2
+    document.close()
+    assert run("labels", "1", "--format", "zpl", "-o", str(zpl), "--dpi", "300",
+               db_path=db_path).returncode == 0
+    assert all(code in zpl.read_text() for code in codes)
+
+    text = run("report", "1", db_path=db_path).stdout
+    assert "MF-TEST-1" in text and "3 line(s) unexplained" in text
+    rows = list(csv.reader(io.StringIO(run("report", "1", "--format", "csv",
+                                           db_path=db_path).stdout)))
+    assert rows[0][:4] == ["line_no", "sku", "declared", "counted"] and rows[1][3] == "0"
+
+    token = run("token", "create", "--user", "li.na", "--role", "operator",
+                db_path=db_path).stdout.strip().splitlines()[-1]
+    assert token.startswith("tly_")
+    assert run("password", "set", "--user", "li.na", stdin="short\n",
+               db_path=db_path).returncode == 1
+    assert run("password", "set", "--user", "li.na", stdin="long enough pw\n",
+               db_path=db_path).returncode == 0
