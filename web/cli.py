@@ -110,8 +110,9 @@ def cmd_import_manifest(args, config):
 
 
 def cmd_labels(args, config):
-    from labels.render import Label, LabelSize, render_pdf, render_zpl
+    from labels.render import LabelSize, render_pdf, render_zpl
     from tally import labelling
+    from web.api.labels import label_of
 
     db = _open(config)
     rows = labelling.list_labels(db, args.manifest_id, line_no=args.line_no, box_no=args.box_no)
@@ -119,14 +120,7 @@ def cmd_labels(args, config):
         print("no issued labels match", file=sys.stderr)
         return 1
     labels = [
-        Label(
-            code=r["code"],
-            sku=r["sku"],
-            name=r["name"],
-            line_no=r["line_no"],
-            box_no=r["box_no"],
-            manifest_no=r["manifest_no"],
-        )
+        label_of(r)
         for r in rows
     ]
     size = LabelSize.parse(args.size)

@@ -1,14 +1,9 @@
 """Customs message builders against golden files (regenerate with UPDATE_GOLDEN=1)."""
 
-import json
-import os
-from pathlib import Path
-
 from tally.config import DEFAULTS, site_settings
 from tally.customs.messages import build_inv101
 from tally.reconcile import compute_reconciliation
-
-GOLDEN = Path(__file__).parent / "golden"
+from tests.tally.goldens import check_golden
 
 MANIFEST = {"id": 7, "manifest_no": "MF-2026-0001", "bill_no": "BL-7788"}
 LINES = [
@@ -66,14 +61,6 @@ DISCREPANCIES = [
         "disposition": "return",
     },
 ]
-
-
-def check_golden(name: str, value: dict) -> None:
-    path = GOLDEN / name
-    text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
 
 
 def test_inv101_golden():

@@ -6,7 +6,6 @@ import json
 import os
 import xml.etree.ElementTree as ET
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,8 @@ from tally.customs.messages import (
     parse_xml,
     render_xml,
 )
+from tests.tally.goldens import GOLDEN, check_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 SETTINGS = site_settings(DEFAULTS)
 BOND_A = "QD423026I000000001"
 BOND_B = "QD423026I000000002"
@@ -33,14 +32,6 @@ VEHICLE = {
     "containerWt": "2200.125",
 }
 ENVELOPE = {"sender_id": "3105960001", "send_time": "20260301120000"}
-
-
-def check_golden(name: str, value: dict) -> None:
-    path = GOLDEN / name
-    text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
 
 
 def check_golden_text(name: str, text: str) -> None:

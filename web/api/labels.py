@@ -44,7 +44,8 @@ def _size() -> LabelSize:
         raise ValidationError(str(exc), [{"field": "size", "message": str(exc)}]) from None
 
 
-def _to_label(row: dict, copy_no: int = 0) -> Label:
+def label_of(row: dict, copy_no: int = 0) -> Label:
+    """What a label prints, from a row of tally.labelling (list_labels / get_label)."""
     return Label(
         code=row["code"],
         sku=row["sku"],
@@ -68,7 +69,7 @@ def _one_label(code: str) -> Label:
     copy_no = int_arg("copy") or 0
     if copy_no and not 1 <= copy_no <= row["copy_no"]:
         raise NotFoundError(f"copy {copy_no} of {code} was never recorded; POST a reprint first")
-    return _to_label(row, copy_no)
+    return label_of(row, copy_no)
 
 
 @bp.get("/labels/<code>.png")
@@ -121,7 +122,7 @@ def _selected(manifest_id) -> list[Label]:
     )
     if not rows:
         raise NotFoundError("no issued labels match; issue labels first")
-    return [_to_label(row) for row in rows]
+    return [label_of(row) for row in rows]
 
 
 @bp.get("/manifests/<int:manifest_id>/labels.pdf")
