@@ -69,8 +69,9 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
         total = Decimal(order["total_wt"]) if order and order["total_wt"] else None
         error = total - request["reading"] if total is not None else None
         if error is not None and abs(error) > tolerance_kg:
-            reasons.append(f"weight error {error:+} kg (total {total} kg, weighbridge "
-                           f"{request['reading']} kg) is over the tolerance of {tolerance_kg} kg")
+            reasons.append(f"weight error {_kg(error, sign=True)} kg (total {_kg(total)} kg, "
+                           f"weighbridge {_kg(request['reading'])} kg) is over the tolerance of "
+                           f"{_kg(tolerance_kg)} kg")
         outcome = "refuse" if reasons else "pass"
         stamp = now()
         event_id = db.execute(
@@ -108,6 +109,12 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
             "total_wt": str(total) if total is not None else None,
             "weighbridge_wt": str(request["reading"]),
             "wt_error": str(error) if error is not None else None, "at": stamp}
+
+
+def _kg(value: Decimal, *, sign: bool = False) -> str:
+    """A weight as people read it: 11706.8, not 11706.80000."""
+    text = f"{value:{'+' if sign else ''}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def gate_log(db: Database, limit: int = 200) -> list[dict]:
