@@ -20,6 +20,7 @@ DEFAULTS = {
     "INVT_TYPE": "8",  # 8 bonded e-commerce; 3 enter first, declare later
     # Gate: |total weight - weighbridge reading| allowed, in kg (site configuration).
     "GATE_TOLERANCE_KG": 100.0,
+    "PRINTER": None,  # network label printer for ZPL, "host:port" (port 9100 by default)
 }
 
 

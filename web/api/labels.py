@@ -1,13 +1,17 @@
 """Unit labels: issue codes, render them (PNG, SVG, PDF, ZPL), reprint and void."""
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from labels.render import Label, LabelSize, render_pdf, render_png, render_svg, render_zpl
 from tally import labelling
-from tally.errors import NotFoundError, ValidationError
+from tally.db import write
+from tally.errors import ConflictError, NotFoundError, ValidationError
+from tally.events import record_event
+from web import printer
 from web.api import api_blueprint, int_arg, json_body
 from web.auth import requires, user_id
 from web.db import get_db
+from web.errors import error_response
 
 bp = api_blueprint("labels")
 
@@ -108,12 +112,38 @@ def zpl_one(code):
     return Response(data, mimetype="application/zpl")
 
 
+@bp.get("/labels/<code>.pdf")
+def pdf_one(code):
+    """One label (or one reprinted copy, ``?copy=N``) as a PDF, for an office or label printer."""
+    label = _one_label(code)
+    data = _render(
+        render_pdf,
+        [label],
+        size=_size(),
+        sheet=_sheet(),
+        dpi=int_arg("dpi", choices=(203, 300)) or 300,
+    )
+    suffix = f"-copy{label.copy_no}" if label.copy_no else ""
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="label-{code}{suffix}.pdf"'},
+    )
+
+
 @bp.post("/labels/<code>/void")
 @requires("supervisor")
 def void(code):
     body = json_body()
     reason = body.get("reason") if isinstance(body, dict) else None
     return labelling.void_unit(get_db(), code, reason=reason, user_id=user_id())
+
+
+def _sheet() -> str | None:
+    sheet = request.args.get("sheet") or None
+    if sheet not in (None, "a4"):
+        raise ValidationError("sheet must be a4 or omitted (one label per page)")
+    return sheet
 
 
 def _selected(manifest_id) -> list[Label]:
@@ -128,14 +158,11 @@ def _selected(manifest_id) -> list[Label]:
 @bp.get("/manifests/<int:manifest_id>/labels.pdf")
 def pdf(manifest_id):
     selected = _selected(manifest_id)
-    sheet = request.args.get("sheet") or None
-    if sheet not in (None, "a4"):
-        raise ValidationError("sheet must be a4 or omitted (one label per page)")
     data = _render(
         render_pdf,
         selected,
         size=_size(),
-        sheet=sheet,
+        sheet=_sheet(),
         dpi=int_arg("dpi", choices=(203, 300)) or 300,
     )
     return Response(
@@ -156,3 +183,105 @@ def zpl(manifest_id):
         mimetype="application/zpl",
         headers={"Content-Disposition": f'attachment; filename="labels-{manifest_id}.zpl"'},
     )
+
+
+def _print_request(body: object) -> dict:
+    """The print body checked: line_no, box_no, codes, copy, dpi and size; 422 listing problems."""
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be an object (line_no, box_no, codes, dpi, size)")
+    errors = []
+    line_no, box_no, codes = body.get("line_no"), body.get("box_no"), body.get("codes")
+    copy, dpi = body.get("copy"), body.get("dpi", 203)
+    if line_no is not None and (isinstance(line_no, bool) or not isinstance(line_no, int)):
+        errors.append({"field": "line_no", "message": "a whole number"})
+    if box_no is not None and not isinstance(box_no, str):
+        errors.append({"field": "box_no", "message": "text"})
+    if codes is not None and (
+        not isinstance(codes, list)
+        or not codes
+        or len(codes) > labelling.MAX_LABELS_PER_REQUEST
+        or not all(isinstance(code, str) and code for code in codes)
+    ):
+        errors.append({"field": "codes", "message": "a non-empty list of unit codes"})
+    if copy is not None and (
+        isinstance(copy, bool) or not isinstance(copy, int) or copy < 1
+        or not isinstance(codes, list) or len(codes) != 1
+    ):
+        errors.append(
+            {"field": "copy", "message": "a copy number (1 or more) with exactly one code"}
+        )
+    if dpi not in (203, 300) or isinstance(dpi, bool):
+        errors.append({"field": "dpi", "message": "203 or 300 (the printer's resolution)"})
+    size = None
+    try:
+        size = LabelSize.parse(body.get("size") or "50x30")
+    except (TypeError, ValueError) as exc:
+        errors.append({"field": "size", "message": str(exc)})
+    if errors:
+        raise ValidationError("cannot print: the request is invalid", errors)
+    box_no = (box_no or "").strip() or None
+    return {"line_no": line_no, "box_no": box_no, "codes": codes, "copy": copy or 0,
+            "dpi": dpi, "size": size}
+
+
+@bp.post("/manifests/<int:manifest_id>/labels/print")
+@requires("operator")
+def print_labels(manifest_id):
+    """Render the selected labels as ZPL and send them to the site's network printer."""
+    wanted = _print_request(json_body())
+    spec = current_app.config.get("PRINTER")
+    if not spec:
+        raise ConflictError(
+            "no label printer is configured: set TALLY_PRINTER=host:port, or download the ZPL",
+            [{"field": "printer", "message": "not configured"}],
+        )
+    db = get_db()
+    rows = labelling.list_labels(
+        db, manifest_id, line_no=wanted["line_no"], box_no=wanted["box_no"]
+    )
+    if wanted["codes"] is not None:
+        by_code = {row["code"]: row for row in rows}
+        missing = [code for code in wanted["codes"] if code not in by_code]
+        if missing:
+            raise ValidationError(
+                "some codes are not issued labels of this consignment (or not in the filter)",
+                [{"field": "codes", "code": code, "message": f"{code}: not found"}
+                 for code in missing],
+            )
+        rows = [by_code[code] for code in wanted["codes"]]
+    if not rows:
+        raise NotFoundError("no issued labels match; issue labels first")
+    if wanted["copy"] and wanted["copy"] > labelling.get_label(db, rows[0]["code"])["copy_no"]:
+        raise NotFoundError(
+            f"copy {wanted['copy']} of {rows[0]['code']} was never recorded; POST a reprint first"
+        )
+    labels = [label_of(row, wanted["copy"]) for row in rows]
+    zpl = _render(render_zpl, labels, dpi=wanted["dpi"], size=wanted["size"])
+    try:
+        printer.send_zpl(
+            spec, zpl, timeout=float(current_app.config.get("PRINTER_TIMEOUT", printer.TIMEOUT))
+        )
+    except ValueError as exc:  # a malformed TALLY_PRINTER: the site's setting, not the request
+        raise ConflictError(
+            f"the printer setting is malformed: {exc}",
+            [{"field": "printer", "message": str(exc)}],
+        ) from None
+    except printer.PrinterUnavailable as exc:
+        return error_response(
+            503, str(exc), [{"field": "printer", "message": "not reachable"}], printer=spec
+        )
+    with write(db):
+        record_event(
+            db,
+            "labels-printed",
+            user_id=user_id(),
+            manifest_id=manifest_id,
+            printer=spec,
+            count=len(labels),
+            first_code=labels[0].code,
+            last_code=labels[-1].code,
+            copy_no=wanted["copy"],
+            dpi=wanted["dpi"],
+            size=str(wanted["size"]),
+        )
+    return {"sent": len(labels), "printer": spec}

@@ -2,14 +2,24 @@
 
 import csv
 import io
+from datetime import datetime
 
+import xlsxwriter
 from flask import Response, current_app, g, request
 
+from labels.report_sheet import (
+    ACTION_NAMES,
+    KIND_NAMES,
+    MANIFEST_STATUS_NAMES,
+    STATUS_NAMES,
+    render_reconciliation_pdf,
+)
 from tally import confirmation, manifests, outbox, reconcile
 from tally.config import site_settings
+from tally.db import now
 from tally.errors import ValidationError
 from tally.events import list_events
-from tally.users import has_role
+from tally.users import get_user, has_role
 from web.api import api_blueprint, int_arg, json_body
 from web.auth import requires, user_id
 from web.customs import customs_client
@@ -48,10 +58,195 @@ def show(manifest_id):
 
 @bp.get("/manifests/<int:manifest_id>/reconciliation")
 def reconciliation(manifest_id):
-    report = reconcile.load_reconciliation(get_db(), manifest_id)
-    if request.args.get("format") == "csv":
+    db = get_db()
+    report = reconcile.load_reconciliation(db, manifest_id)
+    kind = request.args.get("format") or "json"
+    if kind == "csv":
         return _reconciliation_csv(report)
+    if kind == "xlsx":
+        return _reconciliation_xlsx(_export_report(db, manifest_id, report))
+    if kind == "pdf":
+        pdf = render_reconciliation_pdf(_export_report(db, manifest_id, report))
+        filename = f"reconciliation-{report['manifest']['manifest_no']}.pdf"
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        )
+    if kind != "json":
+        raise ValidationError(
+            "format must be json, csv, xlsx or pdf",
+            [{"field": "format", "message": f"unknown format {kind!r}"}],
+        )
     return report
+
+
+def _export_report(db, manifest_id: int, report: dict) -> dict:
+    """The reconciliation plus what a printed or saved copy needs: every discrepancy record
+    (corrections included), the confirmed tally, and when it was generated."""
+    tally = confirmation.get_confirmed(db, manifest_id)
+    if tally is not None:
+        by = get_user(db, tally["confirmed_by"]) if tally["confirmed_by"] else None
+        tally = {"confirmed_at": tally["confirmed_at"], "confirmed_by_name": by and by["name"]}
+    return {
+        **report,
+        "records": reconcile.list_discrepancies(db, manifest_id),
+        "tally": tally,
+        "generated_at": now(),
+    }
+
+
+def _utc(value: str | None) -> datetime | None:
+    """A stored time (ISO 8601 UTC) as a naive datetime: Excel has no time zones."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def _reconciliation_xlsx(report: dict) -> Response:
+    """The reconciliation as a workbook: the line table and, on a second sheet, every record."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    manifest, totals, tally = report["manifest"], report["totals"], report["tally"]
+    book.set_properties(
+        {"title": f"理货对账单 Tally reconciliation {manifest['manifest_no']}",
+         "comments": "bonded-tally"}
+    )
+    fmt = book.add_format
+    title = fmt({"bold": True, "font_size": 14})
+    key = fmt({"bold": True})
+    when = fmt({"num_format": "yyyy-mm-dd hh:mm", "align": "left"})
+    cell = {"border": 1, "valign": "top"}
+    total = {"bold": True, "top": 6, "bottom": 1, "left": 1, "right": 1}  # double rule above
+    head = fmt({**cell, "bold": True, "bg_color": "#D9E1F2", "text_wrap": True})
+    text = fmt({**cell, "text_wrap": True})
+    number = fmt({**cell, "num_format": "#,##0"})
+    signed = fmt({**cell, "num_format": "+#,##0;-#,##0;0"})
+    stamp = fmt({**cell, "num_format": "yyyy-mm-dd hh:mm"})
+    status_fmt = {
+        "match": fmt({**cell, "bg_color": "#E2EFDA", "font_color": "#0A5A24"}),
+        "short": fmt({**cell, "bg_color": "#FDE7EA", "font_color": "#B00020"}),
+        "over": fmt({**cell, "bg_color": "#FFF2CC", "font_color": "#8A4600"}),
+    }
+    total_text = fmt(total)
+    total_number = fmt({**total, "num_format": "#,##0"})
+    total_signed = fmt({**total, "num_format": "+#,##0;-#,##0;0"})
+
+    sheet = book.add_worksheet("Reconciliation")
+    sheet.write(0, 0, "理货对账单 Tally reconciliation report", title)
+    status = manifest.get("status")
+    block = [
+        ("舱单号 Manifest no.", manifest["manifest_no"]),
+        ("提运单号 Bill no.", manifest.get("bill_no") or ""),
+        ("状态 Status", MANIFEST_STATUS_NAMES.get(status, status)),
+        ("生成时间 Generated at (UTC)", _utc(report["generated_at"])),
+        ("理货确认 Tally confirmed (UTC)", _utc(tally["confirmed_at"]) if tally else "未确认 No"),
+        ("确认人 Confirmed by", (tally or {}).get("confirmed_by_name") or ""),
+        ("结论 Result", "差异均已说明 Balanced" if report["balanced"]
+         else f"{totals['unexplained_lines']} 行差异未说明 line(s) unexplained"),
+    ]
+    for row, (label, value) in enumerate(block, start=2):
+        sheet.merge_range(row, 0, row, 1, label, key)  # over the narrow line and SKU columns
+        if isinstance(value, datetime):
+            sheet.write_datetime(row, 2, value, when)
+        else:
+            sheet.write(row, 2, value)
+
+    top = 2 + len(block) + 1
+    headers = ["行 Line", "料号 SKU", "品名 Name", "申报 Declared", "实点 Counted",
+               "差异 Difference", "状态 Status", "已说明 Explained", "未说明 Unexplained",
+               "差异记录 Discrepancies"]
+    sheet.write_row(top, 0, headers, head)
+    for i, line in enumerate(report["lines"], start=top + 1):
+        notes = "; ".join(
+            f"{KIND_NAMES.get(d['kind'], d['kind'])} {d['qty']}"
+            + (f" · {d['disposition']}" if d["disposition"] else "")
+            + (f" ({d['note']})" if d["note"] else "")
+            for d in line["discrepancies"]
+        )
+        sheet.write_number(i, 0, line["line_no"], number)
+        sheet.write_string(i, 1, line["sku"] or "", text)
+        sheet.write_string(i, 2, line["name"] or "", text)
+        sheet.write_number(i, 3, line["declared"], number)
+        sheet.write_number(i, 4, line["counted"], number)
+        sheet.write_number(i, 5, line["difference"], signed)
+        sheet.write_string(i, 6, STATUS_NAMES.get(line["status"], line["status"]),
+                           status_fmt.get(line["status"], text))
+        sheet.write_number(i, 7, line["explained"], signed)
+        sheet.write_number(i, 8, line["unexplained"], signed)
+        if notes:
+            sheet.write_string(i, 9, notes, text)
+        else:
+            sheet.write_blank(i, 9, None, text)
+    first, last = top + 2, top + 1 + len(report["lines"])  # 1-based rows for the formulas
+    end = top + 1 + len(report["lines"])
+    sheet.write(end, 0, "合计 Total", total_text)
+    sheet.write(end, 1, "", total_text)
+    sheet.write(end, 2, f"{totals['lines']} 行 lines", total_text)
+    for column, letter, value, style in (
+        (3, "D", totals["declared"], total_number),
+        (4, "E", totals["counted"], total_number),
+        (5, "F", totals["difference"], total_signed),
+    ):
+        formula = f"=SUM({letter}{first}:{letter}{last})" if report["lines"] else "=0"
+        sheet.write_formula(end, column, formula, style, value)
+    sheet.write(end, 6, "平衡 Balanced" if report["balanced"] else "未平衡 Unexplained",
+                total_text)
+    sheet.write(end, 7, "", total_text)
+    sheet.write_number(end, 8, totals["unexplained_lines"], total_number)
+    sheet.write(end, 9, "未说明行数 lines unexplained", total_text)
+    sheet.set_column(0, 0, 11)
+    sheet.set_column(1, 1, 18)
+    sheet.set_column(2, 2, 30)
+    sheet.set_column(3, 8, 12)
+    sheet.set_column(9, 9, 48)
+    sheet.freeze_panes(top + 1, 0)
+    sheet.autofilter(top, 0, max(top, end - 1), len(headers) - 1)
+    sheet.repeat_rows(top)
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)
+
+    records = book.add_worksheet("Discrepancies")
+    record_headers = ["编号 No.", "行 Line", "类型 Kind", "数量 Qty", "说明 Note",
+                      "处置 Disposition", "操作 Action", "更正 Corrects no.",
+                      "被更正 Superseded by", "有效 In force", "记录时间 Recorded at (UTC)",
+                      "记录人 Recorded by"]
+    records.write_row(0, 0, record_headers, head)
+    for i, record in enumerate(report["records"], start=1):
+        records.write_number(i, 0, record["id"], number)
+        if record["line_no"] is None:
+            records.write_string(i, 1, "—", text)
+        else:
+            records.write_number(i, 1, record["line_no"], number)
+        records.write_string(i, 2, KIND_NAMES.get(record["kind"], record["kind"]), text)
+        records.write_number(i, 3, record["qty"], number)
+        records.write_string(i, 4, record["note"] or "", text)
+        records.write_string(i, 5, record["disposition"] or "", text)
+        records.write_string(i, 6, ACTION_NAMES.get(record["action"], record["action"]), text)
+        for column, value in ((7, record["supersedes_id"]), (8, record["superseded_by"])):
+            if value is None:
+                records.write_blank(i, column, None, text)
+            else:
+                records.write_number(i, column, value, number)
+        records.write_string(i, 9, "是 Yes" if record["in_force"] else "否 No", text)
+        records.write_datetime(i, 10, _utc(record["created_at"]), stamp)
+        records.write_string(i, 11, record["recorded_by"] or "", text)
+    records.set_column(0, 3, 10)
+    records.set_column(4, 5, 30)
+    records.set_column(6, 9, 14)
+    records.set_column(10, 11, 20)
+    records.freeze_panes(1, 0)
+    records.set_landscape()
+    records.set_paper(9)
+    records.fit_to_pages(1, 0)
+    book.close()
+    filename = f"reconciliation-{manifest['manifest_no']}.xlsx"
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _reconciliation_csv(report: dict) -> Response:

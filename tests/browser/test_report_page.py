@@ -1,0 +1,134 @@
+"""The reconciliation report in real Chromium: table, chart, the confirm flow, exports, print."""
+
+from pathlib import Path
+
+import pypdfium2
+from playwright.sync_api import expect
+
+from tests.browser.conftest import screenshot, sign_in
+
+WAIT = 20_000  # ms
+
+
+def short_on_line_2(site) -> dict:
+    """A consignment ready to tally with every unit labelled and scanned but one of line 2."""
+    manifest = site.cleared_manifest()
+    mid = manifest["id"]
+    operator = site.api["operator"]
+    for line_no, count in ((1, 3), (2, 1), (3, 1)):
+        status, body = operator.call("POST", f"/api/manifests/{mid}/labels",
+                                     json_body={"line_no": line_no, "count": count})
+        assert status == 201, body
+        for label in body["labels"]:
+            status, scanned = operator.call(
+                "POST", f"/api/manifests/{mid}/scans",
+                json_body={"code": label["code"], "client_scan_id": f"r-{mid}-{label['code']}",
+                           "device": "HH-01"})
+            assert status == 200, scanned
+    return manifest
+
+
+def pdf_page_count(data: bytes) -> int:
+    document = pypdfium2.PdfDocument(data)
+    try:
+        image = document[0].render(scale=1).to_pil().convert("L")
+        assert image.getextrema()[0] < 100  # not a blank page
+        return len(document)
+    finally:
+        document.close()
+
+
+def test_report_confirm_flow(desk, site):
+    manifest = short_on_line_2(site)
+    mid = manifest["id"]
+    sign_in(desk, "supervisor")
+    desk.goto(f"/manifests/{mid}/report")
+    rows = desk.locator("[data-testid=lines] tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(1).locator("[data-testid=line-status]")).to_have_text("短少 Short")
+    expect(rows.nth(0).locator("[data-testid=line-status]")).to_have_text("相符 Match")
+    expect(desk.locator("[data-testid=total-counted]")).to_have_text("5")
+    expect(desk.locator("[data-testid=progress]")).to_contain_text("5 / 6 (83 %)")
+    chart = desk.locator("[data-testid=chart] svg")
+    expect(chart.locator("rect")).to_have_count(6)  # declared and counted for 3 lines
+    expect(chart.locator("g[data-line='2'] rect.counted")).to_have_attribute("fill", "#b00020")
+
+    # Refused while line 2's short is unexplained: the lines are listed.
+    desk.click("[data-testid=confirm]")
+    desk.click("[data-testid=confirm-yes]")
+    refused = desk.locator("[data-testid=confirm-refused]")
+    expect(refused).to_be_visible(timeout=WAIT)
+    expect(refused).to_contain_text("line 2: difference -1 is not explained")
+    expect(desk.locator("tr[data-line='2']")).to_have_class("line-short unexplained refused")
+    screenshot(desk, "report-refused-desk")
+
+    # Recording the discrepancy: choosing line 2 suggests short 1; a refusal keeps the form.
+    desk.select_option("#d-line", "2")
+    assert desk.input_value("#d-kind") == "short" and desk.input_value("#d-qty") == "1"
+    desk.fill("#d-note", "箱内只有 1 件 box held 1")
+    desk.fill("#d-disposition", "按实收 Settle on actual received")
+    desk.fill("#d-qty", "")
+    desk.click("#d-submit")
+    expect(desk.locator("#flash")).to_contain_text("qty: a whole number of at least 1",
+                                                   timeout=WAIT)
+    assert desk.input_value("#d-note") == "箱内只有 1 件 box held 1"
+    assert desk.input_value("#d-disposition") == "按实收 Settle on actual received"
+    desk.fill("#d-qty", "1")
+    desk.click("#d-submit")
+    expect(desk.locator("#flash")).to_contain_text("Recorded discrepancy", timeout=WAIT)
+    line_2 = desk.locator("tr[data-line='2']")
+    expect(line_2).to_contain_text("已说明 Explained")
+    expect(line_2).to_contain_text("按实收 Settle on actual received")
+    expect(desk.locator("[data-testid=balanced]")).to_be_visible()
+    expect(desk.locator("[data-testid=records] tbody tr")).to_have_count(1)
+    expect(desk.locator("[data-testid=chart] svg rect")).to_have_count(6)  # redrawn
+    screenshot(desk, "report-desk")
+
+    # The browser's print, through the print stylesheet: controls gone, the report on A4.
+    desk.emulate_media(media="print")
+    expect(desk.locator("#discrepancy-card")).to_be_hidden()
+    screenshot(desk, "report-print-desk")
+    printed = desk.pdf(format="A4", print_background=True)
+    assert pdf_page_count(printed) >= 1
+    desk.emulate_media(media="screen")
+
+    desk.click("[data-testid=confirm]")
+    desk.click("[data-testid=confirm-yes]")
+    expect(desk.locator("[data-testid=tally-confirmed]")).to_contain_text("理货已确认",
+                                                                          timeout=WAIT)
+    expect(desk.locator("[data-testid=status]")).to_contain_text("Tallied")
+    expect(desk.locator("[data-testid=discrepancy-form]")).to_have_count(0)
+    expect(desk.locator("[data-testid=confirm]")).to_have_count(0)
+    expect(desk.locator("#flash")).to_contain_text("Tally confirmed")
+
+    # "Printing a PDF": the report's own PDF, and the XLSX, as the manager downloads them.
+    with desk.expect_download(timeout=WAIT) as download:
+        desk.click("[data-testid=export-pdf]")
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith(b"%PDF") and pdf_page_count(data) >= 1
+    assert download.value.suggested_filename == f"reconciliation-{manifest['manifest_no']}.pdf"
+    with desk.expect_download(timeout=WAIT) as download:
+        desk.click("[data-testid=export-xlsx]")
+    assert Path(download.value.path()).read_bytes().startswith(b"PK")
+    screenshot(desk, "report-confirmed-desk")
+
+
+def test_operator_sees_no_confirm_button(phone, site):
+    manifest = short_on_line_2(site)
+    sign_in(phone, "operator")
+    phone.goto(f"/manifests/{manifest['id']}/report")
+    expect(phone.locator("[data-testid=lines] tbody tr")).to_have_count(3)
+    expect(phone.locator("[data-testid=confirm]")).to_have_count(0)
+    expect(phone.locator("[data-testid=confirm-needs-supervisor]")).to_be_visible()
+    expect(phone.locator("[data-testid=discrepancy-form]")).to_be_visible()
+    expect(phone.locator("[data-testid=chart] svg rect")).to_have_count(6)
+    # An operator records the short from the phone: line 2 and short 1 are suggested.
+    assert phone.input_value("#d-line") == "2" and phone.input_value("#d-qty") == "1"
+    phone.fill("#d-disposition", "按实收 Settle on actual received")
+    phone.click("#d-submit")
+    expect(phone.locator("#flash")).to_contain_text("Recorded discrepancy", timeout=WAIT)
+    expect(phone.locator("tr[data-line='2']")).to_contain_text("已说明 Explained")
+    expect(phone.locator("[data-testid=records] tbody tr")).to_have_count(1)
+    expect(phone.locator("[data-testid=confirm]")).to_have_count(0)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "report-phone")

@@ -1,0 +1,57 @@
+"""The labels page (标签): at the station desk or the label-printer bench, or on a phone.
+
+Issue unit labels per manifest line and box, preview them, download them as PDF (label roll or
+A4 sheet) or ZPL, send them to the network printer, and reprint a spoiled label as a copy.
+"""
+
+from collections import Counter
+
+from flask import current_app, render_template, request
+
+from tally import labelling, manifests, workflow
+from tally.errors import NotFoundError
+from web.db import get_db
+from web.pages import page_blueprint, signed_in
+
+bp = page_blueprint("label_pages")
+
+# The stock the bench prints on (mm); tally.labels renders any size from 25 to 200 mm a side.
+SIZES = ("50x30", "60x40", "100x50")
+# Reasons a label is reprinted, offered as suggestions: the operator may type any other.
+REPRINT_REASONS = ("污损 Smudged", "撕破 Torn", "贴错 Applied wrongly", "打印失败 Print failed",
+                   "丢失 Lost")
+# Before inspection and write-off no label can exist; these consignments are not offered.
+_NO_LABELS_YET = {workflow.Status.ARRIVED.value, workflow.Status.INSPECTED.value}
+
+
+@bp.get("/labels")
+@signed_in
+def labels():
+    db = get_db()
+    choices = [m for m in manifests.list_manifests(db) if m["status"] not in _NO_LABELS_YET]
+    page = {
+        "choices": choices,
+        "sizes": SIZES,
+        "reasons": REPRINT_REASONS,
+        "printer": current_app.config.get("PRINTER") or None,
+        "manifest": None,
+        "error": None,
+    }
+    manifest_id = request.args.get("manifest", type=int)
+    if request.args.get("manifest") and manifest_id is None:
+        page["error"] = f"没有这个货物 No consignment {request.args['manifest']!r}"
+    elif manifest_id is not None:
+        try:
+            manifest = manifests.get_manifest(db, manifest_id)
+        except NotFoundError:
+            page["error"] = f"没有这个货物 No consignment with id {manifest_id}"
+        else:
+            issued = labelling.list_labels(db, manifest_id)
+            per_line = Counter(label["line_no"] for label in issued)
+            manifest["tally_open"] = workflow.is_tally_open(workflow.Status(manifest["status"]))
+            manifest["issued_total"] = len(issued)
+            manifest["boxes"] = sorted({label["box_no"] for label in issued if label["box_no"]})
+            for line in manifest["lines"]:
+                line["issued"] = per_line.get(line["line_no"], 0)
+            page["manifest"] = manifest
+    return render_template("labels.html", page=page, manifest=page["manifest"])

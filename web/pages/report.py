@@ -1,0 +1,54 @@
+"""The reconciliation report (对账): declared vs counted per line, the discrepancies recorded,
+the discrepancy form, the supervisor's tally confirmation, and the exports (CSV, XLSX, PDF)."""
+
+from flask import render_template
+
+from labels.report_sheet import KIND_NAMES, STATUS_NAMES, format_time, progress
+from tally import confirmation, reconcile, workflow
+from tally.db import now
+from tally.users import get_user
+from web.db import get_db
+from web.pages import page_blueprint, signed_in
+
+bp = page_blueprint("report_pages")
+
+# Dispositions the station uses, offered as suggestions (free text is accepted).
+DISPOSITIONS = ("按实收 Settle on actual received", "退运 Return to shipper",
+                "销毁 Destroy", "补录 Amend the manifest", "待定 Pending")
+
+
+@bp.app_template_filter("utc_time")
+def utc_time(value) -> str:
+    return format_time(value)
+
+
+@bp.get("/manifests/<int:manifest_id>/report")
+@signed_in
+def report(manifest_id):
+    db = get_db()
+    data = reconcile.load_reconciliation(db, manifest_id)
+    status = workflow.Status(data["manifest"]["status"])
+    tally = confirmation.get_confirmed(db, manifest_id)
+    if tally is not None:
+        by = get_user(db, tally["confirmed_by"]) if tally["confirmed_by"] else None
+        tally = {"confirmed_at": tally["confirmed_at"], "by": by["name"] if by else "—"}
+    totals = data["totals"]
+    chart = [
+        {"line_no": line["line_no"], "sku": line["sku"], "declared": line["declared"],
+         "counted": line["counted"], "status": line["status"]}
+        for line in data["lines"]
+    ]
+    return render_template(
+        "report.html",
+        report=data,
+        manifest=data["manifest"],
+        records=reconcile.list_discrepancies(db, manifest_id),
+        tally=tally,
+        tally_open=workflow.is_tally_open(status),
+        progress=round(progress(totals["counted"], totals["declared"]) * 100),
+        chart=chart,
+        status_names=STATUS_NAMES,
+        kind_names=KIND_NAMES,
+        dispositions=DISPOSITIONS,
+        generated_at=now(),
+    )
