@@ -135,8 +135,13 @@ def _row_height(px: int) -> int:
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def _text_width(text: str, px: int) -> int:
-    return math.ceil(load_font(px).getlength(text))
+    # Hinted 1-bit glyphs can put ink a dot or two past the advance width and the bounding box
+    # ("K" at 19 px lost its arm), so every text image gets that much room at its end.
+    font = load_font(px)
+    ink = max(font.getlength(text), font.getbbox(text)[2] if text else 0)
+    return math.ceil(ink) + max(2, px // 8)
 
 
 @functools.lru_cache(maxsize=4096)
