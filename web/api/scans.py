@@ -1,4 +1,9 @@
-"""Scans: keyboard-wedge codes (single or a batch) and camera frames, into the scan ledger."""
+"""Scans: keyboard-wedge codes (single or a batch) and camera frames, into the scan ledger.
+
+``?blind=1`` is a blind count: the answers leave out the line's counted and declared quantities
+so the operator counts what is there, not towards an expected number. The ledger keeps the
+complete answer; only what this response shows is cut.
+"""
 
 import hashlib
 
@@ -12,20 +17,27 @@ from web.auth import requires, user_id
 from web.db import get_db
 
 bp = api_blueprint("scans")
+# What a blind count does not show: the quantities the operator would count towards.
+BLIND_HIDDEN = frozenset({"counted", "declared"})
 
 
 @bp.post("/manifests/<int:manifest_id>/scans")
 @requires("operator")
 def record(manifest_id):
+    blind = int_arg("blind", choices=(0, 1)) == 1
     if request.mimetype == "multipart/form-data":
-        return {"results": _record_image(manifest_id)}
-    body = json_body()
-    batch = (
-        scans.parse_batch(body)
-        if isinstance(body, dict) and "scans" in body
-        else [scans.parse_wedge_scan(body)]
-    )
-    return {"results": scans.record_scans(get_db(), manifest_id, batch, user_id=user_id())}
+        results = _record_image(manifest_id)
+    else:
+        body = json_body()
+        batch = (
+            scans.parse_batch(body)
+            if isinstance(body, dict) and "scans" in body
+            else [scans.parse_wedge_scan(body)]
+        )
+        results = scans.record_scans(get_db(), manifest_id, batch, user_id=user_id())
+    if blind:
+        results = [{k: v for k, v in r.items() if k not in BLIND_HIDDEN} for r in results]
+    return {"results": results}
 
 
 def _record_image(manifest_id) -> list[dict]:

@@ -1,0 +1,31 @@
+"""The handheld scanner page: keyboard-wedge, typed and camera scans of unit labels, with an
+offline queue (the JavaScript in static/scan.js does the scanning; this renders the frame)."""
+
+from flask import render_template, request
+
+from tally import manifests, workflow
+from web.db import get_db
+from web.pages import page_blueprint, signed_in
+
+bp = page_blueprint("scan_pages")
+
+
+@bp.get("/scan")
+@signed_in
+def scan():
+    listing = manifests.list_manifests(get_db())
+    selected = request.args.get("manifest", type=int)
+    # Only consignments whose tally is open take scans; the one asked for stays in the list
+    # (marked closed) so the page can say why its scans are refused.
+    choices = [
+        {**m, "open": workflow.is_tally_open(workflow.Status(m["status"]))}
+        for m in listing
+    ]
+    choices = [m for m in choices if m["open"] or m["id"] == selected]
+    return render_template(
+        "scan.html",
+        consignments=choices,
+        selected=selected,
+        box=request.args.get("box", "").strip()[:64],
+        blind=request.args.get("blind") == "1",
+    )
