@@ -3,6 +3,7 @@
 import datetime
 import os
 import platform
+import re
 import sqlite3
 import subprocess
 import sys
@@ -39,35 +40,38 @@ def machine() -> str:
     )
 
 
+BENCHES = (("decode", decode_bench), ("ingest", ingest_bench), ("labels", labels_bench),
+           ("recon", recon_bench))
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The "## ..." sections of an earlier docs/benchmarks.md, by heading."""
+    parts = re.split(r"(?m)^(?=## )", text)
+    return {part.splitlines()[0]: part.rstrip() + "\n" for part in parts if part.startswith("## ")}
+
+
 def main() -> int:
+    """Run every benchmark, or those named (`python -m bench.run ingest`): a named run replaces
+    its own sections and keeps the others of the last full run, each with its own date."""
     only = set(sys.argv[1:])
-    sections = []
-    for name, module in (
-        ("decode", decode_bench),
-        ("ingest", ingest_bench),
-        ("labels", labels_bench),
-        ("recon", recon_bench),
-    ):
+    today = datetime.date.today().isoformat()
+    sections = _sections(OUT.read_text()) if only and OUT.exists() else {}
+    for name, module in BENCHES:
         if only and name not in only:
             continue
         print(f"running {name} ...", flush=True)
-        section = module.run()
+        section = module.run().rstrip() + f"\n\n(measured {today} on {machine()})\n"
         print(section, flush=True)
-        sections.append(section)
-    today = datetime.date.today().isoformat()
+        sections[section.splitlines()[0]] = section
     OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(
-        "\n".join(
-            [
-                "# Benchmarks",
-                "",
-                f"Written by `make bench` on {today}. Machine: {machine()}.",
-                "Shared, noisy machines: figures are medians, expect +-20-30 % run to run.",
-                "",
-                *sections,
-            ]
-        )
-    )
+    OUT.write_text("\n".join([
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`python -m bench.run [decode|ingest|labels|recon]`), last on"
+        f" {today}. Shared, noisy machines: figures are medians, expect +-20-30 % run to run.",
+        "",
+        *sections.values(),
+    ]))
     print(f"wrote {OUT}")
     return 0
 

@@ -30,6 +30,9 @@ def open_db(path: str) -> Database:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
+    # 64 MB of page cache instead of 2 MB: scans look up units at random across the whole
+    # consignment, and a small cache turns each lookup into reads from the OS.
+    conn.execute("PRAGMA cache_size=-65536")
     db.path = path
     return db
 
@@ -180,7 +183,6 @@ def m001_core(db: Database) -> None:
         );
         -- A unit can be counted once, enforced by the database itself.
         CREATE UNIQUE INDEX scans_counted_unit ON scans(unit_id) WHERE outcome = 'counted';
-        CREATE INDEX scans_counted_line ON scans(line_id) WHERE outcome = 'counted';
         CREATE INDEX scans_manifest ON scans(manifest_id, outcome);
         CREATE TRIGGER scans_append_only_update BEFORE UPDATE ON scans
             BEGIN SELECT RAISE(ABORT, 'the scan ledger is append-only'); END;
@@ -388,3 +390,29 @@ def m002_clearance(db: Database) -> None:
 def m003_passwords(db: Database) -> None:
     """Sign-in with a password on the pages (tokens stay for the API and scanners)."""
     db.execute("ALTER TABLE users ADD COLUMN password_hash TEXT")
+
+
+@migrations()
+def m004_line_counts(db: Database) -> None:
+    """Counted units per line, kept by the database from the scan ledger.
+
+    Counting the ledger's rows for every scan grows with the line (13 k scans/s after a few
+    hundred units per line, measured); a trigger on the append-only ledger keeps the count in the
+    same transaction, and since ledger rows are never updated or deleted it cannot drift.
+    Reconciliation still counts the ledger itself.
+    """
+    db.executescript(
+        """
+        CREATE TABLE line_counts (
+            line_id INTEGER PRIMARY KEY REFERENCES manifest_lines(id),
+            counted INTEGER NOT NULL
+        );
+        INSERT INTO line_counts (line_id, counted)
+            SELECT line_id, count(*) FROM scans WHERE outcome = 'counted' GROUP BY line_id;
+        CREATE TRIGGER scans_count_line AFTER INSERT ON scans WHEN NEW.outcome = 'counted'
+        BEGIN
+            INSERT INTO line_counts (line_id, counted) VALUES (NEW.line_id, 1)
+                ON CONFLICT (line_id) DO UPDATE SET counted = counted + 1;
+        END;
+        """
+    )

@@ -199,12 +199,12 @@ def _record_one(db, manifest_id, scan: Scan, seq: int, raw: str, user_id, stamp)
     return result
 
 
-# One statement for the hot path: the unit, whether it is already counted, and its line's count
-# (both derived from the ledger through partial indexes).
+# One statement for the hot path: the unit, whether the ledger already counts it, and its line's
+# count (kept from the ledger by the line_counts trigger, see tally/db.py m004).
 _UNIT_QUERY = """
 SELECT u.id, u.manifest_id, u.line_id, u.status, l.line_no, l.declared_qty,
        EXISTS (SELECT 1 FROM scans s WHERE s.unit_id = u.id AND s.outcome = 'counted'),
-       (SELECT count(*) FROM scans s WHERE s.line_id = u.line_id AND s.outcome = 'counted')
+       coalesce((SELECT counted FROM line_counts c WHERE c.line_id = u.line_id), 0)
 FROM units u JOIN manifest_lines l ON l.id = u.line_id WHERE u.code = ?
 """
 

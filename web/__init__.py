@@ -5,6 +5,7 @@ import os
 import secrets
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from tally import config as tally_config
 
@@ -24,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(app.config["DATABASE"])
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", datetime.timedelta(hours=12))  # a shift
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.session_interface = _CookieSessions()
 
     from web import db, errors, health
     from web.api import (
@@ -46,6 +48,17 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_pages(app)
     return app
+
+
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the signer set-up on requests that carry no cookie:
+    a scanner posting with a bearer token pays nothing for the pages' sessions (~80 µs a scan
+    in the profile)."""
+
+    def open_session(self, app, request):
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _secret_key(database: str) -> str:

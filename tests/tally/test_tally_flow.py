@@ -264,3 +264,15 @@ def test_bad_discrepancies_change_nothing(db, mid, body):
     with pytest.raises(ValidationError):
         record_discrepancy(db, mid, body, user_id=None, may_correct=True)
     assert db["discrepancies"].count == 0
+
+
+def test_line_counts_kept_by_the_database_match_the_ledger(db, mid):
+    codes = [x["code"] for x in labelling.issue_labels(db, mid, line_no=1, count=3, user_id=None)]
+    codes += [x["code"] for x in labelling.issue_labels(db, mid, line_no=2, count=2, user_id=None)]
+    batch = [scans.Scan(f"k{i}", (c,)) for i, c in enumerate(codes + codes[:2] + ["U000000099990"])]
+    results = scans.record_scans(db, mid, batch, user_id=None)
+    assert [r["counted"] for r in results[:5]] == [1, 2, 3, 1, 2]
+    kept = dict(db.execute("SELECT line_id, counted FROM line_counts").fetchall())
+    ledger = dict(db.execute("SELECT line_id, count(*) FROM scans WHERE outcome = 'counted'"
+                             " GROUP BY line_id").fetchall())
+    assert kept == ledger and sum(kept.values()) == 5
