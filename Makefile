@@ -19,7 +19,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+# The ingestion benchmark loads the server with wrk (Debian's package).
 bench: $(STAMP)
+	@dpkg -s wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk; }
 	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
