@@ -98,7 +98,7 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
                            payload=payload, key=f"SAS223-{order['etps_preent_no']}")
             workflow.apply_release(db, order["id"], "pass_gate", user_id=user_id,
                                    weighbridge_kg=str(request["reading"]))
-            for manifest_id in release_orders._manifests_of(db, order["id"]):
+            for manifest_id in release_orders.manifests_of(db, order["id"]):
                 if workflow.current_status(db, manifest_id) == workflow.Status.VEHICLE_BOUND:
                     left = release_orders.remaining_quantities(db, manifest_id, passed_only=True)
                     if not any(left.values()):

@@ -222,11 +222,14 @@ def get_release_order(db: Database, number) -> dict:
     return row
 
 
-def list_release_orders(db: Database) -> list[dict]:
-    """Every release order, newest first."""
+def list_release_orders(db: Database, manifest_id: int | None = None) -> list[dict]:
+    """Every release order (or those carrying one consignment's goods), newest first."""
+    where = (" WHERE id IN (SELECT release_order_id FROM release_order_lines"
+             " WHERE manifest_id = ?)" if manifest_id is not None else "")
     return list(db.query(
         "SELECT id, etps_preent_no, passport_no, bind_typecd, io_typecd, status, vehicle_no,"
-        " total_wt, created_at FROM release_orders ORDER BY id DESC"))
+        f" total_wt, created_at FROM release_orders{where} ORDER BY id DESC",
+        [manifest_id] if manifest_id is not None else []))
 
 
 def _weight(body, name, errors, *, required=True, positive=True):
@@ -294,14 +297,15 @@ def associate_vehicle(db: Database, number, body: object, *, user_id: int | None
              str(mileage) if mileage is not None else None, str(total), order["id"]])
         workflow.apply_release(db, order["id"], "bind_vehicle", user_id=user_id,
                                plate=texts["plate"], total_wt=str(total))
-        for manifest_id in _manifests_of(db, order["id"]):
+        for manifest_id in manifests_of(db, order["id"]):
             if workflow.current_status(db, manifest_id) == workflow.Status.RELEASED:
                 workflow.apply(db, manifest_id, "bind_vehicle", user_id=user_id,
                                release_order=order["etps_preent_no"])
     return get_release_order(db, number)
 
 
-def _manifests_of(db: Database, release_order_id: int) -> list[int]:
+def manifests_of(db: Database, release_order_id: int) -> list[int]:
+    """The consignments whose goods a release order carries."""
     return [r[0] for r in db.execute(
         "SELECT DISTINCT manifest_id FROM release_order_lines WHERE release_order_id = ?"
         " ORDER BY manifest_id", [release_order_id])]
@@ -314,6 +318,6 @@ def on_approved(db: Database, release_order_id: int, passport_no: str | None) ->
                    [passport_no, release_order_id])
     workflow.apply_release(db, release_order_id, "approve", user_id=None,
                            passport_no=passport_no)
-    for manifest_id in _manifests_of(db, release_order_id):
+    for manifest_id in manifests_of(db, release_order_id):
         if workflow.current_status(db, manifest_id) == workflow.Status.DECLARED:
             workflow.apply(db, manifest_id, "release", user_id=None)

@@ -31,9 +31,7 @@ def workflow_state(db, manifest_id: int) -> dict:
     ]
     inspection_id = db.execute("SELECT max(id) FROM inspections WHERE manifest_id = ?",
                                [manifest_id]).fetchone()[0]
-    orders = [r for r in release_orders.list_release_orders(db)
-              if manifest_id in release_orders.get_release_order(db, r["etps_preent_no"])
-              ["manifests"]]
+    orders = release_orders.list_release_orders(db, manifest_id)
     return {
         "manifest_id": manifest_id, "manifest_no": head["manifest_no"],
         "status": head["status"], "history": history,

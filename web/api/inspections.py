@@ -6,6 +6,7 @@ from flask import Response
 
 from labels.sheets import load_signature, render_record_sheet
 from tally import inspections, manifests
+from tally.errors import NotFoundError
 from web.api import api_blueprint, json_body
 from web.auth import requires, user_id
 from web.db import get_db
@@ -52,8 +53,6 @@ def sign(manifest_id, inspection_id):
 
 @bp.get("/manifests/<int:manifest_id>/inspections/<int:inspection_id>/signature.png")
 def signature(manifest_id, inspection_id):
-    from tally.errors import NotFoundError
-
     png = inspections.signature_png(get_db(), manifest_id, inspection_id)
     if png is None:
         raise NotFoundError("the escort has not signed this record sheet")
