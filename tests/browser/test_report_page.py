@@ -81,7 +81,7 @@ def test_report_confirm_flow(desk, site):
     expect(line_2).to_contain_text("已说明 Explained")
     expect(line_2).to_contain_text("按实收 Settle on actual received")
     expect(desk.locator("[data-testid=balanced]")).to_be_visible()
-    expect(desk.locator("[data-testid=records] tbody tr")).to_have_count(1)
+    expect(desk.locator("[data-testid=records] tbody tr:not(.fix-row)")).to_have_count(1)
     expect(desk.locator("[data-testid=chart] svg rect")).to_have_count(6)  # redrawn
     screenshot(desk, "report-desk")
 
@@ -134,3 +134,101 @@ def test_operator_sees_no_confirm_button(phone, site):
     expect(phone.locator("[data-testid=confirm]")).to_have_count(0)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(phone, "report-phone")
+
+
+def test_supervisor_corrects_and_withdraws_records(desk, phone, site):
+    manifest = short_on_line_2(site)
+    mid = manifest["id"]
+    sign_in(desk, "supervisor")
+    desk.goto(f"/manifests/{mid}/report")
+    line_2 = desk.locator("tr[data-line='2']")
+    records = desk.locator("[data-testid=records] tbody tr[data-record]:not(.fix-row)")
+
+    # A wrong record: short 2 on line 2, where one unit is missing.
+    desk.select_option("#d-line", "2")
+    desk.fill("#d-qty", "2")
+    desk.fill("#d-note", "箱内只有 1 件 box held 1")
+    desk.click("#d-submit")
+    expect(desk.locator("#flash")).to_contain_text("Recorded discrepancy", timeout=WAIT)
+    expect(line_2.locator("[data-testid=unexplained]")).to_contain_text("+1")
+    # And a second record, damaged 1 on line 1, to be withdrawn.
+    desk.select_option("#d-line", "1")
+    desk.select_option("#d-kind", "damaged")
+    desk.fill("#d-qty", "1")
+    desk.click("#d-submit")
+    expect(records).to_have_count(2, timeout=WAIT)
+    wrong, damaged = records.nth(0), records.nth(1)
+    wrong_id = wrong.get_attribute("data-record")
+    damaged_id = damaged.get_attribute("data-record")
+
+    # Correct: the form comes prefilled with the record; the reason is required.
+    wrong.locator("[data-testid=correct]").click()
+    form = desk.locator(f"#fix-{wrong_id} [data-testid=correct-form]")
+    expect(form).to_be_visible()
+    assert form.locator("[name=line_no]").input_value() == "2"
+    assert form.locator("[name=kind]").input_value() == "short"
+    assert form.locator("[name=qty]").input_value() == "2"
+    assert form.locator("[name=note]").input_value() == "箱内只有 1 件 box held 1"
+    form.locator("[name=qty]").fill("1")
+    form.locator("[name=disposition]").fill("按实收 Settle on actual received")
+    form.locator("button[type=submit]").click()
+    expect(desk.locator("#flash")).to_contain_text("reason is required")
+    assert form.locator("[name=qty]").input_value() == "1"  # nothing typed is lost
+    form.locator("[name=reason]").fill("数量录错 qty entered wrongly")
+    screenshot(desk, "report-correct-form-desk")
+    form.locator("button[type=submit]").click()
+    expect(desk.locator("#flash")).to_contain_text(f"Corrected discrepancy #{wrong_id}",
+                                                   timeout=WAIT)
+    expect(line_2).to_contain_text("已说明 Explained")
+    expect(records).to_have_count(3)
+    old = desk.locator(f"[data-testid=records] tr[data-record='{wrong_id}']:not(.fix-row)")
+    expect(old).to_have_class(re.compile("not-in-force"))
+    expect(old.locator("[data-testid=in-force]")).to_contain_text("Replaced by #")
+    expect(old.locator("[data-testid=correct]")).to_have_count(0)
+    replacement = records.nth(2)
+    expect(replacement.locator("[data-testid=corrects]")).to_have_text(
+        re.compile(rf"更正 #\d+ replaces #{wrong_id}$"))
+    expect(replacement).to_contain_text("数量录错 qty entered wrongly")
+    expect(replacement.locator("[data-testid=in-force]")).to_contain_text("In force")
+
+    # Withdraw the damaged record.
+    damaged.locator("[data-testid=withdraw]").click()
+    withdraw = desk.locator(f"#fix-{damaged_id} [data-testid=withdraw-form]")
+    expect(withdraw).to_be_visible()
+    expect(desk.locator(f"#fix-{damaged_id} [data-testid=correct-form]")).to_be_hidden()
+    withdraw.locator("[name=reason]").fill("重复记录 recorded twice")
+    withdraw.locator("button[type=submit]").click()
+    expect(desk.locator("#flash")).to_contain_text(f"Withdrew discrepancy #{damaged_id}",
+                                                   timeout=WAIT)
+    expect(records).to_have_count(4)
+    gone = desk.locator(f"[data-testid=records] tr[data-record='{damaged_id}']")
+    expect(gone).to_have_class(re.compile("not-in-force"))
+    expect(gone.locator("[data-testid=in-force]")).to_contain_text("Withdrawn by #")
+    expect(records.nth(3).locator("[data-testid=corrects]")).to_have_text(
+        re.compile(rf"撤销 #\d+ withdraws #{damaged_id}$"))
+    expect(desk.locator("[data-testid=balanced]")).to_be_visible()
+    # Only the replacement is left to correct.
+    expect(desk.locator("[data-testid=records] [data-testid=correct]")).to_have_count(1)
+    screenshot(desk, "report-corrections-desk")
+
+    # A refused correction (the record was corrected meanwhile) shows the API's message.
+    replacement_id = replacement.get_attribute("data-record")
+    replacement.locator("[data-testid=withdraw]").click()
+    status, _ = site.api["supervisor"].call(
+        "POST", f"/api/manifests/{mid}/discrepancies",
+        json_body={"corrects": int(replacement_id), "action": "reverse", "note": "elsewhere"})
+    assert status == 201
+    withdraw = desk.locator(f"#fix-{replacement_id} [data-testid=withdraw-form]")
+    withdraw.locator("[name=reason]").fill("再撤销 again")
+    withdraw.locator("button[type=submit]").click()
+    expect(desk.locator("#flash")).to_contain_text("already corrected", timeout=WAIT)
+    assert withdraw.locator("[name=reason]").input_value() == "再撤销 again"
+
+    # An operator sees the records but no correct or withdraw buttons.
+    sign_in(phone, "operator")
+    phone.goto(f"/manifests/{mid}/report")
+    expect(phone.locator("[data-testid=records] tbody tr")).to_have_count(5)
+    expect(phone.locator("[data-testid=correct]")).to_have_count(0)
+    expect(phone.locator("[data-testid=withdraw]")).to_have_count(0)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "report-corrections-phone")

@@ -33,6 +33,11 @@ def report(manifest_id):
         by = get_user(db, tally["confirmed_by"]) if tally["confirmed_by"] else None
         tally = {"confirmed_at": tally["confirmed_at"], "by": by["name"] if by else "—"}
     totals = data["totals"]
+    records = reconcile.list_discrepancies(db, manifest_id)
+    # For a record no longer in force: whether the record after it replaced or withdrew it.
+    actions = {r["id"]: r["action"] for r in records}
+    for r in records:
+        r["superseded_action"] = actions.get(r["superseded_by"])
     chart = [
         {"line_no": line["line_no"], "sku": line["sku"], "declared": line["declared"],
          "counted": line["counted"], "status": line["status"]}
@@ -42,7 +47,7 @@ def report(manifest_id):
         "report.html",
         report=data,
         manifest=data["manifest"],
-        records=reconcile.list_discrepancies(db, manifest_id),
+        records=records,
         tally=tally,
         tally_open=workflow.is_tally_open(status),
         progress=round(progress(totals["counted"], totals["declared"]) * 100),

@@ -142,6 +142,11 @@ function textOrNull(id) {
 }
 
 document.addEventListener("submit", async (event) => {
+  if (event.target.matches("form.fix-form")) {
+    event.preventDefault();
+    await submitFix(event.target);
+    return;
+  }
   if (event.target.id !== "discrepancy") return;
   event.preventDefault();
   clearFlash();
@@ -168,6 +173,74 @@ document.addEventListener("submit", async (event) => {
   const where = record.line_no === null ? "不在舱单 not in the manifest" : `行 line ${record.line_no}`;
   await refreshOrSay(`已记录 Recorded discrepancy #${record.id}: ${record.kind} ${record.qty}, ${where}`);
 });
+
+// --- a supervisor's correction of a record: replace it with a new one, or withdraw it -------
+
+function openFix(recordId, action) {
+  const row = $(`fix-${recordId}`);
+  if (!row) return;
+  row.hidden = false;
+  for (const form of row.querySelectorAll("form.fix-form")) {
+    form.hidden = form.dataset.action !== action;
+  }
+  const form = row.querySelector(`form[data-action="${action}"]`);
+  const first = form.querySelector(action === "replace" ? "[name=qty]" : "[name=reason]");
+  first.focus();
+}
+
+function closeFix(row) {
+  row.hidden = true;
+  for (const form of row.querySelectorAll("form.fix-form")) form.hidden = true;
+}
+
+function fieldOrNull(form, name) {
+  const value = form.elements[name].value.trim();
+  return value === "" ? null : value;
+}
+
+async function submitFix(form) {
+  clearFlash();
+  const corrects = Number(form.dataset.corrects);
+  const action = form.dataset.action;
+  const reason = fieldOrNull(form, "reason");
+  if (!reason) {
+    flash("请填写原因 A reason is required for a correction.");
+    form.elements.reason.focus();
+    return;
+  }
+  let body;
+  if (action === "reverse") {
+    body = { corrects, action, note: reason };
+  } else {
+    const line = form.elements.line_no.value;
+    const qty = form.elements.qty.value.trim();
+    const note = fieldOrNull(form, "note");
+    body = {
+      corrects,
+      action,
+      line_no: line === "" ? null : Number(line),
+      kind: form.elements.kind.value,
+      qty: qty === "" ? null : Number(qty),
+      note: note ? `${note} · 更正原因 reason: ${reason}` : `更正原因 reason: ${reason}`,
+      disposition: fieldOrNull(form, "disposition"),
+    };
+  }
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  let record;
+  try {
+    record = await api("POST", `/api/manifests/${$("report").dataset.manifest}/discrepancies`,
+      body);
+  } catch (error) {
+    flash(error); // the form stays open with everything typed
+    submit.disabled = false;
+    return;
+  }
+  await refreshOrSay(action === "reverse"
+    ? `已撤销 Withdrew discrepancy #${corrects} (撤销记录 withdrawal #${record.id})`
+    : `已更正 Corrected discrepancy #${corrects}: #${record.id} replaces it ` +
+      `(${record.kind} ${record.qty})`);
+}
 
 // --- confirming the tally, printing ------------------------------------------------------------
 
@@ -197,6 +270,12 @@ document.addEventListener("click", async (event) => {
   if (!target) return;
   if (target.id === "print") {
     window.print();
+  } else if (target.classList.contains("correct-open") ||
+             target.classList.contains("withdraw-open")) {
+    const recordId = target.closest("tr").dataset.record;
+    openFix(recordId, target.classList.contains("correct-open") ? "replace" : "reverse");
+  } else if (target.classList.contains("fix-cancel")) {
+    closeFix(target.closest("tr"));
   } else if (target.id === "confirm-ask") {
     target.hidden = true;
     $("confirm-sure").hidden = false;
