@@ -1059,32 +1059,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 0,
-    *,
-    state_path: str | os.PathLike | None = None,
-    mode: str = "ok",
-    count: int | None = None,
-    delay: float = 1.0,
-    reason: str = DEFAULT_REASON,
-    approve_after: float = 0.0,
-    customs_code: str = "4230",
-    log: bool = False,
-) -> Simulator:
-    """Start a simulator in a background thread; call .stop() (or use `with`) when done."""
-    return Simulator(
-        host,
-        port,
-        state_path=state_path,
-        mode=mode,
-        count=count,
-        delay=delay,
-        reason=reason,
-        approve_after=approve_after,
-        customs_code=customs_code,
-        log=log,
-    ).start()
+def serve(host: str = "127.0.0.1", port: int = 0, **options) -> Simulator:
+    """Start a simulator in a background thread (options as for Simulator); call .stop() (or use
+    `with`) when done."""
+    return Simulator(host, port, **options).start()
 
 
 def main(argv: list[str] | None = None) -> int:
