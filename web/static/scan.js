@@ -383,12 +383,14 @@
 
   // ---- sending scans ----
 
+  // Time-ordered (like UUIDv7: milliseconds first, then 64 random bits), so the ledger's index on
+  // client scan ids grows at its end instead of at random places (PERFORMANCE.md: twice the batch
+  // throughput of random UUIDs). getRandomValues works on plain-http LAN pages too.
   function newScanId() {
-    if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
-    // Not a secure context (plain http on the LAN): a time-ordered id with random bits.
     const random = new Uint32Array(2);
     crypto.getRandomValues(random);
-    return `${Date.now().toString(36)}-${random[0].toString(36)}${random[1].toString(36)}`;
+    const hex = (n, width) => n.toString(16).padStart(width, "0");
+    return `${hex(Date.now(), 12)}-${hex(random[0], 8)}${hex(random[1], 8)}`;
   }
 
   function deviceId() {
