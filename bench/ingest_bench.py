@@ -44,7 +44,9 @@ local function one()
   local i = tid + counter * n_threads + 1
   counter = counter + 1
   local code = codes[i] or "U000000000000"
-  return '{"code":"' .. code .. '","client_scan_id":"' .. run .. '-' .. i .. '","device":"wrk"}'
+  -- Time-ordered ids, as the handheld page makes them (milliseconds first).
+  local id = run .. '-' .. string.format("%012d", i)
+  return '{"code":"' .. code .. '","client_scan_id":"' .. id .. '","device":"wrk"}'
 end
 function request()
   if mode == "single" then
