@@ -47,6 +47,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from web.pages import register_pages
 
     register_pages(app)
+    from web.fast_scans import FastScans
+
+    app.wsgi_app = FastScans(app.wsgi_app, app)
     return app
 
 

@@ -17,7 +17,11 @@ _local = threading.local()
 
 def get_db() -> Database:
     """The calling thread's connection to the app's database."""
-    path = current_app.config["DATABASE"]
+    return db_for(current_app.config["DATABASE"])
+
+
+def db_for(path: str) -> Database:
+    """The calling thread's connection to the database file at ``path``."""
     key = (os.getpid(), path)
     conns = _local.__dict__.setdefault("conns", {})
     db = conns.get(key)

@@ -29,37 +29,51 @@ STATUS = {
 }
 
 
+def error_body(status: int, message: str, errors=None, **extra) -> dict:
+    """The error body in the project's shape."""
+    return {"ok": False, "status": status, "error": message, "errors": errors or [], **extra}
+
+
+def error_headers(status: int) -> list[tuple[str, str]]:
+    """Headers every error with this status carries (a 401 says how to authenticate)."""
+    return [("WWW-Authenticate", 'Bearer realm="tally"')] if status == 401 else []
+
+
+def describe(exc: Exception) -> tuple[int, dict]:
+    """The status and body answering an exception: the one mapping from errors to HTTP."""
+    if isinstance(exc, domain.TallyError):
+        status = _status_of(exc)
+        return status, error_body(status, exc.message, exc.errors, **exc.extra)
+    if isinstance(exc, ImageError):
+        status = _status_of(exc)
+        return status, error_body(status, str(exc), [{"field": "image", "message": str(exc)}])
+    if isinstance(exc, CustomsError):
+        status = _status_of(exc)
+        return status, error_body(status, f"the customs system answered with an error: {exc}")
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        return status, error_body(status, exc.description or exc.name)
+    log.error("unhandled error", exc_info=exc)
+    return 500, error_body(500, "internal error: the request was not completed")
+
+
 def error_response(status: int, message: str, errors=None, **extra):
-    """Build the error response in the project's shape."""
-    body = {"ok": False, "status": status, "error": message, "errors": errors or [], **extra}
+    """An error response in the project's shape, for views that answer an error themselves."""
+    return _response(status, error_body(status, message, errors, **extra))
+
+
+def _response(status: int, body: dict):
     response = jsonify(body)
     response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="tally"'
+    response.headers.extend(error_headers(status))
     return response
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(domain.TallyError)
-    def _domain(exc: domain.TallyError):
-        return error_response(_status_of(exc), exc.message, exc.errors, **exc.extra)
-
-    @app.errorhandler(ImageError)
-    def _image(exc: ImageError):
-        return error_response(_status_of(exc), str(exc), [{"field": "image", "message": str(exc)}])
-
-    @app.errorhandler(CustomsError)
-    def _customs(exc: CustomsError):
-        return error_response(_status_of(exc), f"the customs system answered with an error: {exc}")
-
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
-        return error_response(exc.code or 500, exc.description or exc.name)
-
+    # Flask hands HTTPExceptions (404, 405, 413...) to this handler too.
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
-        log.exception("unhandled error")
-        return error_response(500, "internal error: the request was not completed")
+    def _any(exc: Exception):
+        return _response(*describe(exc))
 
 
 def _status_of(exc: Exception) -> int:

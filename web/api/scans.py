@@ -28,12 +28,7 @@ def record(manifest_id):
     if request.mimetype == "multipart/form-data":
         results = _record_image(manifest_id)
     else:
-        body = json_body()
-        batch = (
-            scans.parse_batch(body)
-            if isinstance(body, dict) and "scans" in body
-            else [scans.parse_wedge_scan(body)]
-        )
+        batch = scans.parse_request(json_body())
         results = scans.record_scans(get_db(), manifest_id, batch, user_id=user_id())
     if blind:
         results = [{k: v for k, v in r.items() if k not in BLIND_HIDDEN} for r in results]
