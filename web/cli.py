@@ -241,7 +241,7 @@ def _free_port() -> int:
 
 
 def cmd_serve(args, config):
-    from gunicorn.app.base import BaseApplication
+    from web.server import serve
 
     db = _open(config)
     close_db(db)
@@ -270,23 +270,8 @@ def cmd_serve(args, config):
         print(f"customs simulator (embedded default) on http://127.0.0.1:{port}", flush=True)
     children.append(subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], env=env))
 
-    class Server(BaseApplication):
-        def load_config(self):
-            self.cfg.set("bind", f"{os.environ.get('TALLY_HOST', '127.0.0.1')}:{config['PORT']}")
-            self.cfg.set("workers", int(os.environ.get("TALLY_WORKERS", "2")))
-            self.cfg.set("worker_class", "sync")
-            self.cfg.set("timeout", 60)
-            self.cfg.set("control_socket_disable", True)
-            self.cfg.set("accesslog", os.environ.get("TALLY_ACCESS_LOG") or None)
-
-        def load(self):
-            from web import create_app
-
-            return create_app()
-
-    print(f"serving on http://127.0.0.1:{config['PORT']}", flush=True)
     try:
-        Server().run()
+        serve(config["PORT"])
     finally:
         for child in children:
             child.terminate()
