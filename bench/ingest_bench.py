@@ -20,6 +20,10 @@ from tests.conftest import WRITE_OFF, passing_inspection
 
 CLIENTS = 32
 DURATION_S = 10
+# Distinct units for each run: more than the server can take in DURATION_S, so that every scan
+# counts a new unit and the count check can be exact.
+SINGLE_UNITS = 300_000
+BATCH_UNITS = 700_000
 
 WRK_SCRIPT = r"""
 local codes = {}
@@ -326,12 +330,12 @@ def run() -> str:
         server = start_service(db_path, port, f"http://127.0.0.1:{sim_port}")
         base = f"http://127.0.0.1:{port}"
         try:
-            mid, codes = _prepare(base, token, 400_000)
+            mid, codes = _prepare(base, token, SINGLE_UNITS + BATCH_UNITS)
             single = _wrk_run(
                 base,
                 token,
                 mid,
-                codes[:200_000],
+                codes[:SINGLE_UNITS],
                 tmp,
                 mode="single",
                 batch=1,
@@ -343,7 +347,7 @@ def run() -> str:
                 base,
                 token,
                 mid,
-                codes[200_000:],
+                codes[SINGLE_UNITS:],
                 tmp,
                 mode="batch",
                 batch=100,

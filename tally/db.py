@@ -7,12 +7,19 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("tally")
+
+# Checkpoints (copying the WAL back into the database file) run after a write, outside the write
+# lock, at most this often per connection; SQLite's own, which runs inside the committing
+# transaction and so holds every other writer up, is left as a backstop at this many pages.
+CHECKPOINT_EVERY_S = 0.1
+BACKSTOP_CHECKPOINT_PAGES = 10_000
 
 
 def open_db(path: str) -> Database:
@@ -33,7 +40,9 @@ def open_db(path: str) -> Database:
     # 64 MB of page cache instead of 2 MB: scans look up units at random across the whole
     # consignment, and a small cache turns each lookup into reads from the OS.
     conn.execute("PRAGMA cache_size=-65536")
+    conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_CHECKPOINT_PAGES}")
     db.path = path
+    db.last_checkpoint = time.monotonic() if path != ":memory:" else None
     return db
 
 
@@ -77,7 +86,22 @@ def write(db: Database) -> Iterator[Database]:
     finally:
         if lock_fd is not None:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
+    _checkpoint_when_due(db)
 
+
+def _checkpoint_when_due(db: Database) -> None:
+    """A passive checkpoint, outside the write lock, when this connection's last one is old.
+
+    SQLite's automatic checkpoint every 1,000 pages ran inside COMMIT, so while one worker copied
+    pages the other waited for the lock: batches of 100 scans went from ~17,000 to ~30,000
+    scans/s, and single scans' p99 fell, with checkpoints moved here (docs/benchmarks.md). A
+    passive checkpoint never blocks writers or readers; what it cannot copy yet waits for the next.
+    """
+    last = getattr(db, "last_checkpoint", None)  # None: not opened by open_db, or in memory
+    started = time.monotonic()
+    if last is not None and started - last >= CHECKPOINT_EVERY_S:
+        db.last_checkpoint = started
+        db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 def _lock_fd(db: Database) -> int | None:
     path = getattr(db, "path", ":memory:")

@@ -118,8 +118,6 @@ def record_scans(
     append-only and written in the same transaction, so scans add no row to ``events``: a
     second record of every scan made each one ~15 % slower under load (docs/benchmarks.md).
     """
-    results: list[dict] = []
-    recorded = False
     with write(db):
         status = workflow.current_status(db, manifest_id)
         if not workflow.is_tally_open(status):
@@ -127,16 +125,30 @@ def record_scans(
                 f"the tally is closed ({status.value}); scans are not accepted",
                 current_status=status.value,
             )
+        earlier = _earlier_answers(db, manifest_id, scans)
+        fresh = [scan for scan in scans if scan.client_scan_id not in earlier]
+        ledger = _Ledger(db, manifest_id, [raw for scan in fresh for raw in scan.codes])
         stamp = now()
+        results, rows = [], []
         for scan in scans:
-            earlier = _replay(db, manifest_id, scan)
-            if earlier is not None:
-                results += earlier
+            if scan.client_scan_id in earlier:
+                results += earlier[scan.client_scan_id]
                 continue
             for seq, raw in enumerate(scan.codes):
-                results.append(_record_one(db, manifest_id, scan, seq, raw, user_id, stamp))
-                recorded = True
-        if image is not None and recorded:
+                result, unit_id, line_id = ledger.classify(raw)
+                result = {"client_scan_id": scan.client_scan_id, **result}
+                results.append(result)
+                rows.append((scan.client_scan_id, seq, manifest_id, raw, scan.source, scan.device,
+                             user_id, result["outcome"], unit_id, line_id, json.dumps(result),
+                             scan.image_sha256, stamp))
+        # One statement for the whole request; the line_counts trigger keeps each line's count.
+        db.conn.executemany(
+            "INSERT INTO scans (client_scan_id, seq, manifest_id, code, source, device, user_id,"
+            " outcome, unit_id, line_id, result, image_sha256, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        if image is not None and rows:
             content, content_type = image
             db.execute(
                 "INSERT OR IGNORE INTO scan_images (sha256, content_type, content, created_at)"
@@ -146,87 +158,102 @@ def record_scans(
     return results
 
 
-def _replay(db: Database, manifest_id: int, scan: Scan) -> list[dict] | None:
-    row = db.conn.execute(
-        "SELECT manifest_id, code, source FROM scans WHERE client_scan_id = ? LIMIT 1",
-        [scan.client_scan_id],
-    ).fetchone()
-    if row is None:
-        return None
-    same = row[0] == manifest_id and row[2] == scan.source
-    if scan.source == "wedge":
-        same = same and row[1] == scan.codes[0]
-    if not same:
-        raise ConflictError(
-            f"client_scan_id {scan.client_scan_id} was already used for another scan",
-            [{"field": "client_scan_id", "message": "already used"}],
-        )
-    return find_recorded(db, scan.client_scan_id)
+def _earlier_answers(db: Database, manifest_id: int, scans: list[Scan]) -> dict[str, list]:
+    """The stored answers of the requests already recorded, by client scan id.
+
+    A client scan id used before for a different scan is a 409: the client has a bug, and
+    answering with the other scan's result would hide it.
+    """
+    ids = [scan.client_scan_id for scan in scans]
+    found: dict[str, list] = {}
+    for client_id, _seq, scan_manifest, code, source, result in _in_chunks(
+        db, "SELECT client_scan_id, seq, manifest_id, code, source, result FROM scans"
+        " WHERE client_scan_id IN ({}) ORDER BY client_scan_id, seq", ids
+    ):
+        found.setdefault(client_id, []).append((scan_manifest, code, source, json.loads(result)))
+    answers = {}
+    for scan in scans:
+        stored = found.get(scan.client_scan_id)
+        if stored is None:
+            continue
+        scan_manifest, code, source, _ = stored[0]
+        same = scan_manifest == manifest_id and source == scan.source
+        if scan.source == "wedge":
+            same = same and code == scan.codes[0]
+        if not same:
+            raise ConflictError(
+                f"client_scan_id {scan.client_scan_id} was already used for another scan",
+                [{"field": "client_scan_id", "message": "already used"}],
+            )
+        answers[scan.client_scan_id] = [row[3] for row in stored]
+    return answers
 
 
-def _record_one(db, manifest_id, scan: Scan, seq: int, raw: str, user_id, stamp) -> dict:
-    code = raw.strip().upper()
-    outcome, unit_id, line_id, line_no, declared, counted = _classify(db, manifest_id, code)
-    result = {
-        "client_scan_id": scan.client_scan_id,
-        "code": code,
-        "outcome": outcome,
-        "line_no": line_no,
-        "counted": counted,
-        "declared": declared,
-    }
-    db.conn.execute(
-        "INSERT INTO scans (client_scan_id, seq, manifest_id, code, source, device, user_id,"
-        " outcome, unit_id, line_id, result, image_sha256, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            scan.client_scan_id,
-            seq,
-            manifest_id,
-            raw,
-            scan.source,
-            scan.device,
-            user_id,
-            outcome,
-            unit_id,
-            line_id if outcome in ("counted", "duplicate") else None,
-            json.dumps(result),
-            scan.image_sha256,
-            stamp,
-        ],
-    )
-    return result
+def _in_chunks(db: Database, sql: str, values: list, size: int = 500):
+    """Rows of ``sql`` (with one ``IN ({})``) for all values, a few hundred at a time."""
+    for i in range(0, len(values), size):
+        chunk = values[i:i + size]
+        yield from db.conn.execute(sql.format(", ".join("?" * len(chunk))), chunk)
 
 
-# One statement for the hot path: the unit, whether the ledger already counts it, and its line's
-# count (kept from the ledger by the line_counts trigger, see tally/db.py m004). The unit is found
-# by its serial, which is its row id (tally/labelling.py), rather than through the code index:
-# one B-tree descent fewer, and the code is still compared.
-_UNIT_QUERY = """
-SELECT u.id, u.manifest_id, u.line_id, u.status, l.line_no, l.declared_qty,
+# The units read by a request, whether the ledger already counts each, and their lines' counts
+# (kept from the ledger by the line_counts trigger, see tally/db.py m004). Units are found by
+# their serial, which is their row id (tally/labelling.py), rather than through the code index:
+# one B-tree descent fewer; the code is compared after.
+_UNITS_QUERY = """
+SELECT u.id, u.code, u.manifest_id, u.line_id, u.status, l.line_no, l.declared_qty,
        EXISTS (SELECT 1 FROM scans s WHERE s.unit_id = u.id AND s.outcome = 'counted'),
        coalesce((SELECT counted FROM line_counts c WHERE c.line_id = u.line_id), 0)
-FROM units u JOIN manifest_lines l ON l.id = u.line_id WHERE u.id = ? AND u.code = ?
+FROM units u JOIN manifest_lines l ON l.id = u.line_id WHERE u.id IN ({})
 """
 
 
-def _classify(db, manifest_id, code):
-    """(outcome, unit_id, line_id, line_no, declared, counted after this scan) for one code."""
-    if not units.looks_like_code(code):
-        return "unknown", None, None, None, None, None
-    if not units.is_valid_code(code):
-        return "invalid", None, None, None, None, None
-    row = db.conn.execute(_UNIT_QUERY, [units.parse_serial(code), code]).fetchone()
-    if row is None:
-        return "unknown", None, None, None, None, None
-    unit_id, unit_manifest, line_id, unit_status, line_no, declared, already, counted = row
-    if unit_manifest != manifest_id:
-        return "other_manifest", unit_id, None, None, None, None
-    if unit_status == "void":
-        return "void", unit_id, line_id, line_no, declared, counted
-    if already:
-        return "duplicate", unit_id, line_id, line_no, declared, counted
-    return "counted", unit_id, line_id, line_no, declared, counted + 1
+class _Ledger:
+    """The state one request's scans are classified against, read in one go and kept up to date
+    as its scans are classified in order (a unit read twice in a batch counts once)."""
+
+    def __init__(self, db: Database, manifest_id: int, raws: list[str]):
+        self.manifest_id = manifest_id
+        # Units are keyed by their stored (valid) code: a misread whose serial exists but whose
+        # check digit fails finds no entry and is answered invalid below.
+        serials = {int(code[1:-1]) for code in map(_normal, raws) if units.looks_like_code(code)}
+        self.units, self.line_counts, self.counted = {}, {}, set()
+        for row in _in_chunks(db, _UNITS_QUERY, sorted(serials)):
+            unit_id, code, _, line_id, _, _, _, already, line_count = row
+            self.units[code] = row
+            self.line_counts[line_id] = line_count
+            if already:
+                self.counted.add(unit_id)
+
+    def classify(self, raw: str) -> tuple[dict, int | None, int | None]:
+        """(answer without client_scan_id, unit id, line id to count under) for one code."""
+        code = _normal(raw)
+        row = self.units.get(code)
+        if row is None:
+            misread = units.looks_like_code(code) and not units.is_valid_code(code)
+            return _answer(code, "invalid" if misread else "unknown"), None, None
+        unit_id, _, unit_manifest, line_id, unit_status, line_no, declared, _, _ = row
+        if unit_manifest != self.manifest_id:
+            return _answer(code, "other_manifest"), unit_id, None
+        if unit_status == "void":
+            outcome, ledger_line = "void", None
+        elif unit_id in self.counted:
+            outcome, ledger_line = "duplicate", line_id
+        else:
+            outcome, ledger_line = "counted", line_id
+            self.counted.add(unit_id)
+            self.line_counts[line_id] += 1
+        return (_answer(code, outcome, line_no, self.line_counts[line_id], declared), unit_id,
+                ledger_line)
+
+
+def _normal(raw: str) -> str:
+    return raw.strip().upper()
+
+
+def _answer(code, outcome, line_no=None, counted=None, declared=None) -> dict:
+    return {"code": code, "outcome": outcome, "line_no": line_no, "counted": counted,
+            "declared": declared}
 
 
 def list_scans(
