@@ -1,4 +1,4 @@
-"""Wedge-scan ingestion through the real server (gunicorn, 2 sync workers, SQLite file):
+"""Wedge-scan ingestion through the real server (`tally serve`: gunicorn sync workers, SQLite file):
 32 concurrent wrk clients sending single scans and 100-scan batches, then a crash run that kills
 the server with -9 under load and checks every acknowledged scan after the restart."""
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.servers import free_port, start_service, start_simulator, tally
 from tally.db import close_db, open_db
 from tests.conftest import WRITE_OFF, passing_inspection
+from web.server import default_workers
 
 CLIENTS = 32
 DURATION_S = 10
@@ -376,8 +377,8 @@ def _markdown(single, batch, crash) -> str:
         [
             "## Wedge-scan ingestion",
             "",
-            f"`tally serve` (gunicorn, 2 sync workers) on a SQLite file; wrk with {CLIENTS}"
-            " connections,"
+            f"`tally serve` (gunicorn, {default_workers()} sync workers: cores + 1) on a SQLite"
+            f" file; wrk with {CLIENTS} connections,"
             f" {DURATION_S} s per run, every scan a distinct unit (server CPU: % of one core,"
             " summed"
             " over the server's processes; p50/p99 per request).",
