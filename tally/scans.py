@@ -116,7 +116,7 @@ def record_scans(
     ``image`` (content, content type) is kept once per distinct frame for later review.
     The ledger row is the scan's audit record (who, device, when, what was read, the answer),
     append-only and written in the same transaction, so scans add no row to ``events``: a
-    second record of every scan made each one ~15 % slower under load (docs/benchmarks.md).
+    second record of every scan cost 10-15 % of throughput under load (docs/ingestion.md).
     """
     with write(db):
         status = workflow.current_status(db, manifest_id)
