@@ -18,7 +18,7 @@ migrations = Migrations("tally")
 # Checkpoints (copying the WAL back into the database file) run after a write, outside the write
 # lock, at most this often per connection; SQLite's own, which runs inside the committing
 # transaction and so holds every other writer up, is left as a backstop at this many pages.
-CHECKPOINT_EVERY_S = 0.1
+CHECKPOINT_EVERY_S = 0.25
 BACKSTOP_CHECKPOINT_PAGES = 10_000
 
 
