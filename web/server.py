@@ -28,6 +28,8 @@ _graceful_close = getattr(util, "close_graceful", None)
 def close_after_answer(sock: socket.socket, *args, **kwargs) -> None:
     """Close a connection whose answer was written: plainly when no request bytes remain
     unread, else gunicorn's graceful close (which drains them first)."""
+    if sock.fileno() < 0:  # already closed (gunicorn closes on some TLS errors first)
+        return
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     if poller.poll(0) and _graceful_close is not None:
