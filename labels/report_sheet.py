@@ -3,7 +3,8 @@
 Built from the inspection record sheet's machinery in ``labels.sheets``: its flow of blocks onto
 pages, its bordered tables whose headers repeat on every page, its 1-bit painter and PDF writer.
 Those helpers are private to sheets.py; they are imported rather than copied, so both sheets print
-with the same fonts, rules and margins (a ``labels/sheet_layout.py`` would suit both).
+with the same fonts, rules and margins (a ``labels/sheet_layout.py`` would suit both). The
+bilingual names come from ``tally.names``, plain data shared with the pages and the exports.
 """
 
 from datetime import datetime
@@ -43,29 +44,15 @@ from labels.sheets import (
     _table,
     _width,
 )
+from tally.names import (
+    CORRECTION_ACTION_NAMES,
+    DISCREPANCY_KIND_NAMES,
+    LINE_STATUS_NAMES,
+    MANIFEST_STATUS_NAMES,
+)
 
 TITLE = "理货对账单 Tally reconciliation report"
 
-# Bilingual names, as the station and customs staff say them (the pages and the XLSX use them too).
-STATUS_NAMES = {"match": "相符 Match", "short": "短少 Short", "over": "溢余 Over"}
-KIND_NAMES = {
-    "short": "短少 Short",
-    "over": "溢余 Over",
-    "damaged": "破损 Damaged",
-    "wrong_item": "错货 Wrong item",
-}
-ACTION_NAMES = {"record": "记录 Record", "replace": "替换 Replace", "reverse": "撤销 Reverse"}
-MANIFEST_STATUS_NAMES = {
-    "arrived": "到货 Arrived",
-    "inspected": "已查验 Inspected",
-    "written_off": "已核销 Written off (理货中 tallying)",
-    "tallied": "已理货 Tallied",
-    "returned": "退单 Returned",
-    "declared": "已申报 Declared",
-    "released": "已核放 Released",
-    "vehicle_bound": "已车单关联 Vehicle bound",
-    "entered": "已入区 Entered",
-}
 PROGRESS_BAR_MM = 5.0
 
 
@@ -97,11 +84,12 @@ def progress(counted: int, declared: int) -> float:
 
 def _status_cell(status: str) -> str:
     mark = PASS_MARK if status == "match" else FAIL_MARK  # ✘ lines print bold (sheets.py)
-    return f"{mark} {STATUS_NAMES.get(status, status)}"
+    return f"{mark} {LINE_STATUS_NAMES.get(status, status)}"
 
 
 def _record_text(record: dict) -> str:
-    text = f"{KIND_NAMES.get(record.get('kind'), _note(record.get('kind')))} {record.get('qty')}"
+    kind = DISCREPANCY_KIND_NAMES.get(record.get("kind"), _note(record.get("kind")))
+    text = f"{kind} {record.get('qty')}"
     disposition = _note(record.get("disposition"))
     return text + (f" · {disposition}" if disposition else "")
 
@@ -123,7 +111,7 @@ def _recorded_cell(record: dict) -> str:
 
 def _correction_cell(record: dict) -> str:
     action = record.get("action") or "record"
-    text = ACTION_NAMES.get(action, action)
+    text = CORRECTION_ACTION_NAMES.get(action, action)
     if record.get("supersedes_id"):
         text += f" #{record['supersedes_id']}"
     return text
@@ -304,7 +292,7 @@ def compose_reconciliation(report: dict) -> list[SheetPage]:
             [
                 f"#{record.get('id')}",
                 EMPTY if record.get("line_no") is None else str(record["line_no"]),
-                KIND_NAMES.get(record.get("kind"), _note(record.get("kind"))),
+                DISCREPANCY_KIND_NAMES.get(record.get("kind"), _note(record.get("kind"))),
                 str(record.get("qty")),
                 _note(record.get("note")) or EMPTY,
                 _note(record.get("disposition")) or EMPTY,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from tally.names import DISCREPANCY_KIND_NAMES, chinese
+
 # dclTypecd: 1 new, 2 change, 3 delete. DelcareFlag (sic, as the real envelope spells it):
 # 0 draft (暂存), 1 declare (申报).
 DECLARE = "1"
@@ -24,7 +26,7 @@ NEW = "1"
 # quantity differs from the manifest as changed, and one with nothing counted as deleted.
 UNCHANGED, CHANGED, DELETED = "0", "1", "2"
 # Discrepancy kinds as the tally record names them (短少 / 溢余 / 破损 / 错货).
-KIND_NAMES = {"short": "短少", "over": "溢余", "damaged": "破损", "wrong_item": "错货"}
+KIND_NAMES = {kind: chinese(name) for kind, name in DISCREPANCY_KIND_NAMES.items()}
 
 
 def build_inv101(manifest: dict, lines: list[dict], report: dict, *, settings: dict) -> dict:

@@ -7,18 +7,18 @@ from datetime import datetime
 import xlsxwriter
 from flask import Response, current_app, g, request
 
-from labels.report_sheet import (
-    ACTION_NAMES,
-    KIND_NAMES,
-    MANIFEST_STATUS_NAMES,
-    STATUS_NAMES,
-    render_reconciliation_pdf,
-)
+from labels.report_sheet import render_reconciliation_pdf
 from tally import confirmation, manifests, outbox, reconcile
 from tally.config import site_settings
 from tally.db import now
 from tally.errors import ValidationError
 from tally.events import list_events
+from tally.names import (
+    CORRECTION_ACTION_NAMES,
+    DISCREPANCY_KIND_NAMES,
+    LINE_STATUS_NAMES,
+    MANIFEST_STATUS_NAMES,
+)
 from tally.users import get_user, has_role
 from web.api import api_blueprint, int_arg, json_body
 from web.auth import requires, user_id
@@ -159,7 +159,7 @@ def _reconciliation_xlsx(report: dict) -> Response:
     sheet.write_row(top, 0, headers, head)
     for i, line in enumerate(report["lines"], start=top + 1):
         notes = "; ".join(
-            f"{KIND_NAMES.get(d['kind'], d['kind'])} {d['qty']}"
+            f"{DISCREPANCY_KIND_NAMES.get(d['kind'], d['kind'])} {d['qty']}"
             + (f" · {d['disposition']}" if d["disposition"] else "")
             + (f" ({d['note']})" if d["note"] else "")
             for d in line["discrepancies"]
@@ -170,7 +170,7 @@ def _reconciliation_xlsx(report: dict) -> Response:
         sheet.write_number(i, 3, line["declared"], number)
         sheet.write_number(i, 4, line["counted"], number)
         sheet.write_number(i, 5, line["difference"], signed)
-        sheet.write_string(i, 6, STATUS_NAMES.get(line["status"], line["status"]),
+        sheet.write_string(i, 6, LINE_STATUS_NAMES.get(line["status"], line["status"]),
                            status_fmt.get(line["status"], text))
         sheet.write_number(i, 7, line["explained"], signed)
         sheet.write_number(i, 8, line["unexplained"], signed)
@@ -219,11 +219,12 @@ def _reconciliation_xlsx(report: dict) -> Response:
             records.write_string(i, 1, "—", text)
         else:
             records.write_number(i, 1, record["line_no"], number)
-        records.write_string(i, 2, KIND_NAMES.get(record["kind"], record["kind"]), text)
+        records.write_string(i, 2, DISCREPANCY_KIND_NAMES.get(record["kind"], record["kind"]), text)
         records.write_number(i, 3, record["qty"], number)
         records.write_string(i, 4, record["note"] or "", text)
         records.write_string(i, 5, record["disposition"] or "", text)
-        records.write_string(i, 6, ACTION_NAMES.get(record["action"], record["action"]), text)
+        action = CORRECTION_ACTION_NAMES.get(record["action"], record["action"])
+        records.write_string(i, 6, action, text)
         for column, value in ((7, record["supersedes_id"]), (8, record["superseded_by"])):
             if value is None:
                 records.write_blank(i, column, None, text)

@@ -3,9 +3,10 @@ the discrepancy form, the supervisor's tally confirmation, and the exports (CSV,
 
 from flask import render_template
 
-from labels.report_sheet import KIND_NAMES, STATUS_NAMES, format_time, progress
+from labels.report_sheet import format_time, progress
 from tally import confirmation, reconcile, workflow
 from tally.db import now
+from tally.names import DISCREPANCY_KIND_NAMES, LINE_STATUS_NAMES
 from tally.users import get_user
 from web.db import get_db
 from web.pages import page_blueprint, signed_in
@@ -52,8 +53,8 @@ def report(manifest_id):
         tally_open=workflow.is_tally_open(status),
         progress=round(progress(totals["counted"], totals["declared"]) * 100),
         chart=chart,
-        status_names=STATUS_NAMES,
-        kind_names=KIND_NAMES,
+        status_names=LINE_STATUS_NAMES,
+        kind_names=DISCREPANCY_KIND_NAMES,
         dispositions=DISPOSITIONS,
         generated_at=now(),
     )
