@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import sqlite3
 import time
 
 import pytest
@@ -66,4 +67,33 @@ def test_a_failed_transaction_leaves_nothing_and_frees_the_lock(tmp_path):
         other.execute("INSERT INTO t VALUES (2)")
     assert [r[0] for r in db.execute("SELECT x FROM t")] == [2]
     close_db(other)
+    close_db(db)
+
+
+class _CheckpointsFail:
+    """A sqlite3 connection whose checkpoints fail, as on a full or failing disk."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+    def execute(self, sql, *args):
+        if "wal_checkpoint" in sql:
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.conn.execute(sql, *args)
+
+
+def test_a_failed_checkpoint_does_not_fail_the_committed_write(tmp_path, caplog):
+    db = open_db(str(tmp_path / "t.db"))
+    db.execute("CREATE TABLE t (x INTEGER)")
+    real = db.conn
+    db.conn = _CheckpointsFail(real)
+    db.last_checkpoint = float("-inf")  # due now
+    with write(db):
+        db.conn.execute("INSERT INTO t VALUES (1)")
+    db.conn = real
+    assert [r[0] for r in db.execute("SELECT x FROM t")] == [1]
+    assert "checkpoint failed" in caplog.text
     close_db(db)
