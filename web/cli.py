@@ -270,6 +270,7 @@ def cmd_serve(args, config):
         print(f"customs simulator (embedded default) on http://127.0.0.1:{port}", flush=True)
     children.append(subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], env=env))
 
+    print(f"serving on http://127.0.0.1:{config['PORT']}", flush=True)
     try:
         serve(config["PORT"])
     finally:

@@ -14,8 +14,9 @@ def served(tmp_path_factory):
     db_path = str(tmp / "tally.db")
     sim_port, port = free_port(), free_port()
     sim = start_simulator(sim_port)
-    server = start_service(db_path, port, f"http://127.0.0.1:{sim_port}")
-    yield port
+    log = tmp / "serve.log"
+    server = start_service(db_path, port, f"http://127.0.0.1:{sim_port}", log_path=str(log))
+    yield port, log
     server.stop()
     sim.stop()
 
@@ -30,8 +31,16 @@ def exchange(port: int, request: bytes) -> bytes:
         return b"".join(chunks)
 
 
+def test_says_where_it_serves_and_with_which_worker(served):
+    port, log = served
+    text = log.read_text()
+    assert f"serving on http://127.0.0.1:{port}" in text
+    assert "Using worker: web.server.SyncWorker" in text
+
+
 def test_answer_whole_then_closed_by_the_server(served):
-    answer = exchange(served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+    port, _ = served
+    answer = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"connection: close" in head.lower()
     assert json.loads(body) == {"ok": True}
@@ -41,7 +50,7 @@ def test_unread_request_body_does_not_destroy_the_answer(served):
     # Refused before its body is read: the server must drain, not reset, or the 401 is lost.
     body = b"x" * 300_000
     answer = exchange(
-        served,
+        served[0],
         b"POST /api/manifests HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
         b"Content-Length: %d\r\n\r\n" % len(body) + body,
     )
@@ -52,7 +61,7 @@ def test_unread_request_body_does_not_destroy_the_answer(served):
 
 def test_scan_hot_path_through_the_server(served):
     answer = exchange(
-        served,
+        served[0],
         b"POST /api/manifests/1/scans HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
         b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
     )
