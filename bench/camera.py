@@ -206,7 +206,12 @@ def _project(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(pts.reshape(-1, 1, 2).astype(np.float64), h).reshape(-1, 2)
 
 
-def photograph(
+def photograph(image: Image.Image, rng: random.Random, **conditions) -> bytes:
+    """Photograph a printed image and return a JPEG frame (the conditions: ``shoot``)."""
+    return shoot(image, rng, **conditions)[0]
+
+
+def shoot(
     image: Image.Image,
     rng: random.Random,
     *,
@@ -219,8 +224,9 @@ def photograph(
     scale: float,
     frame: tuple[int, int] = (1280, 720),
     focus: tuple[int, int, int, int] | None = None,
-) -> bytes:
-    """Photograph a printed image and return a JPEG frame.
+) -> tuple[bytes, list[tuple[float, float]]]:
+    """Photograph a printed image; return the JPEG frame and where the focus box's corners
+    landed in it.
 
     ``scale`` is frame pixels per image pixel at the focus centre; ``rotation_deg`` in-plane
     rotation; ``tilt_deg`` the angle between the print and the sensor plane (random axis);
@@ -229,36 +235,6 @@ def photograph(
     pixels; default the whole image) is kept inside the frame when it fits, else centred: crop a
     page to what the camera should see.
     """
-    return _shoot(
-        image,
-        rng,
-        rotation_deg=rotation_deg,
-        tilt_deg=tilt_deg,
-        blur_sigma=blur_sigma,
-        noise=noise,
-        light_gradient=light_gradient,
-        jpeg_quality=jpeg_quality,
-        scale=scale,
-        frame=frame,
-        focus=focus,
-    )[0]
-
-
-def _shoot(
-    image: Image.Image,
-    rng: random.Random,
-    *,
-    rotation_deg: float,
-    tilt_deg: float,
-    blur_sigma: float,
-    noise: float,
-    light_gradient: float,
-    jpeg_quality: int,
-    scale: float,
-    frame: tuple[int, int],
-    focus: tuple[int, int, int, int] | None,
-) -> tuple[bytes, list[tuple[float, float]]]:
-    """photograph(), also returning where the focus box's corners landed in the frame."""
     fw, fh = frame
     ss = SUPERSAMPLE
     src = np.asarray(image.convert("RGB"))
@@ -373,7 +349,7 @@ def _make_frame(rng: random.Random, cond: Conditions) -> Frame:
         image = make_product_image(gtin, px_per_module=_LABEL_PPM, rng=rng)
     else:  # nothing printed in view: the bare background
         return Frame(jpeg=_background_frame(rng, cond), expected=None, present=(), conditions=cond)
-    jpeg, corners = _shoot(
+    jpeg, corners = shoot(
         image,
         rng,
         rotation_deg=cond.rotation_deg,

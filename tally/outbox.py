@@ -106,32 +106,13 @@ def deliver(
                 [attempts, now(), message["id"]],
             )
             store_receipts(db, message, response.get("receipts", []))
-            record_event(
-                db,
-                "customs-message-delivered",
-                user_id=None,
-                manifest_id=message["manifest_id"],
-                release_order_id=message.get("release_order_id"),
-                kind=message["kind"],
-                outbox_id=message["id"],
-                attempts=attempts,
-            )
+            _message_event(db, message, "customs-message-delivered", attempts=attempts)
         elif outcome == "rejected":
             db.execute(
                 "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
                 [attempts, error, message["id"]],
             )
-            record_event(
-                db,
-                "customs-message-rejected",
-                user_id=None,
-                manifest_id=message["manifest_id"],
-                release_order_id=message.get("release_order_id"),
-                kind=message["kind"],
-                outbox_id=message["id"],
-                status=status,
-                error=error,
-            )
+            _message_event(db, message, "customs-message-rejected", status=status, error=error)
         else:
             db.execute(
                 "UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
@@ -143,6 +124,13 @@ def deliver(
                 ],
             )
     return outcome
+
+
+def _message_event(db: Database, message: dict, name: str, **details) -> None:
+    """An audit event about one outbox message (written by the system, not a user)."""
+    record_event(db, name, user_id=None, manifest_id=message.get("manifest_id"),
+                 release_order_id=message.get("release_order_id"), kind=message["kind"],
+                 outbox_id=message["id"], **details)
 
 
 def message_version(db: Database, message: dict) -> int:
@@ -183,16 +171,8 @@ def store_receipts(db: Database, message: dict, receipts: list[dict]) -> int:
             new.append(receipt)
             receipts_module.apply_receipt(db, message, receipt)
     if new:
-        record_event(
-            db,
-            "customs-receipts-received",
-            user_id=None,
-            manifest_id=message.get("manifest_id"),
-            release_order_id=message.get("release_order_id"),
-            outbox_id=message["id"],
-            kind=message["kind"],
-            receipts=[f"{r.get('type')}:{r.get('status')}" for r in new],
-        )
+        _message_event(db, message, "customs-receipts-received",
+                       receipts=[f"{r.get('type')}:{r.get('status')}" for r in new])
     return len(new)
 
 
