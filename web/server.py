@@ -2,9 +2,14 @@
 
 Sync workers (one request at a time per process, the connection closed after each answer) gave
 the best throughput and tail for scans: with the flock-queued writes, threads only add GIL and
-lock hand-offs (docs/benchmarks.md). ``SyncWorker`` changes two things measured on the scan path,
-which together took a minimal app from ~6,100 to ~9,400 requests/s on this machine:
+lock hand-offs, and keep-alive workers pin each client to one process, so that one busy process
+holds up all its clients (docs/ingestion.md). ``SyncWorker`` changes three things measured on the
+scan path:
 
+- a simple request that arrived whole (nearly all of them; web/http1.py says which) is read by
+  our strict reader instead of gunicorn's general parser (~6 instead of ~34 µs), and its environ
+  built directly; anything else goes to gunicorn's parser with the bytes already read. gunicorn
+  still writes the answer, logs it and handles errors.
 - gunicorn writes the headers and the body with separate ``sendall`` calls; corking the socket
   sends them as one TCP segment, with the FIN when the connection closes right after.
 - gunicorn 27 closes every connection gracefully (RFC 9112 §9.6: shut down writing, then wait for
@@ -12,15 +17,25 @@ which together took a minimal app from ~6,100 to ~9,400 requests/s on this machi
   and destroy the answer in flight). When nothing is left to read, a plain close sends a FIN, not
   a reset, and the worker need not wait a round trip for the client; otherwise the graceful
   close runs as before.
+
+The last two took a minimal app from ~6,100 to ~9,400 requests/s on this machine.
 """
 
+import errno
 import os
 import select
 import socket
+from datetime import datetime
 
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import wsgi
 from gunicorn.workers.sync import SyncWorker as _GunicornSyncWorker
+
+from web import http1
+
+# The first read from a new connection: a scan request is well under 1 kB, a batch of 100 ~8 kB.
+FIRST_READ = 65536
 
 _graceful_close = getattr(util, "close_graceful", None)
 
@@ -38,12 +53,36 @@ def close_after_answer(sock: socket.socket, *args, **kwargs) -> None:
     util.close(sock)
 
 
+class _Replay:
+    """A client socket whose first ``recv`` gives back the bytes already read from it, so that
+    gunicorn's parser sees the request from its first byte."""
+
+    def __init__(self, sock: socket.socket, data: bytes):
+        self._sock, self._data = sock, data
+
+    def recv(self, size: int, *flags) -> bytes:
+        if not self._data:
+            return self._sock.recv(size, *flags)
+        data, self._data = self._data[:size], self._data[size:]
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
 class SyncWorker(_GunicornSyncWorker):
-    """gunicorn's sync worker, sending each answer in one segment and closing without a wait."""
+    """gunicorn's sync worker with a fast read of simple requests, sending each answer in one
+    segment and closing without a wait."""
 
     def init_process(self):
         if _graceful_close is not None:  # gunicorn >= 27; this worker process only
             util.close_graceful = close_after_answer
+        self.base_environ = wsgi.base_environ(self.cfg)
+        # The shortcut builds the environ gunicorn would for a plain TCP request: not for TLS,
+        # a SCRIPT_NAME prefix or the PROXY protocol, which gunicorn's own path handles.
+        self.read_simple = not (
+            self.cfg.is_ssl or os.environ.get("SCRIPT_NAME") or self.cfg.proxy_protocol != "off"
+        )
         super().init_process()
 
     def handle(self, listener, client, addr):
@@ -51,7 +90,92 @@ class SyncWorker(_GunicornSyncWorker):
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
         except (AttributeError, OSError):  # not Linux, or not a TCP socket
             pass
+        if self.read_simple and isinstance(addr, tuple):
+            try:
+                data = client.recv(FIRST_READ)
+            except OSError:
+                util.close(client)  # reset before a byte arrived: nothing to answer
+                return
+            request = http1.read_simple(
+                data,
+                max_line=self.cfg.limit_request_line or 1 << 30,
+                max_fields=self.cfg.limit_request_fields,
+                max_field_size=self.cfg.limit_request_field_size or 1 << 30,
+            )
+            if request is not None:
+                self.handle_simple(listener, request, client, addr)
+                return
+            client = _Replay(client, data)
         super().handle(listener, client, addr)
+
+    def handle_simple(self, listener, req, client, addr):
+        """Answer a request read by ``http1.read_simple``, as gunicorn's ``handle_request``
+        answers one read by its parser (same Response, hooks, access log and error answers)."""
+        environ, resp = {}, None
+        try:
+            self.cfg.pre_request(self, req)
+            started = datetime.now()
+            resp = wsgi.Response(req, client, self.cfg)
+            resp.force_close()
+            environ = self.environ(req, client, addr, listener.getsockname())
+            self.nr += 1
+            if self.nr >= self.max_requests:
+                self.log.info("Autorestarting worker after current request.")
+                self.alive = False
+            respiter = self.wsgi(environ, resp.start_response)
+            try:
+                if isinstance(respiter, environ["wsgi.file_wrapper"]):
+                    resp.write_file(respiter)
+                else:
+                    for item in respiter:
+                        resp.write(item)
+                resp.close()
+            finally:
+                self.log.access(resp, req, environ, datetime.now() - started)
+                if hasattr(respiter, "close"):
+                    respiter.close()
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                self.log.exception("Socket error processing request.")
+        except Exception as exc:
+            if resp is not None and resp.headers_sent:
+                self.log.exception("Error handling request")  # too late for an error answer
+            else:
+                self.handle_error(req, client, addr, exc)
+        finally:
+            try:
+                self.cfg.post_request(self, req, environ, resp)
+            except Exception:
+                self.log.exception("Exception in post_request hook")
+            util.close_graceful(client)
+
+    def environ(self, req, client, addr, server) -> dict:
+        """The WSGI environ gunicorn's ``wsgi.create`` builds, for a simple request."""
+        environ = dict(self.base_environ)
+        environ.update({
+            "wsgi.input": req.body,
+            "wsgi.url_scheme": "http",
+            "gunicorn.socket": client,
+            "REQUEST_METHOD": req.method,
+            "QUERY_STRING": req.query,
+            "RAW_URI": req.uri,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": addr[0],
+            "REMOTE_PORT": str(addr[1]),
+            "SERVER_NAME": server[0],
+            "SERVER_PORT": str(server[1]),
+            "PATH_INFO": util.unquote_to_wsgi_str(req.path),
+            "SCRIPT_NAME": "",
+        })
+        for name, value in req.headers:
+            if name == "CONTENT-TYPE":
+                environ["CONTENT_TYPE"] = value
+            elif name == "CONTENT-LENGTH":
+                environ["CONTENT_LENGTH"] = value
+            else:
+                key = "HTTP_" + name.replace("-", "_")
+                environ[key] = f"{environ[key]},{value}" if key in environ else value
+        return environ
 
 
 class Server(BaseApplication):
