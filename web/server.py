@@ -25,6 +25,7 @@ import errno
 import os
 import select
 import socket
+import time
 from datetime import datetime
 
 from gunicorn import util
@@ -38,6 +39,18 @@ from web import http1
 FIRST_READ = 65536
 
 _graceful_close = getattr(util, "close_graceful", None)
+_http_date = util.http_date
+_date_of_second = [-1, ""]
+
+
+def http_date_cached(timestamp=None) -> str:
+    """gunicorn's ``http_date``, formatted once a second rather than for every answer (~3 µs)."""
+    if timestamp is not None:
+        return _http_date(timestamp)
+    now = int(time.time())
+    if now != _date_of_second[0]:
+        _date_of_second[:] = [now, _http_date(now)]
+    return _date_of_second[1]
 
 
 def close_after_answer(sock: socket.socket, *args, **kwargs) -> None:
@@ -77,7 +90,9 @@ class SyncWorker(_GunicornSyncWorker):
     def init_process(self):
         if _graceful_close is not None:  # gunicorn >= 27; this worker process only
             util.close_graceful = close_after_answer
+        util.http_date = http_date_cached
         self.base_environ = wsgi.base_environ(self.cfg)
+        self.socknames = {}  # listener -> its address, asked once rather than per request
         # The shortcut builds the environ gunicorn would for a plain TCP request: not for TLS,
         # a SCRIPT_NAME prefix or the PROXY protocol, which gunicorn's own path handles.
         self.read_simple = not (
@@ -117,7 +132,10 @@ class SyncWorker(_GunicornSyncWorker):
             started = datetime.now()
             resp = wsgi.Response(req, client, self.cfg)
             resp.force_close()
-            environ = self.environ(req, client, addr, listener.getsockname())
+            server = self.socknames.get(listener)
+            if server is None:
+                server = self.socknames[listener] = listener.getsockname()
+            environ = self.environ(req, client, addr, server)
             self.nr += 1
             if self.nr >= self.max_requests:
                 self.log.info("Autorestarting worker after current request.")

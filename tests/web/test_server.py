@@ -5,11 +5,13 @@ import socket
 import subprocess
 import sys
 import time
+from email.utils import parsedate_to_datetime
 
 import pytest
 
 from bench.ingest_bench import _prepare
 from bench.servers import free_port, service_env, start_service, start_simulator
+from web.server import http_date_cached
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +173,12 @@ def test_both_reads_are_in_the_access_log(served):
         time.sleep(0.1)
     else:
         pytest.fail("both requests should be in the access log")
+
+
+def test_date_header_is_formatted_once_a_second():
+    assert http_date_cached(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
+    before = int(time.time())
+    date = http_date_cached()
+    after = time.time()
+    assert before <= parsedate_to_datetime(date).timestamp() <= after
+    assert http_date_cached() in (date, http_date_cached(time.time()))
