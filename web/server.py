@@ -25,6 +25,7 @@ import errno
 import os
 import select
 import socket
+import sys
 import time
 from datetime import datetime
 
@@ -98,7 +99,25 @@ class SyncWorker(_GunicornSyncWorker):
         self.read_simple = not (
             self.cfg.is_ssl or os.environ.get("SCRIPT_NAME") or self.cfg.proxy_protocol != "off"
         )
+        self.notified = 0.0
         super().init_process()
+
+    def notify(self):
+        """Tell the arbiter we are alive: once a second is plenty (it waits ``timeout`` = 60 s),
+        where gunicorn's loop does it for every connection (a ``utime`` call each)."""
+        now = time.monotonic()
+        if now - self.notified >= 1.0:
+            self.notified = now
+            super().notify()
+
+    def accept(self, listener):
+        # Python's accept() already gives a socket closed on exec (accept4 with SOCK_CLOEXEC),
+        # and on Linux a blocking one even from a non-blocking listener (accept(2)): gunicorn's
+        # setblocking and close_on_exec would be three system calls more per connection.
+        client, addr = listener.accept()
+        if sys.platform != "linux":
+            client.setblocking(True)
+        self.handle(listener, client, addr)
 
     def handle(self, listener, client, addr):
         try:

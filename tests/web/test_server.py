@@ -8,10 +8,12 @@ import time
 from email.utils import parsedate_to_datetime
 
 import pytest
+from gunicorn.config import Config
+from gunicorn.workers.workertmp import WorkerTmp
 
 from bench.ingest_bench import _prepare
 from bench.servers import free_port, service_env, start_service, start_simulator
-from web.server import http_date_cached
+from web.server import SyncWorker, http_date_cached
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +184,19 @@ def test_date_header_is_formatted_once_a_second():
     after = time.time()
     assert before <= parsedate_to_datetime(date).timestamp() <= after
     assert http_date_cached() in (date, http_date_cached(time.time()))
+
+
+def test_worker_tells_the_arbiter_it_is_alive_at_most_once_a_second():
+    worker = SyncWorker.__new__(SyncWorker)  # just what notify() uses: gunicorn's heartbeat file
+    worker.tmp, worker.notified = WorkerTmp(Config()), 0.0
+    try:
+        worker.notify()
+        first = worker.tmp.last_update()
+        time.sleep(0.05)
+        worker.notify()
+        assert worker.tmp.last_update() == first
+        worker.notified -= 1.0
+        worker.notify()
+        assert worker.tmp.last_update() > first
+    finally:
+        worker.tmp.close()
