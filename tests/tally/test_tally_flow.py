@@ -1,5 +1,6 @@
 """Labels, scans, reconciliation, discrepancies and confirmation at the domain level (no Flask)."""
 
+import json
 import sqlite3
 
 import pytest
@@ -96,6 +97,18 @@ def test_scan_outcomes_and_idempotency(db, mid, customs_client):
         "unknown": 2,
         "other_manifest": 1,
     }
+
+
+def test_ledger_keeps_each_answer_as_json_writes_it(db, mid):
+    codes = [x["code"] for x in labelling.issue_labels(db, mid, line_no=1, count=2, user_id=None)]
+    reads = [codes[0], codes[0], codes[1][:-1] + "X", 'QUOTE"BACK\\SLASH', "货物-Ünit\t\x01"]
+    answers = scans.record_scans(
+        db, mid, [scans.Scan(f"j{i}", (code,)) for i, code in enumerate(reads)], user_id=None
+    )
+    assert [a["outcome"] for a in answers] == [
+        "counted", "duplicate", "unknown", "unknown", "unknown"]
+    stored = [r[0] for r in db.execute("SELECT result FROM scans ORDER BY id")]
+    assert stored == [json.dumps(answer) for answer in answers]
 
 
 def test_void_unit(db, mid):
