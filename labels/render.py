@@ -9,7 +9,7 @@ module string from python-barcode (which does the A/B/C code-set switching, so t
 unit code pack as set C: 123 modules, 143 with quiet zones) and paint each module as a whole number
 of dots, so every bar is exact by construction and no float rounding is involved.
 
-PDF pages are 1-bit images, written by a small streaming writer (``_PdfWriter``) instead of
+PDF pages are 1-bit images, written by a small streaming writer (``PdfWriter``) instead of
 Pillow's PDF plugin: Pillow encodes each page through libtiff as CCITT G4 and needs every page in
 memory first; Flate-compressed 1-bit images are about 3x faster to produce, keep memory flat for
 any batch size, and let a sheet place each label at its exact mm position (measured in
@@ -383,8 +383,11 @@ def render_svg(label: Label, *, size: LabelSize = LabelSize()) -> bytes:
 # --- PDF --------------------------------------------------------------------------------------
 
 
-class _PdfWriter:
-    """Just enough PDF 1.4 to place 1-bit images on pages, streamed as they come."""
+class PdfWriter:
+    """Just enough PDF 1.4 to place 1-bit images on pages, streamed as they come.
+
+    Also the A4 sheets' writer (labels/sheets.py, labels/report_sheet.py).
+    """
 
     def __init__(self) -> None:
         self._out = io.BytesIO()
@@ -488,7 +491,7 @@ def render_pdf(
     """
     if size is None:
         size = LabelSize()
-    writer = _PdfWriter()
+    writer = PdfWriter()
     count = 0
     if sheet is None:
         shared_content = None  # every page draws its one image the same way: one stream for all

@@ -1,48 +1,34 @@
 """The tally reconciliation report (理货对账单) as a printable A4 PDF.
 
-Built from the inspection record sheet's machinery in ``labels.sheets``: its flow of blocks onto
-pages, its bordered tables whose headers repeat on every page, its 1-bit painter and PDF writer.
-Those helpers are private to sheets.py; they are imported rather than copied, so both sheets print
-with the same fonts, rules and margins (a ``labels/sheet_layout.py`` would suit both). The
-bilingual names come from ``tally.names``, plain data shared with the pages and the exports.
+Laid out with the layout it shares with the inspection record sheet (``labels.sheet_layout``: its
+flow of blocks onto pages, bordered tables whose headers repeat on every page, 1-bit painter), so
+both sheets print with the same fonts, rules and margins. The bilingual names come from
+``tally.names``, plain data shared with the pages and the exports.
 """
 
 from datetime import datetime
 
 from PIL import Image
 
-from labels.render import MM_PER_INCH, PT_PER_INCH, _PdfWriter
-from labels.sheets import (
+from labels.render import PdfWriter
+from labels.sheet_layout import (
     BODY_PT,
     EMPTY,
     FAIL_MARK,
-    FOOTER_PT,
     LEFT,
-    MARGIN_BOTTOM_MM,
-    PAGE_H,
-    PAGE_MM,
-    PAGE_W,
+    PAGE_H_PT,
+    PAGE_W_PT,
     PASS_MARK,
     RIGHT,
-    RULE,
-    TITLE_PT,
-    TOP,
+    Flow,
     SheetPage,
-    SheetRule,
-    SheetText,
-    _cell_lines,
-    _cells,
-    _columns,
-    _dots,
-    _fit,
-    _Flow,
-    _line_height,
-    _note,
-    _paint,
-    _place_row,
-    _px,
-    _table,
-    _width,
+    dots,
+    grid,
+    line_height,
+    note,
+    paint,
+    px,
+    table,
 )
 from tally.names import (
     CORRECTION_ACTION_NAMES,
@@ -83,14 +69,14 @@ def progress(counted: int, declared: int) -> float:
 
 
 def _status_cell(status: str) -> str:
-    mark = PASS_MARK if status == "match" else FAIL_MARK  # ✘ lines print bold (sheets.py)
+    mark = PASS_MARK if status == "match" else FAIL_MARK  # ✘ lines print bold (cell_lines)
     return f"{mark} {LINE_STATUS_NAMES.get(status, status)}"
 
 
 def _record_text(record: dict) -> str:
-    kind = DISCREPANCY_KIND_NAMES.get(record.get("kind"), _note(record.get("kind")))
+    kind = DISCREPANCY_KIND_NAMES.get(record.get("kind"), note(record.get("kind")))
     text = f"{kind} {record.get('qty')}"
-    disposition = _note(record.get("disposition"))
+    disposition = note(record.get("disposition"))
     return text + (f" · {disposition}" if disposition else "")
 
 
@@ -105,7 +91,7 @@ def _line_discrepancies(line: dict) -> str:
 
 
 def _recorded_cell(record: dict) -> str:
-    by = _note(record.get("recorded_by"))
+    by = note(record.get("recorded_by"))
     return format_time(record.get("created_at")) + (f"\n{by}" if by else "")
 
 
@@ -126,32 +112,22 @@ def _in_force_cell(record: dict) -> str:
     return f"已更正 Superseded by #{record.get('superseded_by')}"
 
 
-class _ReportFlow(_Flow):
-    """sheets.py's flow, with this report's continuation header."""
+def _manifest_no(manifest_no) -> str:
+    return f"舱单号 Manifest no. {note(manifest_no) or EMPTY}"
 
-    def new_page(self) -> None:
-        self.pages.append(SheetPage(number=len(self.pages) + 1))
-        self.y = TOP
-        if len(self.pages) > 1:
-            px = _px(BODY_PT)
-            number = f"舱单号 Manifest no. {_note(self.record.get('manifest_no')) or EMPTY}"
-            room = RIGHT - LEFT - _width(number, px) - _dots(5)
-            self.text(_fit(f"{TITLE} (续 continued)", px, room), LEFT, self.y, px)
-            self.text(number, RIGHT - _width(number, px), self.y, px)
-            self.y += _line_height(px) + _dots(1)
-            self.rule(LEFT, self.y, RIGHT, self.y + RULE - 1)
-            self.y += _dots(4)
+
+class _ReportFlow(Flow):
+    """The shared flow; continuation pages are headed with the report's title and manifest."""
+
+    def continuation_header(self) -> tuple[str, str]:
+        return TITLE, _manifest_no(self.record.get("manifest_no"))
 
 
 def _head(flow: _ReportFlow, report: dict) -> None:
     """Title, the grid of what and when, and the progress bar."""
     manifest, totals = report.get("manifest") or {}, report.get("totals") or {}
     tally = report.get("tally") or {}
-    px = _px(TITLE_PT)
-    for line, _ in _cell_lines(TITLE, px, RIGHT - LEFT):
-        flow.text(line, (PAGE_W - _width(line, px)) // 2, flow.y, px, bold=True)
-        flow.y += _line_height(px)
-    flow.y += _dots(3)
+    flow.place_title(TITLE)
     declared, counted = totals.get("declared", 0), totals.get("counted", 0)
     lines = (
         f"{totals.get('lines', 0)} 行 lines: {totals.get('match', 0)} 相符 match, "
@@ -166,22 +142,18 @@ def _head(flow: _ReportFlow, report: dict) -> None:
         )
     status = manifest.get("status")
     pairs = [
-        ("舱单号 Manifest no.", _note(manifest.get("manifest_no")) or EMPTY),
-        ("提运单号 Bill no.", _note(manifest.get("bill_no")) or EMPTY),
-        ("状态 Status", MANIFEST_STATUS_NAMES.get(status, _note(status) or EMPTY)),
+        ("舱单号 Manifest no.", note(manifest.get("manifest_no")) or EMPTY),
+        ("提运单号 Bill no.", note(manifest.get("bill_no")) or EMPTY),
+        ("状态 Status", MANIFEST_STATUS_NAMES.get(status, note(status) or EMPTY)),
         ("生成时间 Generated at", format_time(report.get("generated_at"))),
         ("理货确认 Tally confirmed", format_time(tally.get("confirmed_at")) if tally else
          "未确认 Not confirmed"),
-        ("确认人 Confirmed by", _note(tally.get("confirmed_by_name")) or EMPTY),
+        ("确认人 Confirmed by", note(tally.get("confirmed_by_name")) or EMPTY),
         ("行 Lines", lines),
         ("结论 Result", result),
     ]
-    xs = _columns([32, 58, 32, 58])
-    px = _px(BODY_PT)
-    for left, right in zip(pairs[::2], pairs[1::2], strict=True):
-        height, wrapped = _cells(xs, [left[0], left[1], right[0], right[1]], px)
-        _place_row(flow, xs, wrapped, height, px)
-    flow.y += _dots(4)
+    grid(flow, [32, 58, 32, 58], pairs)
+    flow.y += dots(4)
 
     # Progress: counted of declared, as a bar the eye reads before any number.
     share = progress(counted, declared)
@@ -189,30 +161,31 @@ def _head(flow: _ReportFlow, report: dict) -> None:
         f"进度 Progress: 实点 counted {counted} / 申报 declared {declared}"
         f" ({round(share * 100)} %) · 差异 difference {signed(counted - declared)}"
     )
-    flow.text(caption, LEFT, flow.y, px, bold=True)
-    flow.y += _line_height(px) + _dots(1)
-    bar_h = _dots(PROGRESS_BAR_MM)
+    size = px(BODY_PT)
+    flow.text(caption, LEFT, flow.y, size, bold=True)
+    flow.y += line_height(size) + dots(1)
+    bar_h = dots(PROGRESS_BAR_MM)
     flow.frame(LEFT, flow.y, RIGHT, flow.y + bar_h)
-    inner = _dots(0.8)
+    inner = dots(0.8)
     filled = round((RIGHT - LEFT - 2 * inner) * share)
     if filled > 0:
         flow.rule(LEFT + inner, flow.y + inner, LEFT + inner + filled, flow.y + bar_h - inner)
-    flow.y += bar_h + _dots(6)
+    flow.y += bar_h + dots(6)
 
 
 def _signatures(flow: _ReportFlow) -> None:
     """Boxes the tally clerk and the warehouse supervisor sign by pen."""
-    px = _px(BODY_PT)
-    label_h, box_h = _line_height(px) + _dots(1), _dots(22)
-    flow.ensure(label_h + box_h + _dots(2))
-    half = (RIGHT - LEFT - _dots(8)) // 2
+    size = px(BODY_PT)
+    label_h, box_h = line_height(size) + dots(1), dots(22)
+    flow.ensure(label_h + box_h + dots(2))
+    half = (RIGHT - LEFT - dots(8)) // 2
     for label, x0 in (
         ("理货员签字 Tally clerk", LEFT),
-        ("仓库主管签字 Warehouse supervisor", LEFT + half + _dots(8)),
+        ("仓库主管签字 Warehouse supervisor", LEFT + half + dots(8)),
     ):
-        flow.text(label, x0, flow.y, px)
+        flow.text(label, x0, flow.y, size)
         flow.frame(x0, flow.y + label_h, x0 + half, flow.y + label_h + box_h)
-    flow.y += label_h + box_h + _dots(2)
+    flow.y += label_h + box_h + dots(2)
 
 
 def compose_reconciliation(report: dict) -> list[SheetPage]:
@@ -225,8 +198,8 @@ def compose_reconciliation(report: dict) -> list[SheetPage]:
     rows = [
         [
             str(line.get("line_no")),
-            _note(line.get("sku")) or EMPTY,
-            _note(line.get("name")) or EMPTY,
+            note(line.get("sku")) or EMPTY,
+            note(line.get("name")) or EMPTY,
             str(line.get("declared", 0)),
             str(line.get("counted", 0)),
             signed(line.get("difference", 0)),
@@ -250,7 +223,7 @@ def compose_reconciliation(report: dict) -> list[SheetPage]:
                 "",
             ]
         )
-    _table(
+    table(
         flow,
         "逐行对账 Declared vs counted, per manifest line",
         [10, 26, 44, 15, 15, 14, 22, 34],
@@ -273,7 +246,7 @@ def compose_reconciliation(report: dict) -> list[SheetPage]:
         records = [r for line in report.get("lines") or () for r in line.get("discrepancies") or ()]
         records += list(report.get("unassigned_discrepancies") or ())
         records.sort(key=lambda r: r.get("id") or 0)
-    _table(
+    table(
         flow,
         "差异记录 Discrepancy records (更正在内 corrections included)",
         [10, 10, 20, 10, 34, 28, 28, 18, 22],
@@ -292,10 +265,10 @@ def compose_reconciliation(report: dict) -> list[SheetPage]:
             [
                 f"#{record.get('id')}",
                 EMPTY if record.get("line_no") is None else str(record["line_no"]),
-                DISCREPANCY_KIND_NAMES.get(record.get("kind"), _note(record.get("kind"))),
+                DISCREPANCY_KIND_NAMES.get(record.get("kind"), note(record.get("kind"))),
                 str(record.get("qty")),
-                _note(record.get("note")) or EMPTY,
-                _note(record.get("disposition")) or EMPTY,
+                note(record.get("note")) or EMPTY,
+                note(record.get("disposition")) or EMPTY,
                 _recorded_cell(record),
                 _correction_cell(record),
                 _in_force_cell(record),
@@ -306,24 +279,14 @@ def compose_reconciliation(report: dict) -> list[SheetPage]:
     )
     _signatures(flow)
 
-    # Footers last: the page count is only known now.
-    px = _px(FOOTER_PT)
-    y = PAGE_H - _dots(MARGIN_BOTTOM_MM) - _line_height(px)
-    count = len(flow.pages)
-    number = f"舱单号 Manifest no. {_note(manifest.get('manifest_no')) or EMPTY}"
     generated = f"生成 Generated {format_time(report.get('generated_at'))}"
-    for page in flow.pages:
-        page.rules.append(SheetRule((LEFT, y - _dots(1.5), RIGHT, y - _dots(1.5) + RULE // 2)))
-        page.texts.append(SheetText(number, LEFT, y, px))
-        folio = f"{page.number}/{count}"
-        page.texts.append(SheetText(folio, (PAGE_W - _width(folio, px)) // 2, y, px))
-        page.texts.append(SheetText(generated, RIGHT - _width(generated, px), y, px))
+    flow.place_footers(_manifest_no(manifest.get("manifest_no")), generated)  # last: page count
     return flow.pages
 
 
 def render_reconciliation_pages(report: dict) -> list[Image.Image]:
     """The report's pages as mode "1" images at ``DPI``, exactly as the PDF shows them."""
-    return [_paint(page) for page in compose_reconciliation(report)]
+    return [paint(page) for page in compose_reconciliation(report)]
 
 
 def render_reconciliation_pdf(report: dict) -> bytes:
@@ -339,13 +302,12 @@ def render_reconciliation_pdf(report: dict) -> bytes:
     The line table and the records run onto further pages with their headers repeated; every
     page carries the manifest number, "page/pages" and the generation time.
     """
-    writer = _PdfWriter()
-    page_w_pt, page_h_pt = (mm * PT_PER_INCH / MM_PER_INCH for mm in PAGE_MM)
+    writer = PdfWriter()
     content = None  # every page is one full-page image: one content stream for all
     for image in render_reconciliation_pages(report):
         number = writer.image(image)
         if content is None:
-            content = writer.content([(number, 0.0, 0.0, page_w_pt, page_h_pt)])
-        writer.page(page_w_pt, page_h_pt, content, [number])
+            content = writer.content([(number, 0.0, 0.0, PAGE_W_PT, PAGE_H_PT)])
+        writer.page(PAGE_W_PT, PAGE_H_PT, content, [number])
     return writer.finish()
 

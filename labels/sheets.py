@@ -1,51 +1,46 @@
 """The inspection record sheet (查验记录单) as an A4 PDF, and the escort's signature image.
 
-Pages are laid out once (``compose_record_sheet``: text runs, rules and the signature's box, in
-dots at ``DPI``) and then painted, so the PDF and the page images tests look at cannot disagree.
-
-Why pages are raster and not a PDF with fonts: the only PDF code in the project is render.py's
-image writer, and embedding a CJK font subset by hand is far more code than it is worth; reportlab
-would do it properly but is not a dependency. Text and rules are painted as 1-bit at 200 dpi, which
-laser printers reproduce exactly (0.13 mm dots) and Flate packs to 30-50 kB a page, and the
-signature goes on top as its own 8-bit grayscale image, because thresholding a pen-pad signature
-breaks its thin anti-aliased strokes.
+Pages are laid out once (``compose_record_sheet``) with the layout it shares with the
+reconciliation report (``labels.sheet_layout``: page, fonts, flow, tables, 1-bit painter) and
+then painted. The escort's signature goes on top of the 1-bit page as its own 8-bit grayscale
+image, because thresholding a pen-pad signature breaks its thin anti-aliased strokes.
 """
 
-import functools
 import io
-import math
 import re
 import struct
 import zlib
-from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
-# _PdfWriter is private to render.py; reused rather than copied (a labels/pdf.py would suit both).
-from labels.render import MM_PER_INCH, PT_PER_INCH, _PdfWriter, load_font
-
-DPI = 200
-PAGE_MM = (210.0, 297.0)  # A4 portrait
-MARGIN_X_MM = 15.0  # office printers cannot print the outer ~4.2 mm; 15 mm also leaves a binding
-MARGIN_TOP_MM = 12.0
-MARGIN_BOTTOM_MM = 14.0
-FOOTER_MM = 6.0
-
-TITLE_PT = 16.0
-HEADING_PT = 10.5
-BODY_PT = 8.0
-CELL_PT = 7.5  # 21 dots: Chinese stays legible on a laser print at this size
-FOOTER_PT = 7.5  # below 21 dots the hinted Latin of WenQuanYi turns spindly
-CELL_PAD_MM = 1.2
-MAX_CELL_LINES = 12  # a runaway note must not make a row taller than a page
-RULE = 2  # dots: 0.25 mm table borders
-HEAVY_RULE = 4  # under table headers and the title
+from labels.render import PdfWriter
+from labels.sheet_layout import (
+    BODY_PT,
+    CELL_PT,
+    CONTROL,
+    EMPTY,
+    FAIL_MARK,
+    LEFT,
+    PAGE_H,
+    PAGE_H_PT,
+    PAGE_W,
+    PAGE_W_PT,
+    PASS_MARK,
+    RIGHT,
+    Flow,
+    SheetPage,
+    dots,
+    grid,
+    line_height,
+    note,
+    paint,
+    px,
+    table,
+    width,
+)
 
 TITLE = "查验记录单 Inspection record sheet"
-EMPTY = "—"
-ELLIPSIS = "…"
-PASS_MARK, FAIL_MARK = "✔", "✘"  # a matched heavy pair in WenQuanYi Micro Hei (it lacks ✗)
 
 MATERIALS = {
     "wood": "木质 Wood",
@@ -156,116 +151,6 @@ def load_signature(
 # --- layout -----------------------------------------------------------------------------------
 
 
-def _dots(mm: float) -> int:
-    return round(mm * DPI / MM_PER_INCH)
-
-
-def _px(pt: float) -> int:
-    return round(pt * DPI / PT_PER_INCH)
-
-
-PAGE_W, PAGE_H = _dots(PAGE_MM[0]), _dots(PAGE_MM[1])
-LEFT, RIGHT = _dots(MARGIN_X_MM), PAGE_W - _dots(MARGIN_X_MM)
-TOP = _dots(MARGIN_TOP_MM)
-BOTTOM = PAGE_H - _dots(MARGIN_BOTTOM_MM) - _dots(FOOTER_MM)  # body stops above the footer
-
-
-@dataclass(frozen=True)
-class SheetText:
-    """One line of text; ``y`` is the top of its line box."""
-
-    text: str
-    x: int
-    y: int
-    px: int
-    bold: bool = False
-
-
-@dataclass(frozen=True)
-class SheetRule:
-    """A filled rectangle (x0, y0, x1, y1) in dots, inclusive: borders and rules."""
-
-    box: tuple[int, int, int, int]
-
-
-@dataclass
-class SheetPage:
-    """One laid-out page in dots at ``DPI``; ``signature_box`` is where the image goes."""
-
-    number: int
-    texts: list[SheetText] = field(default_factory=list)
-    rules: list[SheetRule] = field(default_factory=list)
-    signature: Image.Image | None = None  # already scaled to its box, mode "L"
-    signature_box: tuple[int, int, int, int] | None = None
-
-
-@functools.lru_cache(maxsize=8192)
-def _width(text: str, px: int) -> int:
-    return math.ceil(load_font(px).getlength(text))
-
-
-@functools.lru_cache(maxsize=16)
-def _line_height(px: int) -> int:
-    ascent, descent = load_font(px).getmetrics()
-    return ascent + descent
-
-
-# One token per CJK character (Chinese breaks between any two), Latin words, runs of spaces.
-_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
-_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+|\s+")
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # all but "\n": fonts draw them as boxes
-
-
-def _wrap(paragraph: str, px: int, width: int) -> list[str]:
-    """Break one paragraph into lines no wider than ``width`` dots."""
-    lines: list[str] = []
-    line = ""
-    for token in _TOKENS.findall(paragraph):
-        if token.isspace():
-            line += " " if line else ""
-            continue
-        if _width(line + token, px) <= width:
-            line += token
-            continue
-        if line.strip():
-            lines.append(line.rstrip())
-        line = ""
-        for char in token:  # a word wider than the cell breaks anywhere
-            if line and _width(line + char, px) > width:
-                lines.append(line)
-                line = ""
-            line += char
-    return lines + [line.rstrip()]
-
-
-def _cell_lines(text: str, px: int, width: int) -> list[tuple[str, bool]]:
-    """A cell's (line, bold) pairs: newlines kept, at most ``MAX_CELL_LINES``."""
-    lines = [
-        # Failures print bold, every line of them: they are what the reader must not miss.
-        (line, paragraph.startswith(FAIL_MARK))
-        for paragraph in _CONTROL.sub(" ", text).split("\n")
-        for line in _wrap(paragraph, px, width)
-    ]
-    if len(lines) > MAX_CELL_LINES:
-        last, bold = lines[MAX_CELL_LINES - 1]
-        lines = lines[: MAX_CELL_LINES - 1] + [(_fit(last + ELLIPSIS, px, width), bold)]
-    return lines
-
-
-def _fit(text: str, px: int, width: int) -> str:
-    """The text, or its longest prefix plus an ellipsis that fits ``width`` dots."""
-    if _width(text, px) <= width:
-        return text
-    while text and _width(text + ELLIPSIS, px) > width:
-        text = text[:-1]
-    return text.rstrip() + ELLIPSIS
-
-
-def _note(value) -> str:
-    """Free text from the record, stripped; empty when missing."""
-    return "" if value is None else _CONTROL.sub(" ", str(value)).strip()
-
-
 def _text(value) -> str:
     """A record value as printed: dates as ``YYYY-MM-DD HH:MM``, missing as a dash."""
     if value is None or value == "":
@@ -279,7 +164,7 @@ def _text(value) -> str:
         return value.isoformat(sep=" ", timespec="minutes")
     if isinstance(value, date):
         return value.isoformat()
-    return _CONTROL.sub(" ", str(value))
+    return CONTROL.sub(" ", str(value))
 
 
 def _label(value, names: dict[str, str]) -> str:
@@ -287,131 +172,20 @@ def _label(value, names: dict[str, str]) -> str:
     return names.get(value, _text(value)) if isinstance(value, str) else _text(value)
 
 
-class _Flow:
-    """Places blocks top to bottom, starting a new page when the next one does not fit."""
-
-    def __init__(self, record: dict) -> None:
-        self.record = record
-        self.pages: list[SheetPage] = []
-        self.y = 0
-        self.new_page()
-
-    @property
-    def page(self) -> SheetPage:
-        return self.pages[-1]
-
-    def new_page(self) -> None:
-        self.pages.append(SheetPage(number=len(self.pages) + 1))
-        self.y = TOP
-        if len(self.pages) > 1:  # continuation pages say which sheet they belong to
-            px = _px(BODY_PT)
-            number = f"查验编号 Inspection no. {_text(self.record.get('inspection_no'))}"
-            room = RIGHT - LEFT - _width(number, px) - _dots(5)
-            title = _fit(f"{_note(self.record.get('title')) or TITLE} (续 continued)", px, room)
-            self.text(title, LEFT, self.y, px)
-            self.text(number, RIGHT - _width(number, px), self.y, px)
-            self.y += _line_height(px) + _dots(1)
-            self.rule(LEFT, self.y, RIGHT, self.y + RULE - 1)
-            self.y += _dots(4)
-
-    def fits(self, height: int) -> bool:
-        return self.y + height <= BOTTOM
-
-    def ensure(self, height: int) -> None:
-        if not self.fits(height):
-            self.new_page()
-
-    def text(self, text: str, x: int, y: int, px: int, bold: bool = False) -> None:
-        self.page.texts.append(SheetText(text, x, y, px, bold))
-
-    def rule(self, x0: int, y0: int, x1: int, y1: int) -> None:
-        self.page.rules.append(SheetRule((x0, y0, x1, y1)))
-
-    def frame(self, x0: int, y0: int, x1: int, y1: int, width: int = RULE) -> None:
-        """A rectangle outline whose border lies inside (x0, y0)-(x1, y1)."""
-        self.rule(x0, y0, x1, y0 + width - 1)
-        self.rule(x0, y1 - width + 1, x1, y1)
-        self.rule(x0, y0, x0 + width - 1, y1)
-        self.rule(x1 - width + 1, y0, x1, y1)
-
-    @staticmethod
-    def heading_height() -> int:
-        return _line_height(_px(HEADING_PT)) + _dots(1.5)
-
-    def place_heading(self, text: str) -> None:
-        self.text(text, LEFT, self.y, _px(HEADING_PT), bold=True)
-        self.y += self.heading_height()
+def _inspection_no(record: dict) -> str:
+    return f"查验编号 Inspection no. {_text(record.get('inspection_no'))}"
 
 
-def _columns(widths_mm: list[float]) -> list[int]:
-    """Column x positions in dots spanning LEFT..RIGHT; the last column takes the rounding."""
-    xs = [LEFT]
-    for width in widths_mm[:-1]:
-        xs.append(xs[-1] + _dots(width))
-    return xs + [RIGHT]
+class _RecordFlow(Flow):
+    """The shared flow; continuation pages are headed with the sheet's title and number."""
+
+    def continuation_header(self) -> tuple[str, str]:
+        return note(self.record.get("title")) or TITLE, _inspection_no(self.record)
 
 
-def _cells(xs: list[int], cells: list[str], px: int) -> tuple[int, list[list[tuple[str, bool]]]]:
-    """Wrap a row's cells to their columns; return the row height and the lines."""
-    pad = _dots(CELL_PAD_MM)
-    wrapped = [_cell_lines(cell, px, xs[i + 1] - xs[i] - 2 * pad) for i, cell in enumerate(cells)]
-    height = max(len(lines) for lines in wrapped) * _line_height(px) + 2 * pad
-    return height, wrapped
-
-
-def _place_row(
-    flow: _Flow, xs: list[int], wrapped: list[list[tuple[str, bool]]], height: int, px: int
-) -> None:
-    pad, line_h = _dots(CELL_PAD_MM), _line_height(px)
-    for i, lines in enumerate(wrapped):
-        flow.frame(xs[i], flow.y, xs[i + 1], flow.y + height)
-        for n, (line, bold) in enumerate(lines):
-            if line:
-                flow.text(line, xs[i] + pad, flow.y + pad + n * line_h, px, bold)
-    flow.y += height - RULE + 1  # neighbouring rows share one border
-
-
-def _table(
-    flow: _Flow,
-    heading: str,
-    widths_mm: list[float],
-    headers: list[str],
-    rows: list[list[str]],
-    empty: str,
-) -> None:
-    """A bordered table under a heading; rows never split, headers repeat on each new page."""
-    px = _px(CELL_PT)
-    xs = _columns(widths_mm)
-    header_h, header_lines = _cells(xs, headers, px)
-
-    def place_header(title: str) -> None:
-        flow.place_heading(title)
-        _place_row(flow, xs, header_lines, header_h, px)
-        flow.rule(LEFT, flow.y - HEAVY_RULE + 1, RIGHT, flow.y)  # header/body divider
-
-    if not rows:
-        rows, xs_body = [[empty]], [LEFT, RIGHT]
-    else:
-        xs_body = xs
-    sized = [_cells(xs_body, row, px) for row in rows]
-    # Keep the heading with the header and the first row: no orphaned heading at a page foot.
-    flow.ensure(flow.heading_height() + header_h + sized[0][0])
-    place_header(heading)
-    for height, wrapped in sized:
-        if not flow.fits(height):
-            flow.new_page()
-            place_header(f"{heading} (续 continued)")
-        _place_row(flow, xs_body, wrapped, height, px)
-    flow.y += _dots(5)
-
-
-def _info(flow: _Flow, record: dict) -> None:
+def _info(flow: Flow, record: dict) -> None:
     """The title and the grid of who, what, where and when."""
-    px = _px(TITLE_PT)
-    for line, _ in _cell_lines(_note(record.get("title")) or TITLE, px, RIGHT - LEFT):
-        flow.text(line, (PAGE_W - _width(line, px)) // 2, flow.y, px, bold=True)
-        flow.y += _line_height(px)
-    flow.y += _dots(3)
+    flow.place_title(note(record.get("title")) or TITLE)
     pairs = [
         ("舱单号 Manifest no.", record.get("manifest_no")),
         ("提运单号 Bill no.", record.get("bill_no")),
@@ -422,20 +196,15 @@ def _info(flow: _Flow, record: dict) -> None:
         ("检疫官员 CIQ officer", record.get("ciq_officer")),
         ("海关关员 Customs officer", record.get("customs_officer")),
     ]
-    xs = _columns([38, 52, 38, 52])
-    px = _px(BODY_PT)
-    for left, right in zip(pairs[::2], pairs[1::2], strict=True):
-        cells = [left[0], _text(left[1]), right[0], _text(right[1])]
-        height, wrapped = _cells(xs, cells, px)
-        _place_row(flow, xs, wrapped, height, px)
-    flow.y += _dots(5)
+    grid(flow, [38, 52, 38, 52], [(label, _text(value)) for label, value in pairs])
+    flow.y += dots(5)
 
 
 def _mark_cell(pallet: dict) -> str:
     lines = []
     # The mark as transcribed, its stamped lines joined with " / " so rows stay short.
     raw = str(pallet.get("mark_text") or "")
-    printed = " / ".join(_note(part) for part in raw.splitlines() if _note(part))
+    printed = " / ".join(note(part) for part in raw.splitlines() if note(part))
     if printed:
         lines.append(printed)
     mark = pallet.get("mark")
@@ -444,15 +213,15 @@ def _mark_cell(pallet: dict) -> str:
         if mark.get("debarked"):
             parts.append("DB")
         lines.append(f"{PASS_MARK} " + " · ".join(_text(part) for part in parts))
-    lines += [f"{FAIL_MARK} {_note(problem)}" for problem in pallet.get("mark_problems") or ()]
+    lines += [f"{FAIL_MARK} {note(problem)}" for problem in pallet.get("mark_problems") or ()]
     return "\n".join(lines) or EMPTY
 
 
 def _pests_cell(pallet: dict) -> str:
-    note = _note(pallet.get("pest_note"))
+    detail = note(pallet.get("pest_note"))
     if pallet.get("pests_found"):
-        return f"{FAIL_MARK} 发现 Found" + (f"\n{note}" if note else "")
-    return "未发现 None" + (f"\n{note}" if note else "")
+        return f"{FAIL_MARK} 发现 Found" + (f"\n{detail}" if detail else "")
+    return "未发现 None" + (f"\n{detail}" if detail else "")
 
 
 def _task_cell(task: dict | None) -> str:
@@ -460,12 +229,12 @@ def _task_cell(task: dict | None) -> str:
         return EMPTY
     lines = [_label(task.get("kind"), DISPOSITIONS)]
     if task.get("done_at"):
-        by = f" {_note(task['done_by'])}" if task.get("done_by") else ""
+        by = f" {note(task['done_by'])}" if task.get("done_by") else ""
         lines.append(f"已完成 Done {_text(task['done_at'])}{by}")
     else:
         lines.append("未完成 Open")
-    if _note(task.get("note")):
-        lines.append(_note(task.get("note")))
+    if note(task.get("note")):
+        lines.append(note(task.get("note")))
     return "\n".join(lines)
 
 
@@ -473,31 +242,31 @@ def _check_cell(check) -> str:
     if not check:
         return EMPTY
     text = CHECK_RESULTS.get(check.get("result"), _text(check.get("result")))
-    note = _note(check.get("note"))
-    return text + (f"\n{note}" if note else "")
+    detail = note(check.get("note"))
+    return text + (f"\n{detail}" if detail else "")
 
 
-def _signatures(flow: _Flow, record: dict) -> None:
+def _signatures(flow: Flow, record: dict) -> None:
     """The escort's signature box (with the pad image) and two boxes officers sign by pen."""
     escort = record.get("escort") or {}
-    px, small = _px(BODY_PT), _px(CELL_PT)
-    box_h = _dots(30)
-    caption_h = 2 * _line_height(small) + _dots(1)
+    body, small = px(BODY_PT), px(CELL_PT)
+    box_h = dots(30)
+    caption_h = 2 * line_height(small) + dots(1)
     result = f"查验结论 Result: {_label(record.get('result'), RESULTS)}"
-    flow.ensure(flow.heading_height() + _line_height(px) + _dots(1) + box_h + caption_h)
+    flow.ensure(flow.heading_height() + line_height(body) + dots(1) + box_h + caption_h)
     # The result again, from page 1: the signatures below attest to it.
     flow.place_heading(result)
     boxes = [
-        ("押运人签字 Escort signature", LEFT, LEFT + _dots(84)),
-        ("检疫官员签字 CIQ officer", LEFT + _dots(88), LEFT + _dots(134)),
-        ("海关关员签字 Customs officer", LEFT + _dots(138), RIGHT),
+        ("押运人签字 Escort signature", LEFT, LEFT + dots(84)),
+        ("检疫官员签字 CIQ officer", LEFT + dots(88), LEFT + dots(134)),
+        ("海关关员签字 Customs officer", LEFT + dots(138), RIGHT),
     ]
-    label_h = _line_height(px) + _dots(1)
+    label_h = line_height(body) + dots(1)
     top = flow.y
     for label, x0, x1 in boxes:
-        flow.text(label, x0, top, px)
+        flow.text(label, x0, top, body)
         flow.frame(x0, top + label_h, x1, top + label_h + box_h)
-    inner = _dots(2)
+    inner = dots(2)
     x0, x1 = boxes[0][1], boxes[0][2]
     box = (x0 + inner, top + label_h + inner, x1 - inner, top + label_h + box_h - inner)
     signature = escort.get("signature")
@@ -506,34 +275,34 @@ def _signatures(flow: _Flow, record: dict) -> None:
             raise TypeError("escort signature must be a PIL image (see load_signature) or None")
         image = _flatten(signature)
         scale = min((box[2] - box[0]) / image.width, (box[3] - box[1]) / image.height)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        left = box[0] + (box[2] - box[0] - size[0]) // 2
-        upper = box[1] + (box[3] - box[1] - size[1]) // 2
-        flow.page.signature = image.resize(size, Image.Resampling.LANCZOS)
-        flow.page.signature_box = (left, upper, left + size[0], upper + size[1])
+        scaled = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        left = box[0] + (box[2] - box[0] - scaled[0]) // 2
+        upper = box[1] + (box[3] - box[1] - scaled[1]) // 2
+        flow.page.signature = image.resize(scaled, Image.Resampling.LANCZOS)
+        flow.page.signature_box = (left, upper, left + scaled[0], upper + scaled[1])
     else:
         unsigned = "未签字 Not signed"
         flow.text(
             unsigned,
-            (box[0] + box[2] - _width(unsigned, small)) // 2,
-            (box[1] + box[3] - _line_height(small)) // 2,
+            (box[0] + box[2] - width(unsigned, small)) // 2,
+            (box[1] + box[3] - line_height(small)) // 2,
             small,
         )
-    y = top + label_h + box_h + _dots(1)
+    y = top + label_h + box_h + dots(1)
     flow.text(f"押运人 Escort: {_text(escort.get('name'))}", x0, y, small)
     flow.text(
-        f"签字时间 Signed at: {_text(escort.get('signed_at'))}", x0, y + _line_height(small), small
+        f"签字时间 Signed at: {_text(escort.get('signed_at'))}", x0, y + line_height(small), small
     )
     flow.y = y + caption_h
 
 
 def compose_record_sheet(record: dict) -> list[SheetPage]:
     """Lay out the sheet as pages of text, rules and the signature (``render_record_sheet``)."""
-    flow = _Flow(record)
+    flow = _RecordFlow(record)
     _info(flow, record)
 
     pallets = record.get("pallets") or []
-    _table(
+    table(
         flow,
         "托盘 Pallets · 木质包装 IPPC / ISPM 15",
         [20, 18, 52, 24, 22, 44],
@@ -560,7 +329,7 @@ def compose_record_sheet(record: dict) -> list[SheetPage]:
     )
 
     checks = record.get("checks") or []
-    _table(
+    table(
         flow,
         "海关查验 Customs checks",
         [10, 40] + [26] * len(CHECK_ASPECTS),
@@ -577,52 +346,25 @@ def compose_record_sheet(record: dict) -> list[SheetPage]:
     )
     _signatures(flow, record)
 
-    # Footers last: the page count is only known now.
-    px = _px(FOOTER_PT)
-    y = PAGE_H - _dots(MARGIN_BOTTOM_MM) - _line_height(px)
-    count = len(flow.pages)
-    number = f"查验编号 Inspection no. {_text(record.get('inspection_no'))}"
-    for page in flow.pages:
-        page.rules.append(SheetRule((LEFT, y - _dots(1.5), RIGHT, y - _dots(1.5) + RULE // 2)))
-        page.texts.append(SheetText(number, LEFT, y, px))
-        folio = f"{page.number}/{count}"
-        page.texts.append(SheetText(folio, (PAGE_W - _width(folio, px)) // 2, y, px))
+    flow.place_footers(_inspection_no(record))  # last: it needs the page count
     return flow.pages
 
 
-# --- painting ---------------------------------------------------------------------------------
-
-
-def _paint(page: SheetPage) -> Image.Image:
-    """The page's text and rules as a 1-bit image (the signature is not on it)."""
-    image = Image.new("1", (PAGE_W, PAGE_H), 1)
-    draw = ImageDraw.Draw(image)
-    draw.fontmode = "1"  # hinted 1-bit glyphs, crisper than thresholded anti-aliasing
-    for rule in page.rules:
-        draw.rectangle(rule.box, fill=0)
-    for text in page.texts:
-        font = load_font(text.px)
-        draw.text((text.x, text.y), text.text, font=font, fill=0)
-        if text.bold:
-            # WenQuanYi Micro Hei has no bold face: overprint one dot to the right (~1/20 em);
-            # a 1-dot stroke thickens both sides and clogs small Chinese glyphs.
-            for shift in range(1, max(2, text.px // 20)):
-                draw.text((text.x + shift, text.y), text.text, font=font, fill=0)
-    return image
+# --- pages and PDF ----------------------------------------------------------------------------
 
 
 def render_record_sheet_pages(record: dict) -> list[Image.Image]:
     """The record sheet's pages as mode "L" images at ``DPI``, exactly as the PDF shows them."""
     pages = []
     for page in compose_record_sheet(record):
-        image = _paint(page).convert("L")
+        image = paint(page).convert("L")
         if page.signature is not None:
             image.paste(page.signature, page.signature_box[:2])
         pages.append(image)
     return pages
 
 
-class _SheetPdf(_PdfWriter):
+class _SheetPdf(PdfWriter):
     """render.py's PDF writer plus 8-bit grayscale images, for the signature."""
 
     def gray_image(self, image: Image.Image) -> int:
@@ -670,12 +412,11 @@ def render_record_sheet(record: dict) -> bytes:
     inspection number and "page/pages".
     """
     writer = _SheetPdf()
-    page_w_pt, page_h_pt = (mm * PT_PER_INCH / MM_PER_INCH for mm in PAGE_MM)
     # The page image is whole dots, a fraction of a dot off A4: scale each axis on its own.
-    x_pt, y_pt = page_w_pt / PAGE_W, page_h_pt / PAGE_H
+    x_pt, y_pt = PAGE_W_PT / PAGE_W, PAGE_H_PT / PAGE_H
     for page in compose_record_sheet(record):
-        images = [writer.image(_paint(page))]
-        placements = [(images[0], 0.0, 0.0, page_w_pt, page_h_pt)]
+        images = [writer.image(paint(page))]
+        placements = [(images[0], 0.0, 0.0, PAGE_W_PT, PAGE_H_PT)]
         if page.signature is not None:
             left, upper, right, lower = page.signature_box
             images.append(writer.gray_image(page.signature))
@@ -683,10 +424,10 @@ def render_record_sheet(record: dict) -> bytes:
                 (
                     images[1],
                     left * x_pt,
-                    page_h_pt - lower * y_pt,  # PDF's origin is bottom left
+                    PAGE_H_PT - lower * y_pt,  # PDF's origin is bottom left
                     (right - left) * x_pt,
                     (lower - upper) * y_pt,
                 )
             )
-        writer.page(page_w_pt, page_h_pt, writer.content(placements), images)
+        writer.page(PAGE_W_PT, PAGE_H_PT, writer.content(placements), images)
     return writer.finish()

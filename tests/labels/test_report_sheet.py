@@ -10,7 +10,7 @@ from labels.report_sheet import (
     render_reconciliation_pages,
     render_reconciliation_pdf,
 )
-from labels.sheets import DPI
+from labels.sheet_layout import DPI
 
 A4_PT = (595.28, 841.89)
 

@@ -13,12 +13,18 @@ from PIL import Image, ImageDraw
 
 from labels import sheets
 from labels.render import load_font
-from labels.sheets import (
+from labels.sheet_layout import (
     BOTTOM,
+    CELL_PT,
     DPI,
     MAX_CELL_LINES,
     PAGE_H,
     PAGE_W,
+    line_height,
+    px,
+    wrap,
+)
+from labels.sheets import (
     SIGNATURE_MARGIN,
     SignatureError,
     compose_record_sheet,
@@ -349,7 +355,7 @@ def test_everything_stays_inside_the_page():
             f"{page.number}/{len(pages)}",
         }
         body = [text for text in page.texts if text.y < BOTTOM]
-        assert all(text.y + sheets._line_height(text.px) <= BOTTOM for text in body)
+        assert all(text.y + line_height(text.px) <= BOTTOM for text in body)
         assert all(0 <= rule.box[0] <= rule.box[2] < PAGE_W for rule in page.rules)
         assert all(0 <= rule.box[1] <= rule.box[3] < PAGE_H for rule in page.rules)
 
@@ -394,21 +400,19 @@ def test_signature_must_be_an_image():
 
 def test_wrap_breaks_chinese_anywhere_and_latin_at_spaces():
     px, width = 21, 200
-    lines = sheets._wrap(
-        "婴儿配方奶粉婴儿配方奶粉婴儿配方奶粉 Infant formula for babies", px, width
-    )
+    lines = wrap("婴儿配方奶粉婴儿配方奶粉婴儿配方奶粉 Infant formula for babies", px, width)
     assert len(lines) > 1
     assert all(load_font(px).getlength(line) <= width for line in lines)
     assert "".join(lines).replace(" ", "") == "婴儿配方奶粉" * 3 + "Infantformulaforbabies"
     assert all(not line.startswith(" ") and not line.endswith(" ") for line in lines)
     assert "formula" in " ".join(lines).split()  # no Latin word split when it fits a line
-    long_word = sheets._wrap("X" * 200, px, width)
+    long_word = wrap("X" * 200, px, width)
     assert all(load_font(px).getlength(line) <= width for line in long_word)
 
 
 @pytest.mark.skipif(not CJK_FONT.exists(), reason="fonts-wqy-microhei not installed")
 def test_sheet_uses_a_cjk_font():
-    assert load_font(sheets._px(sheets.CELL_PT)).getname()[0] == "WenQuanYi Micro Hei"
+    assert load_font(px(CELL_PT)).getname()[0] == "WenQuanYi Micro Hei"
 
 
 # --- painting and PDF -------------------------------------------------------------------------
@@ -424,7 +428,7 @@ def test_page_images_are_a4_and_every_text_is_painted(signature):
         assert image.size == (PAGE_W, PAGE_H) == (1654, 2339)  # A4 at 200 dpi
         for text in layout.texts:
             width = round(load_font(text.px).getlength(text.text))
-            box = (text.x, text.y, text.x + width, text.y + sheets._line_height(text.px))
+            box = (text.x, text.y, text.x + width, text.y + line_height(text.px))
             assert dark(image, box) > 0, text
 
 
