@@ -144,13 +144,22 @@ def _envelope_errors(payload: dict) -> list[str]:
     return errors
 
 
-def validate_declaration(payload: object, key: str) -> list[str]:
-    """Return what is wrong with an INV101 request (empty when it may be stored)."""
+def _request_head(payload: object, key: str) -> tuple[list[str], dict | None]:
+    """What every message request can lack (its idempotency key, being an object), and its head:
+    ``{}`` when missing, None when the body is no object at all (nothing more to check)."""
     errors = [] if key else ["Idempotency-Key header is required"]
     if not isinstance(payload, dict):
-        return [*errors, "body must be a JSON object"]
+        return [*errors, "body must be a JSON object"], None
     head = payload.get("head")
-    if not isinstance(head, dict) or not head.get("etpsInnerInvtNo"):
+    return errors, head if isinstance(head, dict) else {}
+
+
+def validate_declaration(payload: object, key: str) -> list[str]:
+    """Return what is wrong with an INV101 request (empty when it may be stored)."""
+    errors, head = _request_head(payload, key)
+    if head is None:
+        return errors
+    if not head.get("etpsInnerInvtNo"):
         errors.append("head.etpsInnerInvtNo is required")
     lines = payload.get("lines")
     if not isinstance(lines, list) or not lines:
@@ -165,10 +174,9 @@ def validate_declaration(payload: object, key: str) -> list[str]:
 
 def validate_passport(payload: object, key: str) -> list[str]:
     """Return what is wrong with a SAS121 request (empty when its goods may be checked)."""
-    errors = [] if key else ["Idempotency-Key header is required"]
-    if not isinstance(payload, dict):
-        return [*errors, "body must be a JSON object"]
-    head = payload.get("head") if isinstance(payload.get("head"), dict) else {}
+    errors, head = _request_head(payload, key)
+    if head is None:
+        return errors
     if not head.get("etpsPreentNo"):
         errors.append("head.etpsPreentNo is required")
     if head.get("bindTypecd") not in BIND_TYPES:
@@ -200,10 +208,9 @@ def validate_passport(payload: object, key: str) -> list[str]:
 
 def validate_gate_pass(payload: object, key: str) -> list[str]:
     """Return what is wrong with a SAS223 request (empty when it may be checked)."""
-    errors = [] if key else ["Idempotency-Key header is required"]
-    if not isinstance(payload, dict):
-        return [*errors, "body must be a JSON object"]
-    head = payload.get("head") if isinstance(payload.get("head"), dict) else {}
+    errors, head = _request_head(payload, key)
+    if head is None:
+        return errors
     if not head.get("passportNo"):
         errors.append("head.passportNo is required")
     if not head.get("vehicleNo") and not head.get("vehicleIcNo"):
