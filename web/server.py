@@ -18,7 +18,9 @@ scan path:
   a reset, and the worker need not wait a round trip for the client; otherwise the graceful
   close runs as before.
 
-The last two took a minimal app from ~6,100 to ~9,400 requests/s on this machine.
+The last two took a minimal app from ~6,100 to ~9,400 requests/s on this machine; all three, with
+the smaller savings below (the Date header, the heartbeat, accept), to ~18,000 (server CPU per
+request ~183 -> ~55 µs).
 """
 
 import errno
