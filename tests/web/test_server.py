@@ -149,6 +149,11 @@ def test_requests_only_gunicorn_reads(served):
     # HTTP/1.0 and a bad request line: gunicorn's answers.
     assert exchange(port, b"GET /healthz HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")
     assert exchange(port, b"GET /a b c\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 400")
+    # Over gunicorn's limits: its answers too (the strict reader declines, never refuses).
+    long_uri = b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert exchange(port, long_uri).startswith(b"HTTP/1.1 414")
+    many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 101 + b"\r\n"
+    assert exchange(port, many).startswith(b"HTTP/1.1 431")
     # A client that connects and goes away before sending a byte costs the server nothing.
     socket.create_connection(("127.0.0.1", port), timeout=5).close()
     assert exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").startswith(
