@@ -251,16 +251,17 @@ class _Ledger:
 def _result_json(result: dict) -> str:
     """``json.dumps(result)`` for one scan's answer, in a quarter of the time (~0.9 against
     ~3.6 µs): it runs under the write lock for every scan of a batch."""
-    def number(value):
-        return "null" if value is None else str(int(value))
-
     return (
         f'{{"client_scan_id": {encode_basestring_ascii(result["client_scan_id"])},'
         f' "code": {encode_basestring_ascii(result["code"])},'
         f' "outcome": {encode_basestring_ascii(result["outcome"])},'
-        f' "line_no": {number(result["line_no"])}, "counted": {number(result["counted"])},'
-        f' "declared": {number(result["declared"])}}}'
+        f' "line_no": {_json_int(result["line_no"])}, "counted": {_json_int(result["counted"])},'
+        f' "declared": {_json_int(result["declared"])}}}'
     )
+
+
+def _json_int(value) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def _normal(raw: str) -> str:
