@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from tally import units, workflow
 from tally.db import now, write
-from tally.errors import ConflictError, ValidationError
+from tally.errors import ConflictError, NotFoundError, TallyError, ValidationError
 
 MAX_BATCH = 1000
 OUTCOMES = ("counted", "duplicate", "unknown", "other_manifest", "void", "invalid")
@@ -104,6 +104,15 @@ def find_recorded(db: Database, client_scan_id: str) -> list[dict] | None:
     return [json.loads(r[0]) for r in rows] if rows else None
 
 
+@dataclass(frozen=True)
+class Request:
+    """One client request's scans, as ``record_requests`` takes several together."""
+
+    manifest_id: int
+    scans: list[Scan]
+    user_id: int | None
+
+
 def record_scans(
     db: Database,
     manifest_id: int,
@@ -120,65 +129,117 @@ def record_scans(
     second record of every scan cost 10-15 % of throughput under load (docs/ingestion.md).
     """
     with write(db):
-        status = workflow.current_status(db, manifest_id)
-        if not workflow.is_tally_open(status):
-            raise ConflictError(
-                f"the tally is closed ({status.value}); scans are not accepted",
-                current_status=status.value,
+        [outcome] = _record(db, [Request(manifest_id, scans, user_id)])
+        if isinstance(outcome, TallyError):
+            raise outcome
+        results, fresh = outcome
+        if image is not None and fresh:
+            content, content_type = image
+            db.execute(
+                "INSERT OR IGNORE INTO scan_images (sha256, content_type, content, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                [scans[0].image_sha256, content_type, content, now()],
             )
-        earlier = _earlier_answers(db, manifest_id, scans)
-        fresh = [scan for scan in scans if scan.client_scan_id not in earlier]
-        ledger = _Ledger(db, manifest_id, [raw for scan in fresh for raw in scan.codes])
+    return results
+
+
+def record_requests(db: Database, requests: list[Request]) -> list[list[dict] | TallyError]:
+    """Record several requests in one transaction, as if each came after the one before it.
+
+    Each request gets its results, or its own error (no such manifest, the tally is closed, a
+    client scan id used for another scan), in which case nothing of it is recorded and the others
+    go on. A request repeating an earlier one's client scan id gets that one's answer, as it
+    would a moment later. One lock, one read of the ledger and one insert for all of them is what
+    lets single scans keep up under load: web/server.py hands over the requests that arrive
+    together (docs/ingestion.md).
+    """
+    return [o if isinstance(o, TallyError) else o[0] for o in _record(db, requests)]
+
+
+def _record(db: Database, requests: list[Request]) -> list[tuple[list[dict], int] | TallyError]:
+    """(results, how many scans were new) or the error, per request."""
+    with write(db):
+        closed = {mid: _closed(db, mid) for mid in {r.manifest_id for r in requests}}
+        outcomes: list = [closed[r.manifest_id] for r in requests]
+        open_requests = [r for r in requests if closed[r.manifest_id] is None]
+        # Every earlier answer of these client scan ids, and as this group records more, theirs.
+        known = _stored_answers(db, [s.client_scan_id for r in open_requests for s in r.scans])
+        ledger = _Ledger(db, [raw for r in open_requests for s in r.scans
+                              if s.client_scan_id not in known for raw in s.codes])
         stamp = now()
-        results, rows = [], []
-        for scan in scans:
-            if scan.client_scan_id in earlier:
-                results += earlier[scan.client_scan_id]
+        rows = []
+        for index, request in enumerate(requests):
+            if outcomes[index] is not None:
                 continue
-            for seq, raw in enumerate(scan.codes):
-                result, unit_id, line_id = ledger.classify(raw)
-                result = {"client_scan_id": scan.client_scan_id, **result}
-                results.append(result)
-                rows.append((scan.client_scan_id, seq, manifest_id, raw, scan.source, scan.device,
-                             user_id, result["outcome"], unit_id, line_id, _result_json(result),
-                             scan.image_sha256, stamp))
-        # One statement for the whole request; the line_counts trigger keeps each line's count.
+            try:
+                earlier = _earlier_answers(request, known)
+            except ConflictError as exc:
+                outcomes[index] = exc
+                continue
+            results, fresh = [], 0
+            for scan in request.scans:
+                if scan.client_scan_id in earlier:
+                    results += earlier[scan.client_scan_id]
+                    continue
+                fresh += 1
+                for seq, raw in enumerate(scan.codes):
+                    result, unit_id, line_id = ledger.classify(raw, request.manifest_id)
+                    result = {"client_scan_id": scan.client_scan_id, **result}
+                    results.append(result)
+                    known.setdefault(scan.client_scan_id, []).append(
+                        (request.manifest_id, raw, scan.source, result))
+                    rows.append((scan.client_scan_id, seq, request.manifest_id, raw, scan.source,
+                                 scan.device, request.user_id, result["outcome"], unit_id,
+                                 line_id, _result_json(result), scan.image_sha256, stamp))
+            outcomes[index] = (results, fresh)
+        # One statement for them all; the line_counts trigger keeps each line's count.
         db.conn.executemany(
             "INSERT INTO scans (client_scan_id, seq, manifest_id, code, source, device, user_id,"
             " outcome, unit_id, line_id, result, image_sha256, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        if image is not None and rows:
-            content, content_type = image
-            db.execute(
-                "INSERT OR IGNORE INTO scan_images (sha256, content_type, content, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                [scans[0].image_sha256, content_type, content, stamp],
-            )
-    return results
+    return outcomes
 
 
-def _earlier_answers(db: Database, manifest_id: int, scans: list[Scan]) -> dict[str, list]:
-    """The stored answers of the requests already recorded, by client scan id.
+def _closed(db: Database, manifest_id: int) -> TallyError | None:
+    """Why the manifest takes no scans (there is none, or its tally is closed), or None."""
+    try:
+        status = workflow.current_status(db, manifest_id)
+    except NotFoundError as exc:
+        return exc
+    if workflow.is_tally_open(status):
+        return None
+    return ConflictError(
+        f"the tally is closed ({status.value}); scans are not accepted",
+        current_status=status.value,
+    )
+
+
+def _stored_answers(db: Database, client_ids: list[str]) -> dict[str, list[tuple]]:
+    """(manifest id, code, source, result) of each ledger row of these client scan ids."""
+    found: dict[str, list[tuple]] = {}
+    for client_id, _seq, scan_manifest, code, source, result in _in_chunks(
+        db, "SELECT client_scan_id, seq, manifest_id, code, source, result FROM scans"
+        " WHERE client_scan_id IN ({}) ORDER BY client_scan_id, seq", client_ids
+    ):
+        found.setdefault(client_id, []).append((scan_manifest, code, source, json.loads(result)))
+    return found
+
+
+def _earlier_answers(request: Request, known: dict[str, list[tuple]]) -> dict[str, list]:
+    """The answers already given to the request's scans, by client scan id.
 
     A client scan id used before for a different scan is a 409: the client has a bug, and
     answering with the other scan's result would hide it.
     """
-    ids = [scan.client_scan_id for scan in scans]
-    found: dict[str, list] = {}
-    for client_id, _seq, scan_manifest, code, source, result in _in_chunks(
-        db, "SELECT client_scan_id, seq, manifest_id, code, source, result FROM scans"
-        " WHERE client_scan_id IN ({}) ORDER BY client_scan_id, seq", ids
-    ):
-        found.setdefault(client_id, []).append((scan_manifest, code, source, json.loads(result)))
     answers = {}
-    for scan in scans:
-        stored = found.get(scan.client_scan_id)
+    for scan in request.scans:
+        stored = known.get(scan.client_scan_id)
         if stored is None:
             continue
         scan_manifest, code, source, _ = stored[0]
-        same = scan_manifest == manifest_id and source == scan.source
+        same = scan_manifest == request.manifest_id and source == scan.source
         if scan.source == "wedge":
             same = same and code == scan.codes[0]
         if not same:
@@ -210,11 +271,10 @@ FROM units u JOIN manifest_lines l ON l.id = u.line_id WHERE u.id IN ({})
 
 
 class _Ledger:
-    """The state one request's scans are classified against, read in one go and kept up to date
-    as its scans are classified in order (a unit read twice in a batch counts once)."""
+    """The state a group of requests' scans are classified against, read in one go and kept up
+    to date as the scans are classified in order (a unit read twice in a batch counts once)."""
 
-    def __init__(self, db: Database, manifest_id: int, raws: list[str]):
-        self.manifest_id = manifest_id
+    def __init__(self, db: Database, raws: list[str]):
         # Units are keyed by their stored (valid) code: a misread whose serial exists but whose
         # check digit fails finds no entry and is answered invalid below.
         serials = {int(code[1:-1]) for code in map(_normal, raws) if units.looks_like_code(code)}
@@ -226,15 +286,16 @@ class _Ledger:
             if already:
                 self.counted.add(unit_id)
 
-    def classify(self, raw: str) -> tuple[dict, int | None, int | None]:
-        """(answer without client_scan_id, unit id, line id to count under) for one code."""
+    def classify(self, raw: str, manifest_id: int) -> tuple[dict, int | None, int | None]:
+        """(answer without client_scan_id, unit id, line id to count under) for one code read
+        for the manifest ``manifest_id``."""
         code = _normal(raw)
         row = self.units.get(code)
         if row is None:
             misread = units.looks_like_code(code) and not units.is_valid_code(code)
             return _answer(code, "invalid" if misread else "unknown"), None, None
         unit_id, _, unit_manifest, line_id, unit_status, line_no, declared, _, _ = row
-        if unit_manifest != self.manifest_id:
+        if unit_manifest != manifest_id:
             return _answer(code, "other_manifest"), unit_id, None
         if unit_status == "void":
             outcome, ledger_line = "void", None

@@ -8,7 +8,7 @@ import pytest
 from tally import labelling, manifests, outbox, scans, units
 from tally.config import DEFAULTS, site_settings
 from tally.confirmation import confirm_tally
-from tally.errors import ConflictError, PermissionDenied, ValidationError
+from tally.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from tally.reconcile import load_reconciliation, record_discrepancy
 from tests.conftest import MANIFEST_CSV, clear_for_tally
 
@@ -142,6 +142,44 @@ def test_batch_is_one_transaction(db, mid):
     results = scans.record_scans(db, mid, batch, user_id=None)
     assert [r["outcome"] for r in results] == ["counted", "counted", "duplicate", "duplicate"]
     assert scans.record_scans(db, mid, batch, user_id=None) == results
+    assert db["scans"].count == 4
+
+
+def test_requests_recorded_together_answer_as_one_after_another(db, mid):
+    """How the server records the scan requests that arrive together: each its own answer or
+    error, as if sent one after the other, and a failed one records nothing."""
+    codes = [x["code"] for x in labelling.issue_labels(db, mid, line_no=1, count=2, user_id=None)]
+    not_cleared = manifests.import_manifest(
+        db, {"manifest_no": "MF-LATER", "lines": [{"line_no": 1, "sku": "S", "name": "N",
+                                                   "declared_qty": 1}]}, user_id=None)["id"]
+
+    def request(manifest_id, *reads):
+        return scans.Request(manifest_id, [scans.Scan(cid, (code,)) for cid, code in reads], None)
+
+    outcomes = scans.record_requests(db, [
+        request(mid, ("g1", codes[0])),
+        request(mid, ("g2", codes[0])),
+        request(not_cleared, ("g3", codes[1])),
+        request(999_999, ("g3", codes[1])),
+        request(mid, ("g1", codes[0])),  # a retry racing its first try
+        request(mid, ("g1", codes[1])),  # the same client id for another code
+        request(mid, ("g4", codes[1]), ("g5", codes[1])),
+    ])
+    first, duplicate, closed, unknown, retry, reused, batch = outcomes
+    assert [(a["outcome"], a["counted"]) for a in first + duplicate] == [
+        ("counted", 1), ("duplicate", 1)]
+    assert isinstance(closed, ConflictError) and "closed" in closed.message
+    assert isinstance(unknown, NotFoundError)
+    assert retry == first
+    assert isinstance(reused, ConflictError) and "already used" in reused.message
+    assert [(a["outcome"], a["counted"]) for a in batch] == [("counted", 2), ("duplicate", 2)]
+    assert [r[0] for r in db.execute("SELECT client_scan_id FROM scans ORDER BY id")] == [
+        "g1", "g2", "g4", "g5"]
+    assert load_reconciliation(db, mid)["lines"][0]["counted"] == 2
+    # What was stored is what was answered: each sent again alone gets the same answer.
+    for answers in (first, duplicate, batch):
+        again = [scans.Scan(a["client_scan_id"], (a["code"],)) for a in answers]
+        assert scans.record_scans(db, mid, again, user_id=None) == answers
     assert db["scans"].count == 4
 
 
