@@ -50,6 +50,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from web.fast_scans import FastScans
 
     app.wsgi_app = FastScans(app.wsgi_app, app)
+    # web/server.py hands the requests accepted together to this rather than one by one.
+    app.answer_together = app.wsgi_app.answer_together
     return app
 
 

@@ -8,19 +8,35 @@ with a JSON body, a bearer token and no query string, through the same domain ca
 view (``tally.users``, ``tally.scans``) and the same error mapping (``web.errors.describe``).
 Everything else (camera frames, signed-in pages, ``?blind=1``, anything unusual about the request)
 goes on to Flask unchanged; tests/web/test_fast_scans.py checks that both answer alike.
+
+``answer_together`` takes several requests at once, as web/server.py hands over the ones that
+arrived together: their scans are recorded in one transaction (``tally.scans.record_requests``),
+each answered as if it had come alone, one after the other.
 """
 
 import json
 import re
+from dataclasses import dataclass
 from http import HTTPStatus
 
 from tally import scans
-from tally.errors import ValidationError
+from tally.errors import TallyError, ValidationError
 from tally.users import authenticate, require_role
 from web.db import db_for
 from web.errors import describe, error_headers
 
 _PATH = re.compile(r"/api/manifests/([0-9]{1,18})/scans")
+
+
+@dataclass
+class _Pending:
+    """A hot-path request read and parsed, before the database: its scans or what was wrong."""
+
+    manifest_id: int
+    token: str
+    scans: list | None
+    invalid: ValidationError | None
+    user_id: int | None = None
 
 
 class FastScans:
@@ -32,18 +48,31 @@ class FastScans:
         self.max_body = int(flask_app.config["MAX_CONTENT_LENGTH"])
 
     def __call__(self, environ, start_response):
-        match = self._match(environ)
-        if match is None:
-            return self.app(environ, start_response)
-        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-        status, answer, headers = self._answer(environ, int(match.group(1)), body)
-        # Compact and unescaped, as Flask's JSON provider is configured in create_app.
-        data = (json.dumps(answer, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        start_response(
-            f"{status} {HTTPStatus(status).phrase.upper()}",
-            [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers],
-        )
-        return [data]
+        [answer] = self.answer_together([(environ, start_response)])
+        return self.app(environ, start_response) if answer is None else answer
+
+    def answer_together(self, calls: list[tuple[dict, object]]) -> list:
+        """WSGI for several requests at once: each (environ, start_response) of a hot-path
+        request gets its answer's iterable, all after their scans were committed together; any
+        other request gets None, for the caller to hand to the app (a slow page must not hold
+        up the scans)."""
+        answers: list = [None] * len(calls)
+        hot, pending = [], []
+        for index, (environ, _) in enumerate(calls):
+            match = self._match(environ)
+            if match is not None:
+                hot.append(index)
+                pending.append(self._read(environ, int(match.group(1))))
+        for index, (status, body, headers) in zip(hot, self._answer(pending), strict=True):
+            # Compact and unescaped, as Flask's JSON provider is configured in create_app.
+            data = (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+            calls[index][1](
+                f"{status} {HTTPStatus(status).phrase.upper()}",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                 *headers],
+            )
+            answers[index] = [data]
+        return answers
 
     def _match(self, environ):
         """The path match when this request is one the hot path answers, else None."""
@@ -60,23 +89,73 @@ class FastScans:
             return None  # chunked or too large: Flask's answer
         return _PATH.fullmatch(environ.get("PATH_INFO", ""))
 
-    def _answer(self, environ, manifest_id: int, body: bytes) -> tuple[int, dict, list]:
-        db = db_for(self.database)
+    @staticmethod
+    def _read(environ, manifest_id: int) -> _Pending:
+        """Read and check the body; the database is not needed for that."""
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        token = environ["HTTP_AUTHORIZATION"][7:].strip()
         try:
-            user = authenticate(db, environ["HTTP_AUTHORIZATION"][7:].strip())
-            require_role(user, "operator")
             try:
                 payload = json.loads(body)
             except ValueError:
                 payload = None
             if payload is None:  # as web.api.json_body words it
                 raise ValidationError("the body is not valid JSON")
-            batch = scans.parse_request(payload)
-            return 200, {"results": scans.record_scans(db, manifest_id, batch,
-                                                       user_id=user["id"])}, []
+            return _Pending(manifest_id, token, scans.parse_request(payload), None)
+        except ValidationError as exc:
+            return _Pending(manifest_id, token, None, exc)
+
+    def _answer(self, pending: list[_Pending]) -> list[tuple[int, dict, list]]:
+        """(status, body, extra headers) per request."""
+        if not pending:
+            return []
+        db = db_for(self.database)
+        try:
+            answers, requests, where = self._check(db, pending), [], []
+            for index, item in enumerate(pending):
+                if answers[index] is None:
+                    requests.append(scans.Request(item.manifest_id, item.scans, item.user_id))
+                    where.append(index)
+            outcomes = scans.record_requests(db, requests) if requests else []
+            for index, outcome in zip(where, outcomes, strict=True):
+                answers[index] = (_error(outcome) if isinstance(outcome, TallyError)
+                                  else (200, {"results": outcome}, []))
+            return answers
         except Exception as exc:  # noqa: BLE001 - every error answers in the one shape
-            status, answer = describe(exc)
-            return status, answer, error_headers(status)
+            if len(pending) > 1:  # nothing was recorded: let each fail or succeed on its own
+                return [answer for one in pending for answer in self._answer([one])]
+            return [_error(exc)]
         finally:
             if db.conn.in_transaction:  # as web.db's teardown does for Flask requests
                 db.conn.execute("ROLLBACK")
+
+    @staticmethod
+    def _check(db, pending: list[_Pending]) -> list:
+        """The error answer of each request that may not record (None for the others), in the
+        Flask view's order: who, then may they, then what. Done before the write lock: the
+        first read after other workers' writes refreshes the connection's page cache, which
+        costs most with nobody waiting on it."""
+        answers: list = [None] * len(pending)
+        users: dict[str, dict | TallyError] = {}  # by token: one query per token, not request
+        for index, item in enumerate(pending):
+            try:
+                if item.token not in users:
+                    try:
+                        users[item.token] = authenticate(db, item.token)
+                    except TallyError as exc:
+                        users[item.token] = exc
+                user = users[item.token]
+                if isinstance(user, TallyError):
+                    raise user
+                require_role(user, "operator")
+                if item.invalid is not None:
+                    raise item.invalid
+                item.user_id = user["id"]
+            except TallyError as exc:
+                answers[index] = _error(exc)
+        return answers
+
+
+def _error(exc: Exception) -> tuple[int, dict, list]:
+    status, body = describe(exc)
+    return status, body, error_headers(status)

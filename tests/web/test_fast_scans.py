@@ -5,14 +5,26 @@ The same requests go to two fresh databases, one through the hot path and one th
 headers) and the ledgers that result must be identical.
 """
 
+import json
+import os
+import socket
+import threading
+import time
+
 import pytest
+from gunicorn import util as gunicorn_util
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
+from werkzeug.test import EnvironBuilder
 
 from tally import labelling
 from tally.db import close_db, migrate, open_db
 from tally.users import create_user_token
 from tests.conftest import MANIFEST_CSV, auth, clear_over_http
+from tests.web.test_server import scan_request
 from web import create_app
 from web.db import close_all
+from web.server import SyncWorker
 
 
 class Side:
@@ -146,3 +158,112 @@ def test_which_requests_take_the_hot_path(app):
                    {"CONTENT_LENGTH": ""}, {"CONTENT_LENGTH": str(10**9)},
                    {"PATH_INFO": "/api/manifests/7/scans/1"}):
         assert hot._match({**base, **change}) is None, change
+
+
+def environ_of(side, request: dict, query: str = "") -> dict:
+    """The WSGI environ of ``side.post(**request)``."""
+    kwargs = ({"json": request["body"]} if "data" not in request
+              else {"data": request["data"], "content_type": request["content_type"]})
+    return EnvironBuilder(path=f"/api/manifests/{side.mid}/scans", query_string=query,
+                          method="POST", headers={**side.headers, **request.get("headers", {})},
+                          **kwargs).get_environ()
+
+
+def answer_together(app, environs: list[dict]) -> list:
+    """(status code, JSON body) per request from one ``answer_together`` call; None for the
+    requests it leaves to the app."""
+    statuses = {}
+
+    def start_response(index):
+        return lambda status, headers, exc_info=None: statuses.__setitem__(index, status)
+
+    answers = app.answer_together([(environ, start_response(i))
+                                   for i, environ in enumerate(environs)])
+    return [None if answer is None else (int(statuses[i].split()[0]), json.loads(b"".join(answer)))
+            for i, answer in enumerate(answers)]
+
+
+def test_requests_answered_together_answer_as_one_after_another(sides):
+    # All of requests() in one group: a replay, a reused client id and a duplicate among them.
+    fast, flask = sides
+    environs = [environ_of(fast, request) for request in requests(fast)]
+    together = answer_together(fast.app, [*environs, environ_of(fast, requests(fast)[0], "x=1")])
+    assert together[-1] is None  # not the hot path's: left to Flask
+    for answer, mine, request in zip(together, requests(fast), requests(flask), strict=False):
+        if answer is None:  # left to the app (an empty body has no Content-Length here)
+            response = fast.post(**mine)
+            answer = (response.status_code, response.json)
+        alone = flask.post(**request, query="?blind=0")
+        assert answer == (alone.status_code, alone.json), request
+    assert fast.ledger() == flask.ledger()
+
+
+def test_a_group_that_fails_as_a_whole_answers_each_request_alone(sides):
+    fast, _ = sides
+    db = open_db(fast.path)  # a database that refuses one scan: a failure the code cannot foresee
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON scans WHEN NEW.code = 'REFUSED'"
+               " BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    close_db(db)
+    reads = [(fast.codes[0], "f-1"), ("REFUSED", "f-2"), (fast.codes[1], "f-3")]
+    answers = answer_together(fast.app, [
+        environ_of(fast, {"body": {"code": code, "client_scan_id": cid}}) for code, cid in reads])
+    assert [status for status, _ in answers] == [200, 500, 200]
+    assert answers[1][1]["error"] == "internal error: the request was not completed"
+    assert [(row[0], row[3]) for row in fast.ledger()] == [("f-1", "counted"), ("f-3", "counted")]
+
+
+def test_a_worker_answers_the_connections_waiting_together(sides, monkeypatch):
+    """One accept() of web/server.py's worker answers every connection waiting: the simple scan
+    requests together, then the page, the request only gunicorn reads and the late one alone."""
+    fast, _ = sides
+    for name in ("close_graceful", "http_date"):  # the worker patches these process-wide
+        monkeypatch.setattr(gunicorn_util, name, getattr(gunicorn_util, name))
+    cfg = Config()
+    worker = SyncWorker(0, os.getpid(), [], None, 30, cfg, Logger(cfg))
+    worker.prepare()
+    worker.wsgi = fast.app
+    token = fast.headers["Authorization"].split()[1]
+    c = fast.codes
+
+    def scan(code, cid, bearer=token):
+        return scan_request(fast.mid, bearer, {"code": code, "client_scan_id": cid})
+
+    body = json.dumps({"code": c[2], "client_scan_id": "w-4"}).encode()
+    chunked = scan(c[2], "w-4").split(b"Content-Length")[0] + (
+        b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    late = scan(c[3], "w-5")
+    requests_sent = [scan(c[0], "w-1"), scan(c[0], "w-1"), scan(c[0], "w-2"),
+                     scan(c[1], "w-3", "wrong"), b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                     chunked, None, scan(c[1], "w-6")]
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)  # as gunicorn's workers have it
+        clients = [socket.create_connection(listener.getsockname(), timeout=5)
+                   for _ in requests_sent]
+        for client, request in zip(clients, requests_sent, strict=True):
+            if request is not None:
+                client.sendall(request)
+        time.sleep(0.2)  # every request is in the server's socket buffers
+        threading.Timer(0.3, clients[6].sendall, [late]).start()
+        worker.accept(listener)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # none was left waiting
+        answers = []
+        for client in clients:
+            client.settimeout(0)  # already answered and closed: nothing to wait for
+            head, _, payload = b"".join(iter(lambda c=client: c.recv(65536), b"")).partition(
+                b"\r\n\r\n")
+            answers.append((int(head.split()[1]), json.loads(payload.split(b"\r\n")[1]
+                                                             if b"chunked" in head.lower()
+                                                             else payload)))
+            client.close()
+    worker.tmp.close()
+    counted = [(status, body["results"][0]["outcome"], body["results"][0]["counted"])
+               if "results" in body else (status, body) for status, body in answers]
+    assert counted == [
+        (200, "counted", 1), (200, "counted", 1), (200, "duplicate", 1),
+        (401, {"ok": False, "status": 401, "error": "unknown or revoked token", "errors": []}),
+        (200, {"ok": True}),
+        (200, "counted", 3),  # after the group: the scans waiting together came first
+        (200, "counted", 4),
+        (200, "counted", 2),
+    ]
