@@ -86,7 +86,19 @@ def write(db: Database) -> Iterator[Database]:
             raise
         else:
             db.conn.execute("COMMIT")
-    _checkpoint_when_due(db)
+    if not getattr(db, "checkpoint_later", False):
+        checkpoint_when_due(db)
+
+
+@contextlib.contextmanager
+def checkpoints_later(db: Database) -> Iterator[Database]:
+    """Within this, ``write`` leaves its checkpoint to the caller's ``checkpoint_when_due``: a
+    server answers first, so that its clients do not wait for the copying and its fsync."""
+    db.checkpoint_later = True
+    try:
+        yield db
+    finally:
+        db.checkpoint_later = False
 
 
 @contextlib.contextmanager
@@ -101,7 +113,7 @@ def _write_lock(db: Database) -> Iterator[None]:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
 
 
-def _checkpoint_when_due(db: Database) -> None:
+def checkpoint_when_due(db: Database) -> None:
     """Copy the WAL back into the database file when this connection's last checkpoint is old.
 
     SQLite's automatic checkpoint every 1,000 pages runs inside COMMIT, so while one worker

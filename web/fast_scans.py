@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from tally import scans
+from tally.db import checkpoint_when_due, checkpoints_later
 from tally.errors import TallyError, ValidationError
 from tally.users import authenticate, require_role
 from web.db import db_for
@@ -63,7 +64,12 @@ class FastScans:
             if match is not None:
                 hot.append(index)
                 pending.append(self._read(environ, int(match.group(1))))
-        for index, (status, body, headers) in zip(hot, self._answer(pending), strict=True):
+        if not pending:
+            return answers
+        db = db_for(self.database)
+        with checkpoints_later(db):
+            done = self._answer(db, pending)
+        for index, (status, body, headers) in zip(hot, done, strict=True):
             # Compact and unescaped, as Flask's JSON provider is configured in create_app.
             data = (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
             calls[index][1](
@@ -71,7 +77,7 @@ class FastScans:
                 [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
                  *headers],
             )
-            answers[index] = [data]
+            answers[index] = _Body(data, db)
         return answers
 
     def _match(self, environ):
@@ -105,11 +111,8 @@ class FastScans:
         except ValidationError as exc:
             return _Pending(manifest_id, token, None, exc)
 
-    def _answer(self, pending: list[_Pending]) -> list[tuple[int, dict, list]]:
+    def _answer(self, db, pending: list[_Pending]) -> list[tuple[int, dict, list]]:
         """(status, body, extra headers) per request."""
-        if not pending:
-            return []
-        db = db_for(self.database)
         try:
             answers, requests, where = self._check(db, pending), [], []
             for index, item in enumerate(pending):
@@ -122,8 +125,10 @@ class FastScans:
                                   else (200, {"results": outcome}, []))
             return answers
         except Exception as exc:  # noqa: BLE001 - every error answers in the one shape
-            if len(pending) > 1:  # nothing was recorded: let each fail or succeed on its own
-                return [answer for one in pending for answer in self._answer([one])]
+            # Nothing was recorded (or if it was, a replay by client scan id answers the same):
+            # each request fails or succeeds on its own.
+            if len(pending) > 1:
+                return [answer for one in pending for answer in self._answer(db, [one])]
             return [_error(exc)]
         finally:
             if db.conn.in_transaction:  # as web.db's teardown does for Flask requests
@@ -132,9 +137,9 @@ class FastScans:
     @staticmethod
     def _check(db, pending: list[_Pending]) -> list:
         """The error answer of each request that may not record (None for the others), in the
-        Flask view's order: who, then may they, then what. Done before the write lock: the
-        first read after other workers' writes refreshes the connection's page cache, which
-        costs most with nobody waiting on it."""
+        Flask view's order: who, then may they, then what. Done before the write lock, as the
+        Flask view does: the first read after other workers' commits refreshes the connection's
+        page cache, better done while nobody waits on the lock."""
         answers: list = [None] * len(pending)
         users: dict[str, dict | TallyError] = {}  # by token: one query per token, not request
         for index, item in enumerate(pending):
@@ -154,6 +159,19 @@ class FastScans:
             except TallyError as exc:
                 answers[index] = _error(exc)
         return answers
+
+
+class _Body(list):
+    """An answer's body. The server calls ``close`` once the answer is sent (WSGI): then runs
+    the checkpoint the write left for later, rather than while the client waits for its answer
+    (several clients, when their scans were recorded together)."""
+
+    def __init__(self, data: bytes, db):
+        super().__init__([data])
+        self.db = db
+
+    def close(self):
+        checkpoint_when_due(self.db)
 
 
 def _error(exc: Exception) -> tuple[int, dict, list]:

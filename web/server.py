@@ -258,17 +258,23 @@ class SyncWorker(_GunicornSyncWorker):
                 for x in started:
                     self.finish(x, exc)
                 return
-        # The answers given together first; then the app, one by one, for the rest.
-        for x, respiter in zip(started, answers, strict=True):
-            if respiter is not None:
-                self.send(x, respiter)
-        for x, respiter in zip(started, answers, strict=True):
-            if respiter is None:
-                self.send(x, None)
+        # The answers given together first; then the app, one by one, for the rest. Their
+        # close() (work the app left for after its answer) once every connection is closed:
+        # with the socket corked, an answer leaves only when its connection closes.
+        sent = [self.send(x, respiter) for x, respiter in zip(started, answers, strict=True)
+                if respiter is not None]
+        sent += [self.send(x, None) for x, respiter in zip(started, answers, strict=True)
+                 if respiter is None]
+        for respiter in sent:
+            try:
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            except Exception:
+                self.log.exception("Error closing the response")
 
     def send(self, x: "_Exchange", respiter):
         """Write the app's answer (calling the app first when ``respiter`` is None), log it and
-        close the connection."""
+        close the connection; return the answer, for the caller to close."""
         try:
             if respiter is None:
                 respiter = self.wsgi(x.environ, x.resp.start_response)
@@ -281,12 +287,11 @@ class SyncWorker(_GunicornSyncWorker):
                 x.resp.close()
             finally:
                 self.log.access(x.resp, x.req, x.environ, datetime.now() - x.started)
-                if hasattr(respiter, "close"):
-                    respiter.close()
         except Exception as exc:
             self.finish(x, exc)
         else:
             self.finish(x)
+        return respiter
 
     def finish(self, x: "_Exchange", exc: Exception | None = None):
         """Answer an error when one is still possible, run the post-request hook and close."""

@@ -23,7 +23,7 @@ from tally.users import create_user_token
 from tests.conftest import MANIFEST_CSV, auth, clear_over_http
 from tests.web.test_server import scan_request
 from web import create_app
-from web.db import close_all
+from web.db import close_all, db_for
 from web.server import SyncWorker
 
 
@@ -267,3 +267,18 @@ def test_a_worker_answers_the_connections_waiting_together(sides, monkeypatch):
         (200, "counted", 4),
         (200, "counted", 2),
     ]
+
+
+def test_the_checkpoint_waits_until_the_answer_is_sent(sides):
+    # A checkpoint copies the WAL back and fsyncs: the server runs it when it closes the answer
+    # (after the connection), not while the scanner waits.
+    fast, _ = sides
+    db = db_for(fast.path)
+    db.last_checkpoint = float("-inf")  # due now
+    [answer] = fast.app.answer_together([(
+        environ_of(fast, {"body": {"code": fast.codes[0], "client_scan_id": "k-1"}}),
+        lambda status, headers, exc_info=None: None)])
+    assert json.loads(b"".join(answer))["results"][0]["outcome"] == "counted"
+    assert db.last_checkpoint == float("-inf")
+    answer.close()
+    assert db.last_checkpoint > 0
