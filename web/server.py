@@ -48,8 +48,9 @@ from web import http1
 # The first read from a new connection: a scan request is well under 1 kB, a batch of 100 ~8 kB.
 FIRST_READ = 65536
 # Connections taken from the listener at once, at most: their scans share one transaction. With
-# 32 clients, 4 gave ~7,000 single scans/s (p99 ~12 ms), 8 ~8,000 (p99 ~16 ms), 12 ~7,700, 16
-# ~5,700 (p99 ~19 ms): larger groups keep more clients waiting on one worker.
+# 32 clients, in one round 4 gave ~7,000 single scans/s (p99 ~12 ms), 8 ~8,200 (p99 ~16 ms) and
+# 12 ~7,700; in another 16 gave ~5,700 against 6,500-7,000 with 8. A larger group keeps more
+# clients waiting on one worker.
 GROUP = 8
 
 _graceful_close = getattr(util, "close_graceful", None)
@@ -367,8 +368,9 @@ class Server(BaseApplication):
 
 def default_workers() -> int:
     """One more worker than cores: a sync worker also waits (for the write lock, a checkpoint's
-    fsync, the client), and the spare keeps the cores busy; more measured slower (two cores:
-    3 workers ~3,500-3,800 single scans/s, 2 workers ~3,100-3,500, 4-5 workers ~3,600)."""
+    fsync, the client), and the spare keeps the cores busy; more measured slower (two cores,
+    before group commit: 3 workers ~3,500-3,800 single scans/s, 2 workers ~3,100-3,500, 4-5
+    workers ~3,600; with it, 2 and 3 alike, 4 ~20 % slower)."""
     return (os.cpu_count() or 1) + 1
 
 
