@@ -243,8 +243,10 @@ def test_a_worker_answers_the_connections_waiting_together(sides, monkeypatch):
             if request is not None:
                 client.sendall(request)
         time.sleep(0.2)  # every request is in the server's socket buffers
-        threading.Timer(0.3, clients[6].sendall, [late]).start()
+        sender = threading.Timer(0.3, clients[6].sendall, [late])
+        sender.start()
         worker.accept(listener)
+        sender.join()
         with pytest.raises(BlockingIOError):
             listener.accept()  # none was left waiting
         answers = []
