@@ -49,7 +49,7 @@ class Conditions:
 
     @property
     def reasonable(self) -> bool:
-        """A capture a careful operator can be expected to make (BARCODES.md limits)."""
+        """A capture a careful operator can be expected to make (limits in docs/barcodes.md)."""
         return self.px_per_module >= 2.0 and self.blur_sigma < 1.6
 
 

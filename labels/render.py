@@ -4,16 +4,15 @@ One layout (``_compose``) places every element in printer dots; each output only
 
 Why the bars are drawn here rather than by python-barcode's ``ImageWriter``: the writer truncates
 fractional pixel positions, so bars come out one dot too wide or narrow and labels misread
-(BARCODES.md; the ``dots * 25.4 / dpi + 1e-7`` module width is its workaround). We take only the
-module string from python-barcode (which does the A/B/C code-set switching, so the 12 digits of a
-unit code pack as set C: 123 modules, 143 with quiet zones) and paint each module as a whole number
-of dots, so every bar is exact by construction and no float rounding is involved.
+(docs/barcodes.md; the ``dots * 25.4 / dpi + 1e-7`` module width is its workaround). We take only
+the module string from python-barcode (which does the A/B/C code-set switching, so the 12 digits of
+a unit code pack as set C: 123 modules, 143 with quiet zones) and paint each module as a whole
+number of dots, so every bar is exact by construction and no float rounding is involved.
 
 PDF pages are 1-bit images, written by a small streaming writer (``PdfWriter``) instead of
 Pillow's PDF plugin: Pillow encodes each page through libtiff as CCITT G4 and needs every page in
-memory first; Flate-compressed 1-bit images are about 3x faster to produce, keep memory flat for
-any batch size, and let a sheet place each label at its exact mm position (measured in
-bench/labels_bench.py).
+memory first; Flate-compressed 1-bit images are faster to produce, keep memory flat for any
+batch size, and let a sheet place each label at its exact mm position (docs/benchmarks.md).
 """
 
 import functools
@@ -33,7 +32,7 @@ MM_PER_INCH = 25.4
 PT_PER_INCH = 72.0
 
 # 0.25 mm is the narrowest module (X dimension) our scanners read reliably; rounded to whole dots:
-# 2 dots at 203 dpi, 3 at 300 dpi, 6 at 600 dpi. 1-dot bars at 203 dpi fail 15 % (BARCODES.md).
+# 2 dots at 203 dpi, 3 at 300 dpi, 6 at 600 dpi. 1-dot bars at 203 dpi misread (docs/barcodes.md).
 MODULE_MM = 0.25
 MIN_MODULE_DOTS = 2
 QUIET_MODULES = 10  # ISO/IEC 15417 asks for at least 10 X of quiet zone each side.
@@ -121,8 +120,7 @@ def load_font(px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Return the first available CJK-capable font at ``px`` pixels per em (cached)."""
     for path in FONT_PATHS:
         try:
-            # Basic layout: Chinese and Latin need no shaping, and it measures and draws 2-6x
-            # faster than Raqm (HarfBuzz).
+            # Basic layout: Chinese and Latin need no shaping, and it is faster than Raqm.
             return ImageFont.truetype(path, px, layout_engine=ImageFont.Layout.BASIC)
         except OSError:
             continue
@@ -409,8 +407,7 @@ class PdfWriter:
     def image(self, image: Image.Image) -> int:
         """Add a mode-"1" image; PDF's 1-bit DeviceGray, like Pillow's "1", has 1 = white."""
         packed = np.packbits(np.asarray(image), axis=1).tobytes()
-        # Level 3: 4x faster than the default 6 on label bitmaps, ~20 % larger (still smaller
-        # than Pillow's CCITT G4 pages).
+        # Level 3: much faster than the default 6 on label bitmaps, a little larger.
         data = zlib.compress(packed, 3)
         header = (
             b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"

@@ -5,8 +5,8 @@ A unit code is ``U`` + an 11-digit serial + a Damm check digit, 13 characters in
 digit run lets Code128 switch to code set C (two digits per symbol), so the barcode is 143 modules
 wide with quiet zones: 35.75 mm at 0.25 mm modules, which fits a 50 x 30 mm label at 203 dpi.
 The Damm digit catches every single-digit error and every adjacent transposition, so a misread is
-refused as ``invalid`` instead of being counted as another unit (Code128's own checksum let one
-corrupted label through as a different valid code in BARCODES.md).
+refused as ``invalid`` instead of being counted as another unit (Code128's own checksum lets
+misreads through as other valid codes: docs/barcodes.md, docs/decoding.md).
 """
 
 import re

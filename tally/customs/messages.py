@@ -3,7 +3,7 @@
 INV101 is the inventory list (核注清单) of the first-line transfer (一线转入), built from the
 counted quantities of a confirmed tally; a returned list is corrected by a change declaration
 (dclTypecd 2). SAS121 is the release order (核放单) a truck enters on; SAS223 is the gate pass
-receipt (卡口过卡回执). Field names follow DOMAIN.md (public customs code).
+receipt (卡口过卡回执). Field names and codes follow public integration code (docs/customs.md).
 
 render_xml / parse_xml turn these payloads into the XML the special-area system exchanges and
 back. Element names follow public integration code (see the XML section below for sources).
@@ -226,7 +226,7 @@ def _weight(value: Decimal) -> str:
 
 # -- release order (SAS121 核放单) ---------------------------------------------------------------
 
-# bindTypecd: many trucks for many tickets is not allowed (DOMAIN.md).
+# bindTypecd: many trucks for many tickets is not allowed (docs/customs.md).
 BIND_TYPES = {"1": "one truck, many tickets, 一车多票", "2": "one truck, one ticket, 一车一票",
               "3": "one ticket, many trucks, 一票多车"}
 PASSPORT_TYPES = {"1": "enter first, declare later", "2": "first-line integrated",
@@ -351,7 +351,7 @@ def _vehicle_head(vehicle: dict | None, total_gross: Decimal) -> dict:
     if not vehicle.get("vehicleNo") and not vehicle.get("vehicleIcNo"):
         raise ValueError("the vehicle needs its plate (vehicleNo) or IC card (vehicleIcNo)")
     weights = {}
-    for field in ("vehicleWt", "vehicleFrameWt"):  # tare and frame weight: both > 0 (DOMAIN.md)
+    for field in ("vehicleWt", "vehicleFrameWt"):  # tare and frame: both > 0 (docs/customs.md)
         weights[field] = _decimal(vehicle.get(field, ""), field)
         if weights[field] <= 0:
             raise ValueError(f"{field} must be > 0 kg, got {vehicle.get(field)!r}")
@@ -391,7 +391,7 @@ def build_sas223(
     """The SAS223 gate pass (stucd 2 passed) of one release order's truck.
 
     Field names are those of the real gate receipt's head (SasPassportBsc): passID is the gate,
-    passCollectWt the weighbridge reading, wtError = totalWt − passCollectWt (DOMAIN.md);
+    passCollectWt the weighbridge reading, wtError = totalWt − passCollectWt (docs/customs.md);
     ``wt_error`` None computes it, a given one must agree.
     """
     if not passport_no or len(passport_no) != PASSPORT_NO_LENGTH:

@@ -64,7 +64,7 @@ APPROVED = "1"
 OUTCOMES = {"returned": "3", "review": "2"}
 MESSAGES = {"1": "审核通过", "2": "转人工审核", "3": "退单"}
 DEFAULT_REASON = "商品编码与备案不符"  # a typical return: HS code differs from the account book
-NORMAL_TALLY = "正常理货"  # the only tally status that lets tallying start (DOMAIN.md)
+NORMAL_TALLY = "正常理货"  # the only tally status that lets tallying start (docs/customs.md)
 CST = timezone(timedelta(hours=8))  # customs stamps receipts in Beijing time
 MAX_BODY = 10 * 1024 * 1024
 STATE_FORMAT = 2  # 1: inventory lists only (still read, see _migrate)
@@ -89,7 +89,7 @@ def _stamp(ts: float) -> str:
 
 
 def _error_body(status: int, errors: list[str]) -> dict:
-    # The house error shape (see STYLE.md), so callers parse one format everywhere.
+    # The house error shape (web/errors.py), so callers parse one format everywhere.
     return {"ok": False, "error": errors[0], "errors": errors, "status": status}
 
 
@@ -259,7 +259,7 @@ def _live(versions: list[dict]) -> bool:
 def _vehicle_problem(passport_no: str, declared: dict, passed: dict) -> str | None:
     """Why the truck at the gate is not the release order's, or None.
 
-    The gate knows the truck by plate or IC card and direction (DOMAIN.md). A release order
+    The gate knows the truck by plate or IC card and direction (docs/customs.md). A release order
     declared without a vehicle (sent before the vehicle-order association 车单关联) leaves the
     check to the site's own gate.
     """
@@ -696,7 +696,7 @@ class Simulator:
         return self._answer("SAS223", key, payload, lambda: self._store_gate_pass(payload, key))
 
     def _store_gate_pass(self, payload: dict, key: str) -> tuple[int, dict]:
-        """The gate takes an approved, not yet passed release order of this truck (DOMAIN.md)."""
+        """The gate takes an approved, not yet passed order of this truck (docs/customs.md)."""
         now = time.time()
         head = payload["head"]
         passport_no = head["passportNo"]

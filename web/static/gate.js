@@ -94,7 +94,7 @@ function showOrder() {
   updateTotal();
 }
 
-// totalWt = tare + frame + container + the goods' gross weight (DOMAIN.md, SAS121).
+// totalWt = tare + frame + container + the goods' gross weight (SAS121, docs/customs.md).
 function updateTotal() {
   const order = selectedOrder();
   const box = bindForm.querySelector(".live-total");

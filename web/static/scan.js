@@ -384,8 +384,8 @@
   // ---- sending scans ----
 
   // Time-ordered (like UUIDv7: milliseconds first, then 64 random bits), so the ledger's index on
-  // client scan ids grows at its end instead of at random places (PERFORMANCE.md: twice the batch
-  // throughput of random UUIDs). getRandomValues works on plain-http LAN pages too.
+  // client scan ids grows at its end instead of at random places (docs/storage.md).
+  // getRandomValues works on plain-http LAN pages too.
   function newScanId() {
     const random = new Uint32Array(2);
     crypto.getRandomValues(random);
