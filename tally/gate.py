@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlite_utils import Database
 
-from tally import outbox, release_orders, workflow
+from tally import conditions, outbox, workflow
 from tally.customs.messages import build_sas223
 from tally.db import now, write
 from tally.errors import ValidationError
@@ -98,9 +98,9 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
                            payload=payload, key=f"SAS223-{order['etps_preent_no']}")
             workflow.apply_release(db, order["id"], "pass_gate", user_id=user_id,
                                    weighbridge_kg=str(request["reading"]))
-            for manifest_id in release_orders.manifests_of(db, order["id"]):
+            for manifest_id in conditions.manifests_of(db, order["id"]):
                 if workflow.current_status(db, manifest_id) == workflow.Status.VEHICLE_BOUND:
-                    left = release_orders.remaining_quantities(db, manifest_id, passed_only=True)
+                    left = conditions.remaining_quantities(db, manifest_id, passed_only=True)
                     if not any(left.values()):
                         workflow.apply(db, manifest_id, "enter", user_id=user_id)
     return {"id": event_id, "outcome": outcome, "reasons": reasons,

@@ -3,6 +3,7 @@ line, the disposition tasks (fumigation 熏蒸, destruction 销毁, return) and 
 
 The consignment passes inspection once the latest inspection has every check passed, every task
 done and the escort's signature; the pass is applied through tally.workflow as soon as that holds.
+What still blocks it is read in tally.conditions, where the workflow's guard reads it too.
 """
 
 import base64
@@ -11,17 +12,17 @@ import json
 
 from sqlite_utils import Database
 
-from labels.sheets import SignatureError, load_signature
 from tally import manifests, workflow
+from tally.conditions import latest_inspection_id, unmet_for_pass
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
 from tally.ippc import MarkError, parse_mark
+from tally.signatures import MAX_SIGNATURE_BYTES, SignatureError, load_signature
 
 MATERIALS = ("wood", "plastic", "metal", "paper", "none")
 DISPOSITIONS = ("pass", "fumigate", "destroy", "return")
 ASPECTS = ("nature", "origin", "condition", "quantity", "value")
-MAX_SIGNATURE_BYTES = 512_000
 
 
 def _text(value, field, errors, where=None, *, required=False, limit=200):
@@ -224,46 +225,6 @@ def _pass_if_complete(db: Database, manifest_id: int, user_id: int | None) -> No
         workflow.apply(db, manifest_id, "pass_inspection", user_id=user_id)
 
 
-def _latest_id(db: Database, manifest_id: int) -> int | None:
-    row = db.execute("SELECT max(id) FROM inspections WHERE manifest_id = ?",
-                     [manifest_id]).fetchone()
-    return row[0]
-
-
-def unmet_for_pass(db: Database, manifest_id: int) -> list[dict]:
-    """What keeps the latest inspection from passing (empty when it can pass)."""
-    inspection_id = _latest_id(db, manifest_id)
-    if inspection_id is None:
-        return [{"condition": "inspection", "message": "no inspection is recorded"}]
-    unmet = [
-        {"condition": "check", "line_no": r["line_no"], "aspect": r["aspect"],
-         "message": f"line {r['line_no']}: {r['aspect']} check failed ({r['note']})"}
-        for r in db.query(
-            "SELECT l.line_no, c.aspect, c.note FROM inspection_checks c"
-            " JOIN manifest_lines l ON l.id = c.line_id"
-            " WHERE c.inspection_id = ? AND c.result = 'fail' ORDER BY l.line_no",
-            [inspection_id])
-    ]
-    unmet += [{"condition": "task", "task_id": t["id"],
-               "message": f"pallet {t['pallet_no']}: {t['kind']} not recorded done"}
-              for t in open_tasks(db, manifest_id)]
-    signed = db.execute("SELECT escort_signed_at FROM inspections WHERE id = ?",
-                        [inspection_id]).fetchone()[0]
-    if not signed:
-        unmet.append({"condition": "signature",
-                      "message": "the escort has not signed the record sheet"})
-    return unmet
-
-
-def open_tasks(db: Database, manifest_id: int) -> list[dict]:
-    """Disposition tasks of the latest inspection not yet recorded done."""
-    inspection_id = _latest_id(db, manifest_id)
-    return list(db.query(
-        "SELECT t.id, t.kind, p.pallet_no FROM inspection_tasks t"
-        " JOIN inspection_pallets p ON p.id = t.pallet_id"
-        " WHERE t.inspection_id = ? AND t.done_at IS NULL ORDER BY t.id", [inspection_id]))
-
-
 def _load(db: Database, manifest_id: int, inspection_id: int) -> dict:
     row = next(iter(db.query("SELECT * FROM inspections WHERE id = ? AND manifest_id = ?",
                              [inspection_id, manifest_id])), None)
@@ -309,7 +270,7 @@ def sign(db: Database, manifest_id: int, inspection_id: int, body: object, *,
         row = _load(db, manifest_id, inspection_id)
         if row["escort_signed_at"]:
             raise ConflictError(f"the record sheet was already signed by {row['escort_name']}")
-        if inspection_id != _latest_id(db, manifest_id):
+        if inspection_id != latest_inspection_id(db, manifest_id):
             raise ConflictError("a later inspection replaces this one; sign that record sheet")
         db.execute("UPDATE inspections SET escort_name = ?, escort_signed_at = ?,"
                    " signature_png = ? WHERE id = ?", [name, now(), signature, inspection_id])
@@ -345,7 +306,7 @@ def get_inspection(db: Database, manifest_id: int, inspection_id: int) -> dict:
         entry = checks.setdefault(c["line_no"], {"line_no": c["line_no"], "sku": c["sku"],
                                                  "name": c["name"]})
         entry[c["aspect"]] = {"result": c["result"], "note": c["note"]}
-    latest = inspection_id == _latest_id(db, manifest_id)
+    latest = inspection_id == latest_inspection_id(db, manifest_id)
     unmet = unmet_for_pass(db, manifest_id) if latest else []
     failed = any(u["condition"] == "check" for u in unmet)
     status = workflow.current_status(db, manifest_id)

@@ -38,7 +38,8 @@ def issue_labels(
         raise ValidationError("cannot issue labels", errors)
     box_no = (box_no or "").strip() or None
     with write(db):
-        _require_open_tally(db, manifest_id)
+        workflow.require_tally_open(db, manifest_id,
+                                    f"no labels can be issued for manifest {manifest_id}")
         line = manifests.find_line(db, manifest_id, line_no)
         first = (next(iter(db.query("SELECT max(id) AS m FROM units")))["m"] or 0) + 1
         issued_at = now()
@@ -63,15 +64,6 @@ def issue_labels(
             last_code=rows[-1][1],
         )
     return [{"code": r[1], "line_no": line_no, "box_no": box_no} for r in rows]
-
-
-def _require_open_tally(db: Database, manifest_id: int) -> None:
-    status = workflow.current_status(db, manifest_id)
-    if not workflow.is_tally_open(status):
-        raise ConflictError(
-            f"the tally of manifest {manifest_id} is closed ({status.value})",
-            current_status=status.value,
-        )
 
 
 def list_labels(db: Database, manifest_id: int, *, line_no=None, box_no=None) -> list[dict]:
@@ -157,7 +149,7 @@ def void_unit(db: Database, code: str, *, reason, user_id: int | None) -> dict:
         )
     with write(db):
         label = get_label(db, code)
-        _require_open_tally(db, label["manifest_id"])
+        workflow.require_tally_open(db, label["manifest_id"], f"unit {code} cannot be voided")
         if label["status"] == "void":
             raise ConflictError(f"unit {code} is already void")
         if list(

@@ -1,10 +1,11 @@
 """Customs receipts move the state machines: INV201 approves or returns an inventory list,
-the release order's approval receipt approves or returns it (DOMAIN.md: 1 approved,
+the release order's approval receipt approves or returns it (docs/customs.md: 1 approved,
 2 manual review, 3 returned)."""
 
 from sqlite_utils import Database
 
-from tally import release_orders, workflow
+from tally import workflow
+from tally.conditions import manifests_of
 from tally.events import record_event
 
 APPROVED, MANUAL_REVIEW, RETURNED = "1", "2", "3"
@@ -42,8 +43,20 @@ def apply_receipt(db: Database, message: dict, receipt: dict) -> None:
         if workflow.release_status(db, order_id) != workflow.ReleaseStatus.APPLIED:
             return
         if status == APPROVED:
-            release_orders.on_approved(db, order_id,
-                                       receipt.get("passportNo") or receipt.get("documentNo"))
+            _release_approved(db, order_id,
+                              receipt.get("passportNo") or receipt.get("documentNo"))
         elif status == RETURNED:
             workflow.apply_release(db, order_id, "return", user_id=None,
                                    reason=receipt.get("reason") or receipt.get("message"))
+
+
+def _release_approved(db: Database, release_order_id: int, passport_no: str | None) -> None:
+    """Customs approved the release order: record its passportNo, release its consignments."""
+    if passport_no:
+        db.execute("UPDATE release_orders SET passport_no = ? WHERE id = ?",
+                   [passport_no, release_order_id])
+    workflow.apply_release(db, release_order_id, "approve", user_id=None,
+                           passport_no=passport_no)
+    for manifest_id in manifests_of(db, release_order_id):
+        if workflow.current_status(db, manifest_id) == workflow.Status.DECLARED:
+            workflow.apply(db, manifest_id, "release", user_id=None)

@@ -1,6 +1,7 @@
 """Reconciliation: declared vs counted per manifest line, and the discrepancy records.
 
-``compute_reconciliation`` is pure; ``load_reconciliation`` feeds it from the database.
+``compute_reconciliation`` (in tally.conditions, which the workflow's guards read) is pure;
+``load_reconciliation`` feeds it from the database.
 A discrepancy correction is a new record that reverses or replaces an earlier one, never an edit.
 """
 
@@ -9,92 +10,23 @@ import json
 from sqlite_utils import Database
 
 from tally import manifests, workflow
+from tally.conditions import (  # noqa: F401 (compute_reconciliation: re-exported)
+    KINDS,
+    compute_reconciliation,
+    list_discrepancies,
+    reconciliation,
+)
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from tally.events import record_event
 
-KINDS = ("short", "over", "damaged", "wrong_item")
-# Only short and over change the count arithmetic; damaged and wrong_item qualify counted units.
-_SIGN = {"short": -1, "over": 1, "damaged": 0, "wrong_item": 0}
 _DISCREPANCY_FIELDS = ("line_no", "kind", "qty", "note", "disposition")
-
-
-def compute_reconciliation(
-    lines: list[dict], counts: dict[int, int], discrepancies: list[dict]
-) -> dict:
-    """Compare declared with counted quantities per line and say which differences are explained.
-
-    ``lines``: manifest lines (id, line_no, sku, name, declared_qty); ``counts``: counted units by
-    line id; ``discrepancies``: the effective records. A line's difference (counted - declared) is
-    explained when the recorded over minus short quantities equal it exactly.
-    """
-    by_line: dict[int | None, list[dict]] = {}
-    for record in discrepancies:
-        by_line.setdefault(record["line_no"], []).append(record)
-    out, totals = (
-        [],
-        {
-            "declared": 0,
-            "counted": 0,
-            "lines": 0,
-            "match": 0,
-            "short": 0,
-            "over": 0,
-            "unexplained_lines": 0,
-        },
-    )
-    for line in lines:
-        declared, counted = line["declared_qty"], counts.get(line["id"], 0)
-        difference = counted - declared
-        records = by_line.get(line["line_no"], [])
-        explained = sum(_SIGN[r["kind"]] * r["qty"] for r in records)
-        status = "match" if difference == 0 else ("short" if difference < 0 else "over")
-        out.append(
-            {
-                "line_no": line["line_no"],
-                "sku": line["sku"],
-                "name": line["name"],
-                "declared": declared,
-                "counted": counted,
-                "difference": difference,
-                "status": status,
-                "explained": explained,
-                "unexplained": difference - explained,
-                "discrepancies": records,
-            }
-        )
-        totals["declared"] += declared
-        totals["counted"] += counted
-        totals["lines"] += 1
-        totals[status] += 1
-        totals["unexplained_lines"] += difference != explained
-    totals["difference"] = totals["counted"] - totals["declared"]
-    return {
-        "lines": out,
-        "totals": totals,
-        "unassigned_discrepancies": by_line.get(None, []),
-        "balanced": totals["unexplained_lines"] == 0,
-    }
 
 
 def load_reconciliation(db: Database, manifest_id: int) -> dict:
     """The reconciliation of one manifest, computed from the scan ledger and discrepancies."""
     head = manifests.load_head(db, manifest_id)
-    lines = list(
-        db.query(
-            "SELECT id, line_no, sku, name, declared_qty FROM manifest_lines"
-            " WHERE manifest_id = ? ORDER BY line_no",
-            [manifest_id],
-        )
-    )
-    counts = dict(
-        db.execute(
-            "SELECT line_id, count(*) FROM scans WHERE manifest_id = ? AND outcome = 'counted'"
-            " GROUP BY line_id",
-            [manifest_id],
-        ).fetchall()
-    )
-    report = compute_reconciliation(lines, counts, effective_discrepancies(db, manifest_id))
+    report = reconciliation(db, manifest_id)
     report["manifest"] = head
     report["scans"] = dict(
         db.execute(
@@ -103,29 +35,6 @@ def load_reconciliation(db: Database, manifest_id: int) -> dict:
         ).fetchall()
     )
     return report
-
-
-def list_discrepancies(db: Database, manifest_id: int) -> list[dict]:
-    """Every discrepancy record of a manifest, corrections included, with whether it is in force."""
-    rows = list(
-        db.query(
-            """SELECT d.id, l.line_no, d.kind, d.qty, d.note, d.disposition, d.action,
-                  d.supersedes_id, d.created_at, u.name AS recorded_by,
-                  (SELECT s.id FROM discrepancies s WHERE s.supersedes_id = d.id) AS superseded_by
-           FROM discrepancies d LEFT JOIN manifest_lines l ON l.id = d.line_id
-           LEFT JOIN users u ON u.id = d.created_by
-           WHERE d.manifest_id = ? ORDER BY d.id""",
-            [manifest_id],
-        )
-    )
-    for row in rows:
-        row["in_force"] = row["superseded_by"] is None and row["action"] != "reverse"
-    return rows
-
-
-def effective_discrepancies(db: Database, manifest_id: int) -> list[dict]:
-    """The records in force: neither superseded by a correction nor a reversal themselves."""
-    return [r for r in list_discrepancies(db, manifest_id) if r["in_force"]]
 
 
 def record_discrepancy(
@@ -149,12 +58,7 @@ def record_discrepancy(
             [{"field": "corrects", "message": "corrects and action go together"}],
         )
     with write(db):
-        status = workflow.current_status(db, manifest_id)
-        if not workflow.is_tally_open(status):
-            raise ConflictError(
-                f"the tally is closed ({status.value}); discrepancies are frozen",
-                current_status=status.value,
-            )
+        workflow.require_tally_open(db, manifest_id, "discrepancies are frozen")
         earlier = None
         if corrects is not None:
             if not may_correct:

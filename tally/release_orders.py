@@ -7,12 +7,12 @@ The remaining declarable quantity of a list line is its counted quantity less wh
 orders in force already carry.
 """
 
-import json
 from decimal import Decimal, InvalidOperation
 
 from sqlite_utils import Database
 
 from tally import declaration, outbox, workflow
+from tally.conditions import IN_FORCE, manifests_of, remaining_quantities
 from tally.customs.messages import build_sas121
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
@@ -22,33 +22,8 @@ BIND_TYPES = {"1": "one truck, many tickets", "2": "one truck, one ticket",
               "3": "one ticket, many trucks"}
 BIND_NAMES = {"one_truck_many_tickets": "1", "one_truck_one_ticket": "2",
               "one_ticket_many_trucks": "3"}
-# Release orders whose quantities are spoken for (a returned one frees them).
-IN_FORCE = ("applied", "approved", "bound", "passed")
 # A consignment can be put on release orders once its inventory list is approved.
 RELEASABLE = (workflow.Status.DECLARED, workflow.Status.RELEASED, workflow.Status.VEHICLE_BOUND)
-
-
-def counted_quantities(db: Database, manifest_id: int) -> dict[int, int]:
-    """Counted quantity per line of the confirmed tally (what the inventory list declares)."""
-    row = db.execute("SELECT snapshot FROM tallies WHERE manifest_id = ?", [manifest_id]).fetchone()
-    if row is None:
-        return {}
-    return {line["line_no"]: line["counted"] for line in json.loads(row[0])["lines"]}
-
-
-def remaining_quantities(db: Database, manifest_id: int, *, passed_only: bool = False
-                         ) -> dict[int, int]:
-    """Per line: counted less what release orders in force carry (or, with ``passed_only``,
-    less what has passed the gate)."""
-    statuses = ("passed",) if passed_only else IN_FORCE
-    used = dict(db.execute(
-        f"SELECT ml.line_no, sum(l.qty) FROM release_order_lines l"
-        f" JOIN release_orders r ON r.id = l.release_order_id"
-        f" JOIN manifest_lines ml ON ml.id = l.line_id"
-        f" WHERE l.manifest_id = ? AND r.status IN ({', '.join('?' * len(statuses))})"
-        f" GROUP BY ml.line_no", [manifest_id, *statuses]).fetchall())
-    return {line_no: qty - used.get(line_no, 0)
-            for line_no, qty in counted_quantities(db, manifest_id).items()}
 
 
 def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] | None]:
@@ -62,7 +37,7 @@ def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] |
                        "2 / one_truck_one_ticket or 3 / one_ticket_many_trucks"})
     passport_type = str(body.get("passport_type", "1"))
     if passport_type not in ("1", "2"):
-        # DOMAIN.md: 1 enter first, declare later (先入区后报关); 2 first-line integrated.
+        # docs/customs.md: 1 enter first, declare later (先入区后报关); 2 first-line integrated.
         errors.append({"field": "passport_type", "message": "1 or 2"})
     io_type = body.get("io_type", "I")
     if io_type not in ("I", "E"):
@@ -302,22 +277,3 @@ def associate_vehicle(db: Database, number, body: object, *, user_id: int | None
                 workflow.apply(db, manifest_id, "bind_vehicle", user_id=user_id,
                                release_order=order["etps_preent_no"])
     return get_release_order(db, number)
-
-
-def manifests_of(db: Database, release_order_id: int) -> list[int]:
-    """The consignments whose goods a release order carries."""
-    return [r[0] for r in db.execute(
-        "SELECT DISTINCT manifest_id FROM release_order_lines WHERE release_order_id = ?"
-        " ORDER BY manifest_id", [release_order_id])]
-
-
-def on_approved(db: Database, release_order_id: int, passport_no: str | None) -> None:
-    """Customs approved the release order: record its passportNo, release its consignments."""
-    if passport_no:
-        db.execute("UPDATE release_orders SET passport_no = ? WHERE id = ?",
-                   [passport_no, release_order_id])
-    workflow.apply_release(db, release_order_id, "approve", user_id=None,
-                           passport_no=passport_no)
-    for manifest_id in manifests_of(db, release_order_id):
-        if workflow.current_status(db, manifest_id) == workflow.Status.DECLARED:
-            workflow.apply(db, manifest_id, "release", user_id=None)

@@ -203,17 +203,12 @@ def _record(db: Database, requests: list[Request]) -> list[tuple[list[dict], int
 
 
 def _closed(db: Database, manifest_id: int) -> TallyError | None:
-    """Why the manifest takes no scans (there is none, or its tally is closed), or None."""
+    """Why the manifest takes no scans (there is none, or its tally is not open), or None."""
     try:
-        status = workflow.current_status(db, manifest_id)
-    except NotFoundError as exc:
+        workflow.require_tally_open(db, manifest_id, "scans are not accepted")
+    except (NotFoundError, ConflictError) as exc:
         return exc
-    if workflow.is_tally_open(status):
-        return None
-    return ConflictError(
-        f"the tally is closed ({status.value}); scans are not accepted",
-        current_status=status.value,
-    )
+    return None
 
 
 def _stored_answers(db: Database, client_ids: list[str]) -> dict[str, list[tuple]]:

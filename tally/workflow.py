@@ -4,7 +4,7 @@ Each has one enum and one table of every allowed transition with its guards; ``a
 ``apply_release`` are the only code that writes a status: load, check transition and guards,
 change the status and write the audit event, in one transaction. A refused action raises
 ConflictError with the current status, the action and every unmet condition, and writes nothing.
-The flow follows DOMAIN.md.
+The flow follows docs/customs.md.
 """
 
 import enum
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from tally import conditions
 from tally.db import write
 from tally.errors import ConflictError, NotFoundError
 from tally.events import record_event
@@ -60,17 +61,13 @@ class Transition:
 
 
 def _inspection_complete(db: Database, manifest_id: int, context: dict) -> list[dict]:
-    from tally.inspections import unmet_for_pass  # inspections imports this module
-
-    return unmet_for_pass(db, manifest_id)
+    return conditions.unmet_for_pass(db, manifest_id)
 
 
 def _inspection_tasks_done(db: Database, manifest_id: int, context: dict) -> list[dict]:
-    from tally.inspections import open_tasks
-
     return [
         {"task_id": t["id"], "message": f"pallet {t['pallet_no']}: {t['kind']} not recorded done"}
-        for t in open_tasks(db, manifest_id)
+        for t in conditions.open_tasks(db, manifest_id)
     ]
 
 
@@ -91,9 +88,7 @@ def _tally_status_normal(db: Database, manifest_id: int, context: dict) -> list[
 
 
 def _no_unexplained_differences(db: Database, manifest_id: int, context: dict) -> list[dict]:
-    from tally.reconcile import load_reconciliation  # reconcile imports this module
-
-    report = load_reconciliation(db, manifest_id)
+    report = conditions.reconciliation(db, manifest_id)
     return [
         {
             "line_no": line["line_no"],
@@ -128,9 +123,7 @@ def _vehicle_associated(db: Database, manifest_id: int, context: dict) -> list[d
 
 
 def _all_goods_passed(db: Database, manifest_id: int, context: dict) -> list[dict]:
-    from tally.release_orders import remaining_quantities
-
-    left = remaining_quantities(db, manifest_id, passed_only=True)
+    left = conditions.remaining_quantities(db, manifest_id, passed_only=True)
     if not left:
         return [{"message": "the consignment has no confirmed tally: nothing can have entered"}]
     return [
@@ -162,8 +155,14 @@ RELEASE_TRANSITIONS: tuple[Transition, ...] = (
     Transition("pass_gate", ReleaseStatus.BOUND, ReleaseStatus.PASSED, by="gate"),
 )
 
-# While the tally is open, labels, scans and discrepancies are accepted.
+# The tally rule, written once: while the tally is open, labels, scans and discrepancies are
+# accepted; every module and page asks the functions below.
 TALLY_OPEN = frozenset({Status.WRITTEN_OFF})
+# Before the tally opens: what the consignment still waits for, in the operator's words.
+_TALLY_NOT_YET = {
+    Status.ARRIVED: "inspection (查验) has not passed yet, and the write-off (核销) comes after it",
+    Status.INSPECTED: "the write-off (核销) is not done yet",
+}
 
 
 def current_status(db: Database, manifest_id: int) -> Status:
@@ -187,6 +186,30 @@ def release_status(db: Database, release_order_id: int) -> ReleaseStatus:
 def is_tally_open(status: Status) -> bool:
     """Scans, labels and discrepancies are accepted only while the tally is open."""
     return status in TALLY_OPEN
+
+
+def has_tally_opened(status: Status) -> bool:
+    """True once the tally has opened, whether still open or closed since: labels may exist."""
+    return status not in _TALLY_NOT_YET
+
+
+def why_tally_not_open(status: Status) -> str | None:
+    """Why the tally takes no scans, labels or discrepancies now (None while it is open)."""
+    if is_tally_open(status):
+        return None
+    if status in _TALLY_NOT_YET:
+        return f"the tally is not open yet ({status.value}): {_TALLY_NOT_YET[status]}"
+    return f"the tally is closed ({status.value}): it was confirmed and its counts are final"
+
+
+def require_tally_open(db: Database, manifest_id: int, refused: str) -> Status:
+    """The manifest's status if its tally is open. Otherwise ConflictError with the current status,
+    saying why and what is ``refused``; NotFoundError if there is no such manifest."""
+    status = current_status(db, manifest_id)
+    why = why_tally_not_open(status)
+    if why is not None:
+        raise ConflictError(f"{why}; {refused}", current_status=status.value)
+    return status
 
 
 def unmet_conditions(db: Database, transition: Transition, subject_id: int,

@@ -168,7 +168,8 @@ def test_requests_recorded_together_answer_as_one_after_another(db, mid):
     first, duplicate, closed, unknown, retry, reused, batch = outcomes
     assert [(a["outcome"], a["counted"]) for a in first + duplicate] == [
         ("counted", 1), ("duplicate", 1)]
-    assert isinstance(closed, ConflictError) and "closed" in closed.message
+    assert isinstance(closed, ConflictError) and "not open yet" in closed.message
+    assert closed.extra == {"current_status": "arrived"}
     assert isinstance(unknown, NotFoundError)
     assert retry == first
     assert isinstance(reused, ConflictError) and "already used" in reused.message

@@ -4,7 +4,7 @@ Statuses are set directly in the database here: that is test set-up, not a path 
 
 import pytest
 
-from tally import labelling, manifests, scans, workflow
+from tally import labelling, manifests, reconcile, scans, workflow
 from tally.config import DEFAULTS, site_settings
 from tally.confirmation import confirm_tally
 from tally.errors import ConflictError
@@ -121,3 +121,41 @@ def test_next_actions_say_what_blocks(db):
     assert action["action"] == "pass_inspection" and action["target"] == "inspected"
     assert action["unmet"] == [{"condition": "inspection",
                                 "message": "no inspection is recorded"}]
+
+
+# Why each status refuses labels, scans and discrepancies (the one rule in tally.workflow).
+WHY = {
+    Status.ARRIVED: ("not open yet", "inspection"),
+    Status.INSPECTED: ("not open yet", "write-off"),
+}
+
+
+@pytest.mark.parametrize("status", list(Status), ids=str)
+def test_labels_scans_and_discrepancies_ask_one_tally_rule(db, status):
+    mid = new_manifest(db)
+    force(db, mid, status)
+    attempts = {
+        "labels": lambda: labelling.issue_labels(db, mid, line_no=1, count=1, user_id=None),
+        "discrepancies": lambda: reconcile.record_discrepancy(
+            db, mid, {"line_no": 1, "kind": "short", "qty": 1}, user_id=None, may_correct=False),
+        "scans": lambda: scans.record_requests(db, [scans.Request(mid, [scans.Scan("t1", ("X",))],
+                                                                  None)]),
+    }
+    if workflow.is_tally_open(status):
+        for attempt in attempts.values():
+            attempt()  # accepted
+        return
+    before = dump(db)
+    for what, attempt in attempts.items():
+        try:
+            answer = attempt()
+        except ConflictError as exc:
+            answer = [exc]
+        [refusal] = answer
+        assert isinstance(refusal, ConflictError), what
+        assert refusal.extra == {"current_status": status.value}
+        assert refusal.message.startswith(workflow.why_tally_not_open(status) + "; ")
+        for phrase in WHY.get(status, ("closed", "confirmed")):
+            assert phrase in refusal.message, (what, refusal.message)
+    assert dump(db) == before
+    assert workflow.has_tally_opened(status) == (status not in WHY)

@@ -4,9 +4,10 @@ import io
 
 from flask import Response
 
-from labels.sheets import load_signature, render_record_sheet
+from labels.sheets import render_record_sheet
 from tally import inspections, manifests
 from tally.errors import NotFoundError
+from tally.signatures import load_signature
 from web.api import api_blueprint, json_body
 from web.auth import requires, user_id
 from web.db import get_db

@@ -20,15 +20,22 @@ SIZES = ("50x30", "60x40", "100x50")
 # Reasons a label is reprinted, offered as suggestions: the operator may type any other.
 REPRINT_REASONS = ("污损 Smudged", "撕破 Torn", "贴错 Applied wrongly", "打印失败 Print failed",
                    "丢失 Lost")
-# Before inspection and write-off no label can exist; these consignments are not offered.
-_NO_LABELS_YET = {workflow.Status.ARRIVED.value, workflow.Status.INSPECTED.value}
+
+
+def _tally(manifest: dict) -> dict:
+    """The manifest with the tally rule's answer for it (tally.workflow decides, not the page)."""
+    status = workflow.Status(manifest["status"])
+    return {**manifest, "tally_open": workflow.is_tally_open(status),
+            "tally_opened": workflow.has_tally_opened(status),
+            "tally_note": workflow.why_tally_not_open(status)}
 
 
 @bp.get("/labels")
 @signed_in
 def labels():
     db = get_db()
-    choices = [m for m in manifests.list_manifests(db) if m["status"] not in _NO_LABELS_YET]
+    # Before the tally opens no label can exist; those consignments are not offered.
+    choices = [m for m in map(_tally, manifests.list_manifests(db)) if m["tally_opened"]]
     page = {
         "choices": choices,
         "sizes": SIZES,
@@ -48,7 +55,7 @@ def labels():
         else:
             issued = labelling.list_labels(db, manifest_id)
             per_line = Counter(label["line_no"] for label in issued)
-            manifest["tally_open"] = workflow.is_tally_open(workflow.Status(manifest["status"]))
+            manifest = _tally(manifest)
             manifest["issued_total"] = len(issued)
             manifest["boxes"] = sorted({label["box_no"] for label in issued if label["box_no"]})
             for line in manifest["lines"]:
