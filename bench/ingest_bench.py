@@ -1,4 +1,4 @@
-"""Wedge-scan ingestion through the real server (`tally serve`: gunicorn sync workers, SQLite file):
+"""Wedge-scan ingestion through the real server (`tally serve`: granian, SQLite file):
 32 concurrent wrk clients sending single scans and 100-scan batches, then a crash run that kills
 the server with -9 under load and checks every acknowledged scan after the restart.
 
@@ -25,10 +25,11 @@ import urllib.request
 from pathlib import Path
 
 from bench.servers import free_port, start_service, start_simulator, tally
+from tally.config import from_env
 from tally.db import close_db, open_db
 from tally.units import parse_serial
 from tests.conftest import WRITE_OFF, passing_inspection
-from web.server import default_workers
+from web.server import THREADS, workers
 
 CLIENTS = 32
 DURATION_S = 10
@@ -425,13 +426,14 @@ def _markdown(runs, crash) -> str:
         [
             "## Wedge-scan ingestion",
             "",
-            f"`tally serve` (gunicorn, {default_workers()} sync workers: cores + 1) on a SQLite"
-            f" file; wrk with {CLIENTS} connections, {DURATION_S} s per run, {ROUNDS} rounds of"
-            " single scans and batches in two workloads, every scan a distinct unit: *box order*,"
-            f" as handhelds scan ({CLIENTS} operators each working through boxes of {BOX} units"
-            " with consecutive serials, interleaved), and *random order*, the worst case (every"
-            " scan a unit anywhere in the consignment). Server CPU: % of one core, summed over the"
-            " server's processes; p50/p99 per request. What was changed to get here, what was"
+            f"`tally serve` (granian, {workers(from_env())} workers x {THREADS} threads) on a"
+            f" SQLite file; wrk with {CLIENTS} connections, {DURATION_S} s per run, {ROUNDS}"
+            " rounds of single scans and batches in two workloads, every scan a distinct unit:"
+            f" *box order*, as handhelds scan ({CLIENTS} operators each working through boxes"
+            f" of {BOX} units with consecutive serials, interleaved), and *random order*, the"
+            " worst case (every scan a unit anywhere in the consignment). Server CPU: % of one"
+            " core, summed over the server's processes; p50/p99 per request. What was changed"
+            " to get here, what was"
             " tried and left, and why: docs/ingestion.md.",
             "",
             "| workload, medians | single scans/s | p99 ms | batch scans/s | p99 ms |",

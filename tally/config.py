@@ -13,6 +13,15 @@ DEFAULTS = {
     "OUTBOX_POLL_INTERVAL": 0.5,
     "RECEIPT_POLL_INTERVAL": 5.0,
     "MAX_IMAGE_BYTES": 15 * 1024 * 1024,
+    "MAX_JSON_BYTES": 2 * 1024 * 1024,  # a batch of 1,000 scans is ~100 kB (manifests: any size)
+    # The server (tally serve): where it listens, its worker processes (0: one per core), and
+    # how long a client may take to send a request's head (or, idle between requests on a
+    # kept-alive connection, the next one's) and its body before the connection is closed.
+    "HOST": "127.0.0.1",
+    "WORKERS": 0,
+    "HEAD_TIMEOUT": 15.0,
+    "BODY_TIMEOUT": 15.0,
+    "ACCESS_LOG": None,  # any value: log every request to standard error
     # Site values for the customs messages (account book, enterprise and customs codes).
     "PUTREC_NO": "T3105W000293",
     "ETPS_NO": "3105960001",

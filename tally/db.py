@@ -28,8 +28,8 @@ CACHE_KIB = 8192
 def open_db(path: str) -> Database:
     """Open (creating if needed) the database file at path, tuned for many short writers.
 
-    WAL lets readers run beside the one writer; ``synchronous=NORMAL`` survives a killed process
-    (not a power cut) and costs ~6 % against OFF where FULL costs ~34 % (PERFORMANCE.md).
+    WAL lets readers run beside the one writer; ``synchronous=NORMAL`` survives a killed process,
+    not a power cut, at a fraction of FULL's cost (docs/storage.md).
     """
     if path != ":memory:":
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -40,11 +40,8 @@ def open_db(path: str) -> Database:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
-    # 8 MB of page cache: enough for a 1,000-scan batch's pages within its transaction. Not more:
-    # with several workers writing, SQLite drops a connection's cache at nearly every transaction
-    # start anyway, and dropping it walks a hash table that grows with the most the cache ever
-    # held and never shrinks. Once a 64 MB cache had filled (a report, a large label run), each
-    # transaction start cost ~35-40 µs against ~13-15 µs at 8 MB (docs/ingestion.md).
+    # Enough for a 1,000-scan batch; a larger cache, once filled, slows every transaction start
+    # while several writers share the file (docs/ingestion.md).
     conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_CHECKPOINT_PAGES}")
     db.path = path
@@ -68,9 +65,9 @@ def now() -> str:
 def write(db: Database) -> Iterator[Database]:
     """One write transaction, queued fairly behind other writers of the same file.
 
-    SQLite's busy handler sleeps 1, 2, 5, 10 ms between retries, so concurrent writers pile up
-    while the CPU idles (PERFORMANCE.md: p99 113-172 ms). A blocking ``flock`` on a side file
-    before ``BEGIN IMMEDIATE`` queues them in order instead. Nested calls become savepoints.
+    SQLite's busy handler sleeps between retries, so concurrent writers pile up while the CPU
+    idles (docs/storage.md). A blocking ``flock`` on a side file before ``BEGIN IMMEDIATE``
+    queues them in order instead. Nested calls become savepoints.
     """
     if db.conn.in_transaction:
         with db.atomic():
@@ -120,8 +117,8 @@ def checkpoint_when_due(db: Database) -> None:
     copied pages every other waited for the write lock. Here the copying is done by a passive
     checkpoint outside the lock, beside the other writers; a second one under the lock then copies
     only what they appended meanwhile, and so completes: the next writer can start the WAL over.
-    A WAL whose checkpoints never complete grows, and every page read searches a longer WAL index:
-    scans ran ~15-20 % slower with one (docs/ingestion.md).
+    A WAL whose checkpoints never complete grows, and every page read searches a longer WAL
+    index (docs/ingestion.md).
     """
     last = getattr(db, "last_checkpoint", None)  # None: not opened by open_db, or in memory
     started = time.monotonic()
@@ -454,10 +451,9 @@ def m003_passwords(db: Database) -> None:
 def m004_line_counts(db: Database) -> None:
     """Counted units per line, kept by the database from the scan ledger.
 
-    Counting the ledger's rows for every scan grows with the line (13 k scans/s after a few
-    hundred units per line, measured); a trigger on the append-only ledger keeps the count in the
-    same transaction, and since ledger rows are never updated or deleted it cannot drift.
-    Reconciliation still counts the ledger itself.
+    Counting the ledger's rows for every scan grows with the line (docs/ingestion.md); a trigger
+    on the append-only ledger keeps the count in the same transaction, and since ledger rows are
+    never updated or deleted it cannot drift. Reconciliation still counts the ledger itself.
     """
     db.executescript(
         """

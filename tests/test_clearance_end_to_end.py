@@ -1,4 +1,4 @@
-"""One consignment through every step of the clearance, over real HTTP: the server (gunicorn + the
+"""One consignment through every step of the clearance, over real HTTP: the server (granian + the
 outbox worker) and the customs simulator run as processes on free ports.
 
 A wooden pallet without an IPPC mark is fumigated, then the inspection passes; the tally status

@@ -1,4 +1,4 @@
-"""End to end over real HTTP: the server (gunicorn + outbox worker) and the customs simulator run as
+"""End to end over real HTTP: the server (granian + outbox worker) and the customs simulator run as
 processes on free ports. Manifest -> labels -> PDF -> rasterized and photographed -> image scans ->
 reconciliation -> discrepancy -> confirm -> the simulator receives the list exactly once, although
 it was down for the first delivery attempts."""

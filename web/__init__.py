@@ -47,18 +47,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from web.pages import register_pages
 
     register_pages(app)
-    from web.fast_scans import FastScans
-
-    app.wsgi_app = FastScans(app.wsgi_app, app)
-    # web/server.py hands the requests accepted together to this rather than one by one.
-    app.answer_together = app.wsgi_app.answer_together
     return app
 
 
 class _CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, minus the signer set-up on requests that carry no cookie:
-    a scanner posting with a bearer token pays nothing for the pages' sessions (~80 µs a scan
-    in the profile)."""
+    a scanner posting with a bearer token pays nothing for the pages' sessions."""
 
     def open_session(self, app, request):
         if not request.cookies.get(self.get_cookie_name(app)):

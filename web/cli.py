@@ -19,7 +19,7 @@ from tally.db import close_db, migrate, open_db
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="tally", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="serve the app with gunicorn (+ outbox worker, + simulator)")
+    sub.add_parser("serve", help="serve the app with granian (+ outbox worker, + simulator)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("demo", help="load the demo manifest into an empty database; print a token")
     sub.add_parser("worker", help="run the outbox delivery worker in the foreground")
@@ -247,32 +247,24 @@ def cmd_serve(args, config):
     close_db(db)
     env = dict(os.environ)
     children = []
-    if not config["CUSTOMS_URL"]:
-        port = _free_port()
-        state = os.path.join(
-            os.path.dirname(os.path.abspath(config["DATABASE"])), "customs-sim.json"
-        )
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "web.cli",
-                    "customs-sim",
-                    "--port",
-                    str(port),
-                    "--state",
-                    state,
-                ]
-            )
-        )
-        env["TALLY_CUSTOMS_URL"] = os.environ["TALLY_CUSTOMS_URL"] = f"http://127.0.0.1:{port}"
-        print(f"customs simulator (embedded default) on http://127.0.0.1:{port}", flush=True)
-    children.append(subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], env=env))
-
-    print(f"serving on http://127.0.0.1:{config['PORT']}", flush=True)
     try:
-        serve(config["PORT"])
+        if not config["CUSTOMS_URL"]:
+            port = _free_port()
+            state = os.path.join(
+                os.path.dirname(os.path.abspath(config["DATABASE"])), "customs-sim.json"
+            )
+            url = f"http://127.0.0.1:{port}"
+            children.append(subprocess.Popen([
+                sys.executable, "-m", "web.cli", "customs-sim", "--port", str(port),
+                "--state", state,
+            ]))
+            # Not before it answers: a write-off right after start would get "unreachable".
+            _wait_until_answering(url + "/_control", children[-1])
+            env["TALLY_CUSTOMS_URL"] = os.environ["TALLY_CUSTOMS_URL"] = config["CUSTOMS_URL"] = url
+            print(f"customs simulator (embedded default) on {url}", flush=True)
+        children.append(subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], env=env))
+        print(f"serving on http://{config['HOST']}:{config['PORT']}", flush=True)
+        serve(config)
     finally:
         for child in children:
             child.terminate()
@@ -282,6 +274,25 @@ def cmd_serve(args, config):
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _wait_until_answering(url: str, child: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Return once ``url`` answers HTTP (any status); fail if ``child`` exits or time runs out."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit(f"the customs simulator exited with {child.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered, if only to say there is nothing at /
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"the customs simulator did not answer on {url} within {timeout:g} s")
 
 
 COMMANDS = {

@@ -1,7 +1,7 @@
 """One SQLite connection per thread and database file, reused across requests.
 
-Opening a connection and setting its pragmas on every request would cost more than a whole scan;
-a gunicorn sync worker is one thread, so this is one connection per worker process.
+Opening a connection and setting its pragmas on every request would cost more than a whole scan,
+so each of a worker's request threads keeps its own.
 """
 
 import os

@@ -1,19 +1,22 @@
-"""The production server (web/server.py) over real sockets: `tally serve` with its sync workers."""
+"""The production server (web/server.py, web/gateway.py) over real sockets: `tally serve`.
+
+The server runs with 1 s head and body timeouts so that the slow-client tests take seconds.
+"""
 
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
-from email.utils import parsedate_to_datetime
 
 import pytest
-from gunicorn.config import Config
-from gunicorn.workers.workertmp import WorkerTmp
 
 from bench.ingest_bench import _prepare
 from bench.servers import free_port, service_env, start_service, start_simulator
-from web.server import SyncWorker, http_date_cached
+
+TIMEOUT_S = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -24,23 +27,24 @@ def served(tmp_path_factory):
     sim = start_simulator(sim_port)
     log = tmp / "serve.log"
     customs = f"http://127.0.0.1:{sim_port}"
-    server = start_service(db_path, port, customs, log_path=str(log), TALLY_ACCESS_LOG="-")
+    timeouts = {"TALLY_HEAD_TIMEOUT": str(TIMEOUT_S), "TALLY_BODY_TIMEOUT": str(TIMEOUT_S)}
+    server = start_service(db_path, port, customs, log_path=str(log), TALLY_ACCESS_LOG="1",
+                           **timeouts)
     token = subprocess.run(
         [sys.executable, "-m", "web.cli", "token", "create", "--user", "t", "--role", "admin"],
         env=service_env(db_path, port, customs), capture_output=True, text=True, check=True,
     ).stdout.split()[-1]
-    manifest_id, codes = _prepare(f"http://127.0.0.1:{port}", token, 20, line_count=2)
-    yield port, log, token, manifest_id, codes
+    manifest_id, codes = _prepare(f"http://127.0.0.1:{port}", token, 400, line_count=2)
+    yield port, log, token, manifest_id, codes, db_path
     server.stop()
     sim.stop()
 
 
 def exchange(port: int, request: bytes, split_at: int | None = None) -> bytes:
-    """Send a raw request and read until the server closes; the client never closes first.
-
-    ``split_at`` sends the request in two parts with a pause between, so that the server's first
-    read has only the first part.
-    """
+    """Send a raw request and read until the server closes (asked to by ``Connection: close``
+    when the request does not say otherwise)."""
+    if b"\r\nconnection:" not in request.lower():
+        request = request.replace(b"\r\n", b"\r\nConnection: close\r\n", 1)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         if split_at is None:
             sock.sendall(request)
@@ -54,53 +58,13 @@ def exchange(port: int, request: bytes, split_at: int | None = None) -> bytes:
         return b"".join(chunks)
 
 
-def test_says_where_it_serves_and_with_which_worker(served):
-    port, log, *_ = served
-    text = log.read_text()
-    assert f"serving on http://127.0.0.1:{port}" in text
-    assert "Using worker: web.server.SyncWorker" in text
-
-
-def test_answer_whole_then_closed_by_the_server(served):
-    port = served[0]
-    answer = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+def parts(answer: bytes) -> tuple[bytes, object]:
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200") and b"connection: close" in head.lower()
-    assert json.loads(body) == {"ok": True}
+    return head, json.loads(body) if body else None
 
 
-def test_unread_request_body_does_not_destroy_the_answer(served):
-    # Refused before its body is read: the server must drain, not reset, or the 401 is lost.
-    body = b"x" * 300_000
-    answer = exchange(
-        served[0],
-        b"POST /api/manifests HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
-        b"Content-Length: %d\r\n\r\n" % len(body) + body,
-    )
-    head, _, payload = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 401")
-    assert json.loads(payload)["status"] == 401
-
-
-def test_scan_hot_path_through_the_server(served):
-    answer = exchange(
-        served[0],
-        b"POST /api/manifests/1/scans HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
-    )
-    head, _, payload = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 401 UNAUTHORIZED")
-    assert b'www-authenticate: bearer realm="tally"' in head.lower()
-    assert json.loads(payload) == {
-        "ok": False, "status": 401, "error": "unknown or revoked token", "errors": []}
-
-
-def without_date(answer: bytes) -> bytes:
-    return b"\r\n".join(line for line in answer.split(b"\r\n") if not line.startswith(b"Date: "))
-
-
-def scan_request(manifest_id: int, token: str, body: dict, **headers: str) -> bytes:
-    data = json.dumps(body).encode()
+def scan_request(manifest_id: int, token: str, body, **headers: str) -> bytes:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
     extra = "".join(f"{name.replace('_', '-')}: {value}\r\n" for name, value in headers.items())
     return (
         f"POST /api/manifests/{manifest_id}/scans HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -109,55 +73,61 @@ def scan_request(manifest_id: int, token: str, body: dict, **headers: str) -> by
     ).encode() + data
 
 
-def test_simple_and_general_reads_answer_alike(served):
-    # Whole in the first read: web/http1.py reads it. Cut inside its headers: gunicorn's parser.
-    port, log, token, manifest_id, codes = served
-    requests = [
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /api/manifests?limit=5 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
-        % token.encode(),
-        b"GET /api/manifests/%d/scans?after_id=0 HTTP/1.1\r\nHost: x\r\n"
-        b"Authorization: Bearer %s\r\n\r\n" % (manifest_id, token.encode()),
-        b"GET /nowhere%20at%20all HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"POST /api/manifests HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-        b"Content-Type: text/csv\r\nContent-Length: 7\r\n\r\nno,csv\n" % token.encode(),
-        # A scan counted through one path is replayed through the other: the same answer.
-        scan_request(manifest_id, token, {"code": codes[0], "client_scan_id": "a-1"}),
-        scan_request(manifest_id, token, {"scans": [
-            {"code": code, "client_scan_id": f"b-{i}"} for i, code in enumerate(codes[1:6])]}),
-        scan_request(manifest_id, "wrong", {"code": codes[7], "client_scan_id": "c-1"}),
-    ]
-    for request in requests:
-        whole = exchange(port, request)
-        split = exchange(port, request, split_at=request.index(b"\r\n") + 5)
-        assert whole.startswith(b"HTTP/1.1 ") and without_date(whole) == without_date(split)
-    counted = json.loads(exchange(port, requests[6]).partition(b"\r\n\r\n")[2])["results"]
-    assert [r["outcome"] for r in counted] == ["counted"] * 5
+def test_says_where_it_serves_and_with_which_server(served):
+    port, log, *_ = served
+    text = log.read_text()
+    assert f"serving on http://127.0.0.1:{port}" in text
+    assert "Starting granian" in text
 
 
-def test_requests_only_gunicorn_reads(served):
-    port, log, token, manifest_id, codes = served
-    # Chunked: the scan is counted once, through Flask (the hot path takes only a known length).
-    body = json.dumps({"code": codes[10], "client_scan_id": "d-1"}).encode()
-    chunked = scan_request(manifest_id, token, {}).replace(
+def test_keep_alive_serves_scan_after_scan_on_one_connection(served):
+    port, _, token, manifest_id, codes, _ = served
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        for i, code in enumerate(codes[:3]):
+            sock.sendall(scan_request(manifest_id, token,
+                                      {"code": code, "client_scan_id": f"ka-{i}"}))
+            assert reader.readline().startswith(b"HTTP/1.1 200")
+            length = 0
+            while (line := reader.readline()) != b"\r\n":
+                name, _, value = line.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            assert json.loads(reader.read(length))["results"][0]["outcome"] == "counted"
+
+
+def test_a_body_refused_unread_does_not_destroy_the_answer(served):
+    body = b"x" * 300_000
+    head, payload = parts(exchange(
+        served[0],
+        b"POST /api/manifests HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body) + body,
+    ))
+    assert head.startswith(b"HTTP/1.1 401") and payload["status"] == 401
+
+
+def test_a_scan_without_a_valid_token_gets_the_error_shape(served):
+    head, payload = parts(exchange(served[0], scan_request(1, "nope", b"{}")))
+    assert head.startswith(b"HTTP/1.1 401")
+    assert b'www-authenticate: bearer realm="tally"' in head.lower()
+    assert payload == {"ok": False, "status": 401, "error": "unknown or revoked token",
+                       "errors": []}
+
+
+def test_chunked_split_head_and_http_1_0_are_read(served):
+    port, _, token, manifest_id, codes, _ = served
+    body = json.dumps({"code": codes[10], "client_scan_id": "chunked-1"}).encode()
+    chunked = scan_request(manifest_id, token, b"{}").replace(
         b"Content-Length: 2\r\n\r\n{}",
         b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body),
     )
-    answer = exchange(port, chunked)
-    assert answer.startswith(b"HTTP/1.1 200")
-    assert b'"outcome":"counted"' in answer
-    # HTTP/1.0 and a bad request line: gunicorn's answers.
+    head, payload = parts(exchange(port, chunked))
+    assert head.startswith(b"HTTP/1.1 200") and payload["results"][0]["outcome"] == "counted"
+    split = scan_request(manifest_id, token, {"code": codes[11], "client_scan_id": "split-1"})
+    head, payload = parts(exchange(port, split, split_at=split.index(b"\r\n") + 5))
+    assert payload["results"][0]["outcome"] == "counted"
     assert exchange(port, b"GET /healthz HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 200")
     assert exchange(port, b"GET /a b c\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 400")
-    # Over gunicorn's limits: its answers too (the strict reader declines, never refuses).
-    long_uri = b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
-    assert exchange(port, long_uri).startswith(b"HTTP/1.1 414")
-    many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 101 + b"\r\n"
-    assert exchange(port, many).startswith(b"HTTP/1.1 431")
-    # A client that connects and goes away before sending a byte costs the server nothing.
-    socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    assert exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").startswith(
-        b"HTTP/1.1 200")
 
 
 def test_head_answer_has_no_body(served):
@@ -166,42 +136,133 @@ def test_head_answer_has_no_body(served):
     assert head.startswith(b"HTTP/1.1 200") and body == b""
 
 
-def test_both_reads_are_in_the_access_log(served):
-    port, log, *_ = served
-    exchange(port, b"GET /healthz?whole=1 HTTP/1.1\r\nHost: x\r\n\r\n")
-    exchange(port, b"GET /healthz?split=1 HTTP/1.1\r\nHost: x\r\n\r\n", split_at=10)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        text = log.read_text()
-        if '"GET /healthz?whole=1 HTTP/1.1" 200' in text and (
-            '"GET /healthz?split=1 HTTP/1.1" 200' in text
-        ):
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("both requests should be in the access log")
+def test_bodies_are_bounded_before_they_are_parsed(served):
+    port, _, token, manifest_id, *_ = served
+    # Over the upload limit: refused from its Content-Length, nothing of it read.
+    head, payload = parts(exchange(port, (
+        f"POST /api/manifests/{manifest_id}/scans HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {10**9}\r\n\r\n").encode()))
+    assert head.startswith(b"HTTP/1.1 413") and payload["status"] == 413
+    # Over the JSON limit: 413; nested past our depth or past the parser's: 422.
+    head, payload = parts(exchange(port, scan_request(
+        manifest_id, token, b'{"code": "' + b"A" * (3 * 1024 * 1024) + b'"}')))
+    assert head.startswith(b"HTTP/1.1 413") and "JSON" in payload["error"]
+    for depth in (20, 5000):
+        head, payload = parts(exchange(port, scan_request(manifest_id, token, b"[" * depth)))
+        assert head.startswith(b"HTTP/1.1 422"), depth
+        assert payload["error"] in ("the body is not valid JSON",
+                                    "the JSON body nests deeper than 8 levels")
+    # The token is checked first: a deep body with a wrong token is a 401, not parsed.
+    head, _ = parts(exchange(port, scan_request(manifest_id, "wrong", b"[" * 5000)))
+    assert head.startswith(b"HTTP/1.1 401")
 
 
-def test_date_header_is_formatted_once_a_second():
-    assert http_date_cached(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
-    before = int(time.time())
-    date = http_date_cached()
-    after = time.time()
-    assert before <= parsedate_to_datetime(date).timestamp() <= after
-    assert http_date_cached() in (date, http_date_cached(time.time()))
+def _open(port: int, data: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if data:
+        sock.sendall(data)
+    return sock
 
 
-def test_worker_tells_the_arbiter_it_is_alive_at_most_once_a_second():
-    worker = SyncWorker.__new__(SyncWorker)  # just what notify() uses: gunicorn's heartbeat file
-    worker.tmp, worker.notified = WorkerTmp(Config()), 0.0
+def _closed_within(sock: socket.socket, seconds: float) -> tuple[bool, bytes]:
+    """Whether the server closed the connection within ``seconds``, and what it sent first."""
+    sock.settimeout(seconds)
+    received = b""
     try:
-        worker.notify()
-        first = worker.tmp.last_update()
-        time.sleep(0.05)
-        worker.notify()
-        assert worker.tmp.last_update() == first
-        worker.notified -= 1.0
-        worker.notify()
-        assert worker.tmp.last_update() > first
+        while chunk := sock.recv(65536):
+            received += chunk
+        return True, received
+    except TimeoutError:
+        return False, received
+    except ConnectionResetError:
+        return True, received
+
+
+def test_stalled_clients_cost_nothing_and_are_closed_after_the_timeouts(served):
+    port, log, token, manifest_id, codes, _ = served
+    half_body = scan_request(manifest_id, token, {"code": codes[20], "client_scan_id": "hb"})
+    stalled = (
+        [_open(port, b"") for _ in range(200)]  # idle
+        + [_open(port, b"POST /api/manifests/1/scans HTTP/1.1\r\nHost: x\r\n")  # half a head
+           for _ in range(200)]
+        + [_open(port, half_body[:-5]) for _ in range(50)]  # half a body
+    )
+    try:
+        # While they are open, the service answers everyone else at once.
+        times = []
+        for i, code in enumerate(codes[30:60]):
+            started = time.monotonic()
+            head, payload = parts(exchange(port, scan_request(
+                manifest_id, token, {"code": code, "client_scan_id": f"during-{i}"})))
+            times.append(time.monotonic() - started)
+            assert payload["results"][0]["outcome"] == "counted"
+        assert max(times) < 0.5, times
+        # Then the server closes each after its timeout: the half bodies with a 408.
+        results = [_closed_within(sock, TIMEOUT_S + 5) for sock in stalled]
+        assert all(closed for closed, _ in results)
+        assert all(sent.startswith(b"HTTP/1.1 408") for _, sent in results[-50:])
+        assert all(sent == b"" for _, sent in results[:400])
     finally:
-        worker.tmp.close()
+        for sock in stalled:
+            sock.close()
+    text = log.read_text()
+    assert "did not arrive within 1 s" in text and "Traceback" not in text
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_head_timeout(served):
+    sock = _open(served[0], b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    with sock:
+        closed, sent = _closed_within(sock, TIMEOUT_S + 5)
+    assert closed and sent.startswith(b"HTTP/1.1 200")
+
+
+def test_a_flood_of_garbage_does_not_change_anyone_elses_scans(served):
+    port, _, token, manifest_id, codes, db_path = served
+    garbage = [
+        scan_request(manifest_id, token, b"[" * 5000 + b"x"),  # nested, bad token below too
+        scan_request(manifest_id, "wrong", b"[" * 5000),
+        scan_request(manifest_id, token, b'{"code": "\xff\xfe", "client_scan_id": "g"}'),
+        scan_request(manifest_id, token, {"code": codes[0]}).replace(  # a body cut short
+            b"Content-Length: ", b"Content-Length: 9"),
+        b"POST /api/manifests/%d/scans HTTP/1.1\r\nHost: x\r\n\x00\x01\r\n\r\n" % manifest_id,
+    ]
+    stop = threading.Event()
+    flood_answers = []
+
+    def flood():
+        while not stop.is_set():
+            for request in garbage:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                        sock.sendall(request)
+                        sock.shutdown(socket.SHUT_WR)
+                        flood_answers.append(sock.recv(64)[:12])
+                except OSError:
+                    pass
+
+    flooders = [threading.Thread(target=flood) for _ in range(4)]
+    for thread in flooders:
+        thread.start()
+    answers = {}
+    try:
+        deadline = time.monotonic() + 4
+        for i, code in enumerate(codes[100:300]):
+            if time.monotonic() > deadline:
+                break
+            body = {"scans": [{"code": code, "client_scan_id": f"fair-{i}"}]}
+            head, payload = parts(exchange(port, scan_request(manifest_id, token, body)))
+            answers[f"fair-{i}"] = (code, payload["results"][0]["outcome"])
+    finally:
+        stop.set()
+        for thread in flooders:
+            thread.join()
+    assert len(answers) >= 20 and len(flood_answers) >= 20
+    assert all(outcome == "counted" for _, outcome in answers.values())
+    assert not any(answer.startswith(b"HTTP/1.1 5") for answer in flood_answers)
+    with sqlite3.connect(db_path) as conn:
+        recorded = dict(conn.execute(
+            "SELECT client_scan_id, code FROM scans WHERE client_scan_id LIKE 'fair-%'"))
+        stray = conn.execute("SELECT count(*) FROM scans WHERE client_scan_id = 'g'").fetchone()
+    assert recorded == {cid: code for cid, (code, _) in answers.items()}
+    assert stray == (0,)

@@ -38,8 +38,8 @@ def create():
         if upload is None:
             raise ValidationError("the multipart form needs a 'file' field with the CSV")
         manifest = manifests.parse_csv(upload.read())
-    else:
-        manifest = json_body()
+    else:  # a manifest may be as large as a CSV upload
+        manifest = json_body(max_bytes=int(current_app.config["MAX_CONTENT_LENGTH"]))
     return manifests.import_manifest(get_db(), manifest, user_id=user_id()), 201
 
 

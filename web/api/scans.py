@@ -29,7 +29,7 @@ def record(manifest_id):
         results = _record_image(manifest_id)
     else:
         batch = scans.parse_request(json_body())
-        results = scans.record_scans(get_db(), manifest_id, batch, user_id=user_id())
+        results = scans.submit(_database(), scans.Request(manifest_id, batch, user_id()))
     if blind:
         results = [{k: v for k, v in r.items() if k not in BLIND_HIDDEN} for r in results]
     return {"results": results}
@@ -67,13 +67,12 @@ def _record_image(manifest_id) -> list[dict]:
     scan = scans.Scan(
         client_id, codes, "image", request.form.get("device"), hashlib.sha256(data).hexdigest()
     )
-    return scans.record_scans(
-        db,
-        manifest_id,
-        [scan],
-        user_id=user_id(),
-        image=(data, upload.mimetype or "application/octet-stream"),
-    )
+    image = (data, upload.mimetype or "application/octet-stream")
+    return scans.submit(_database(), scans.Request(manifest_id, [scan], user_id(), image))
+
+
+def _database() -> str:
+    return current_app.config["DATABASE"]
 
 
 def read_image(upload) -> bytes:

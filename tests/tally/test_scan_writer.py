@@ -1,0 +1,83 @@
+"""The scan writer (group commit, ``tally.scans.submit``) with real threads and a real file."""
+
+import sqlite3
+import threading
+
+import pytest
+
+from tally import labelling, manifests, scans
+from tally.errors import NotFoundError
+from tests.conftest import MANIFEST_CSV, clear_for_tally
+
+
+@pytest.fixture
+def mid(db, customs_client):
+    manifest_id = manifests.import_manifest(
+        db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)["id"]
+    clear_for_tally(db, manifest_id, customs_client)
+    return manifest_id
+
+
+def wedge(manifest_id, cid, code, image=None):
+    return scans.Request(manifest_id, [scans.Scan(cid, (code,))], None, image)
+
+
+def test_concurrent_requests_are_each_answered_once_committed(db, db_path, mid):
+    codes = [x["code"] for x in labelling.issue_labels(db, mid, line_no=1, count=40,
+                                                        user_id=None)]
+    answers, seen_committed = {}, {}
+
+    def operator(n):
+        for i in range(5):
+            cid = f"op{n}-{i}"
+            answers[cid] = scans.submit(db_path, wedge(mid, cid, codes[n * 5 + i]))
+            # Answered means committed: another connection already sees it.
+            with sqlite3.connect(db_path) as other:
+                seen_committed[cid] = other.execute(
+                    "SELECT outcome FROM scans WHERE client_scan_id = ?", [cid]).fetchone()
+
+    threads = [threading.Thread(target=operator, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 40
+    assert all(a[0]["outcome"] == "counted" for a in answers.values())
+    assert all(row == ("counted",) for row in seen_committed.values())
+    assert sorted(a[0]["counted"] for a in answers.values()) == list(range(1, 41))
+    # Sent again (a handheld replaying its queue), nothing counts twice.
+    assert scans.submit(db_path, wedge(mid, "op0-0", codes[0])) == answers["op0-0"]
+    assert db.execute("SELECT count(*) FROM scans").fetchone()[0] == 40
+
+
+def test_a_request_that_fails_fails_alone(db, mid):
+    codes = [x["code"] for x in labelling.issue_labels(db, mid, line_no=1, count=2,
+                                                        user_id=None)]
+    # An image the database cannot store fails the group's transaction; the others are then
+    # recorded one by one and only the broken one gets its error.
+    broken = wedge(mid, "b-1", codes[0], image=(object(), "image/png"))
+    outcomes = scans.record_requests(db, [
+        wedge(mid, "ok-1", codes[0]), broken, wedge(999_999, "nf", codes[1]),
+        wedge(mid, "ok-2", codes[1]),
+    ])
+    ok1, failed, not_found, ok2 = outcomes
+    assert ok1[0]["outcome"] == "counted" and ok2[0]["outcome"] == "counted"
+    assert isinstance(failed, sqlite3.Error) and isinstance(not_found, NotFoundError)
+    assert [r[0] for r in db.execute("SELECT client_scan_id FROM scans ORDER BY id")] == [
+        "ok-1", "ok-2"]
+
+
+def test_submit_raises_the_requests_own_error(db_path, mid):
+    with pytest.raises(NotFoundError):
+        scans.submit(db_path, wedge(999_999, "x-1", "U000000000017"))
+
+
+def test_an_idle_writer_retires_and_a_new_one_starts(db, db_path, mid, monkeypatch):
+    monkeypatch.setattr(scans, "WRITER_IDLE_S", 0.05)
+    [label] = labelling.issue_labels(db, mid, line_no=1, count=1, user_id=None)
+    scans.submit(db_path, wedge(mid, "r-1", label["code"]))
+    [writer] = [w for w in scans._writers.values() if w.path == db_path]
+    writer._thread.join(timeout=5)
+    assert not writer._thread.is_alive()
+    assert all(w is not writer for w in scans._writers.values())
+    assert scans.submit(db_path, wedge(mid, "r-1", label["code"]))[0]["outcome"] == "counted"
