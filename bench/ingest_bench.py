@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import tempfile
 import threading
@@ -42,6 +43,7 @@ SINGLE_UNITS = 80_000
 BATCH_UNITS = 500_000
 ORDERS = ("box", "random")
 BOX = 100  # units to a box
+IDLE_CONNECTIONS = 200
 
 WRK_SCRIPT = r"""
 local codes = {}
@@ -183,7 +185,20 @@ def _parse_wrk(text: str) -> dict:
     }
 
 
-def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process):
+def _healthz_run(base) -> float:
+    """Requests/s of GET /healthz with the scans' wrk settings: the same server's floor."""
+    out = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{DURATION_S}s", f"{base}/healthz"],
+                         capture_output=True, text=True, check=True).stdout
+    return _parse_wrk(out)["requests"] / DURATION_S
+
+
+def _idle_connections(base, count: int) -> list[socket.socket]:
+    """``count`` connections that send nothing (a handheld gone out of Wi-Fi range)."""
+    host, port = base.removeprefix("http://").split(":")
+    return [socket.create_connection((host, int(port))) for _ in range(count)]
+
+
+def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process, idle=0):
     codes_file = Path(tmp) / f"codes-{run_id}.txt"
     codes_file.write_text("\n".join(codes) + "\n")
     script = Path(tmp) / "scan.lua"
@@ -198,6 +213,7 @@ def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process):
         "SCAN_THREADS": "2",
     }
     pids = _group_pids(process.proc.pid)
+    held = _idle_connections(base, idle)
     cpu0, t0 = _cpu_seconds(pids), time.monotonic()
     out = subprocess.run(
         [
@@ -217,6 +233,8 @@ def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process):
     ).stdout
     wall = time.monotonic() - t0
     cpu = _cpu_seconds(pids) - cpu0
+    for sock in held:
+        sock.close()
     result = _parse_wrk(out)
     scans_sent = result["requests"] * (batch if mode == "batch" else 1)
     result.update(
@@ -363,7 +381,8 @@ def run() -> str:
         server = start_service(db_path, port, f"http://127.0.0.1:{sim_port}")
         base = f"http://127.0.0.1:{port}"
         runs = {(mode, order): [] for mode in ("single", "batch") for order in ORDERS}
-        per_round = SINGLE_UNITS + BATCH_UNITS
+        runs["idle", "box"], healthz = [], []
+        per_round = 2 * SINGLE_UNITS + BATCH_UNITS
         try:
             mid, codes = _prepare(base, token, ROUNDS * len(ORDERS) * per_round)
             # Box runs take consecutive serials, random runs a shuffled pool of the others.
@@ -372,15 +391,21 @@ def run() -> str:
             pools = {"box": by_serial[: ROUNDS * per_round],
                      "random": [code for code in codes if code in upper]}
             for round_no in range(ROUNDS):
+                healthz.append(_healthz_run(base))
                 for order in ORDERS:
                     for mode, size, units in (("single", 1, SINGLE_UNITS),
+                                              ("idle", 1, SINGLE_UNITS),
                                               ("batch", 100, BATCH_UNITS)):
+                        if (mode, order) not in runs:
+                            continue
                         taken, pools[order] = pools[order][:units], pools[order][units:]
                         if order == "box":
                             taken = _box_order(taken)
                         run_id = f"{mode[0]}{order[0]}{round_no}"
-                        result = _wrk_run(base, token, mid, taken, tmp, mode=mode, batch=size,
-                                          run_id=run_id, process=server)
+                        result = _wrk_run(base, token, mid, taken, tmp, batch=size,
+                                          mode="batch" if mode == "batch" else "single",
+                                          run_id=run_id, process=server,
+                                          idle=IDLE_CONNECTIONS if mode == "idle" else 0)
                         result["check"] = _count_check(db_path, mid, run_id,
                                                        result["scans_acknowledged"])
                         runs[mode, order].append(result)
@@ -388,10 +413,10 @@ def run() -> str:
             server.stop()
             sim.stop()
         crash = _crash_rounds(tmp)
-    return _markdown(runs, crash)
+    return _markdown(runs, healthz, crash)
 
 
-def _markdown(runs, crash) -> str:
+def _markdown(runs, healthz, crash) -> str:
     def row(name, r):
         check = r["check"]
         return (
@@ -410,15 +435,20 @@ def _markdown(runs, crash) -> str:
         scans_per_s, p99 = median(results)
         return f"| **{name}, median** | **{scans_per_s:,.0f}** | | **{p99:.1f}** | | | |"
 
-    names = {"single": "single scans", "batch": "batches of 100"}
+    names = {"single": "single scans", "batch": "batches of 100",
+             "idle": f"single scans with {IDLE_CONNECTIONS} idle connections open"}
     summary, rows = [], []
+    single_box, _ = median(runs["single", "box"])
+    idle_box, idle_p99 = median(runs["idle", "box"])
     for order, label in (("box", "box order (how handhelds scan)"),
                          ("random", "random order (worst case)")):
         (single, single_p99), (batch, batch_p99) = median(runs["single", order]), median(
             runs["batch", order])
         summary.append(f"| {label} | {single:,.0f} | {single_p99:.1f} | {batch:,.0f} "
                        f"| {batch_p99:.1f} |")
-        for mode in ("single", "batch"):
+        for mode in ("single", "idle", "batch"):
+            if (mode, order) not in runs:
+                continue
             rows += [row(f"{names[mode]}, {order} order, run {i + 1}", r)
                      for i, r in enumerate(runs[mode, order])]
             rows.append(median_row(f"{names[mode]}, {order} order", runs[mode, order]))
@@ -439,6 +469,13 @@ def _markdown(runs, crash) -> str:
             "| workload, medians | single scans/s | p99 ms | batch scans/s | p99 ms |",
             "|---|---|---|---|---|",
             *summary,
+            "",
+            f"The same server's `GET /healthz` (no database write), one run a round: "
+            f"{', '.join(f'{h:,.0f}' for h in healthz)} requests/s; box-order single scans"
+            f" are {single_box / sorted(healthz)[len(healthz) // 2]:.0%} of its median. With"
+            f" {IDLE_CONNECTIONS} connections open that send nothing, box-order single scans"
+            f" ran at {idle_box:,.0f}/s (p99 {idle_p99:.1f} ms), {idle_box / single_box:.0%} of"
+            " the runs without.",
             "",
             "| run | scans/s | p50 ms | p99 ms | server CPU | non-2xx | count check |",
             "|---|---|---|---|---|---|---|",
