@@ -4,17 +4,26 @@ The server runs with 1 s head and body timeouts so that the slow-client tests ta
 """
 
 import json
+import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import pytest
 
 from bench.ingest_bench import _prepare
-from bench.servers import free_port, service_env, start_service, start_simulator
+from bench.servers import (
+    Process,
+    free_port,
+    service_env,
+    start_service,
+    start_simulator,
+    wait_http,
+)
 
 TIMEOUT_S = 1.0
 
@@ -266,3 +275,23 @@ def test_a_flood_of_garbage_does_not_change_anyone_elses_scans(served):
         stray = conn.execute("SELECT count(*) FROM scans WHERE client_scan_id = 'g'").fetchone()
     assert recorded == {cid: code for cid, (code, _) in answers.items()}
     assert stray == (0,)
+
+
+def test_serve_answers_only_once_the_embedded_simulator_does(tmp_path):
+    # No TALLY_CUSTOMS_URL: `tally serve` starts the simulator and waits for it before serving,
+    # so that a write-off right after start does not find customs unreachable.
+    env = {k: v for k, v in os.environ.items() if k != "TALLY_CUSTOMS_URL"}
+    port, log = free_port(), tmp_path / "serve.log"
+    server = Process([sys.executable, "-m", "web.cli", "serve"],
+                     {**env, "TALLY_DATABASE": str(tmp_path / "t.db"), "TALLY_PORT": str(port)},
+                     str(log))
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=server.proc)
+        lines = log.read_text().splitlines()
+        [simulator_line] = [line for line in lines if "customs simulator" in line]
+        url = simulator_line.split(" on ")[-1]
+        assert lines.index(simulator_line) < lines.index(f"serving on http://127.0.0.1:{port}")
+        with urllib.request.urlopen(url + "/_control", timeout=1) as answer:
+            assert answer.status == 200
+    finally:
+        server.stop()
