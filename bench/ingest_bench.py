@@ -187,7 +187,8 @@ def _parse_wrk(text: str) -> dict:
 
 def _healthz_run(base) -> float:
     """Requests/s of GET /healthz with the scans' wrk settings: the same server's floor."""
-    out = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{DURATION_S}s", f"{base}/healthz"],
+    out = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{DURATION_S}s", "--latency",
+                          f"{base}/healthz"],
                          capture_output=True, text=True, check=True).stdout
     return _parse_wrk(out)["requests"] / DURATION_S
 

@@ -171,14 +171,17 @@ WRITER_IDLE_S = 10.0
 
 
 class _Waiting:
-    """A request handed to a writer, and its outcome once committed."""
+    """A request handed to a writer, and what to do with its outcome once committed: release a
+    waiting thread, or call ``then`` (from the writer's thread)."""
 
-    __slots__ = ("request", "outcome", "_done")
+    __slots__ = ("request", "outcome", "_done", "_then")
 
-    def __init__(self, request: Request):
-        self.request, self.outcome = request, None
-        self._done = threading.Lock()
-        self._done.acquire()  # released by the writer: cheaper than an Event
+    def __init__(self, request: Request, then=None):
+        self.request, self.outcome, self._then = request, None, then
+        self._done = None
+        if then is None:
+            self._done = threading.Lock()
+            self._done.acquire()  # released by the writer: cheaper than an Event
 
     def wait(self) -> list[dict]:
         self._done.acquire()
@@ -187,6 +190,9 @@ class _Waiting:
         return self.outcome
 
     def answer(self, outcome) -> None:
+        if self._then is not None:
+            self._then(outcome)
+            return
         self.outcome = outcome
         self._done.release()
 
@@ -215,7 +221,10 @@ class ScanWriter:
                 except BaseException as exc:  # noqa: BLE001 - every waiting client is answered
                     outcomes = [exc] * len(group)
                 for waiting, outcome in zip(group, outcomes, strict=True):
-                    waiting.answer(outcome)
+                    try:
+                        waiting.answer(outcome)
+                    except Exception:  # a caller's callback: the others are still answered
+                        log.exception("answering a scan request failed")
                 checkpoint_when_due(db)
         finally:
             close_db(db)
@@ -247,13 +256,23 @@ def submit(path: str, request: Request) -> list[dict]:
     """Record the request through this process's writer for the database file at ``path``
     (started when first needed): its results once committed, or its own error raised."""
     waiting = _Waiting(request)
+    _enqueue(path, waiting)
+    return waiting.wait()
+
+
+def submit_then(path: str, request: Request, then) -> None:
+    """Like ``submit`` without waiting: the writer calls ``then(results or error)`` from its own
+    thread once the request is committed (an event loop waits this way)."""
+    _enqueue(path, _Waiting(request, then))
+
+
+def _enqueue(path: str, waiting: _Waiting) -> None:
     key = (os.getpid(), os.path.abspath(path))
     with _writers_lock:  # with the put, so that an idle writer cannot retire in between
         writer = _writers.get(key)
         if writer is None:
             writer = _writers[key] = ScanWriter(path)
         writer._queue.put(waiting)
-    return waiting.wait()
 
 
 def _retire(writer: ScanWriter) -> bool:

@@ -47,6 +47,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from web.pages import register_pages
 
     register_pages(app)
+    from web.front import Front
+
+    app.wsgi_app = Front(app)  # every request passes the front door first
     return app
 
 

@@ -11,29 +11,36 @@ import hmac
 import secrets
 
 from flask import g, request, session
+from sqlite_utils import Database
 
 from tally.errors import AuthenticationError, PermissionDenied
 from tally.users import authenticate, get_user, require_role
 from web.db import get_db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Where the front door (web/front.py) leaves the API caller it identified, for the endpoints.
+USER_KEY = "tally.user"
+
+
+def identify(db: Database, environ: dict, session: dict) -> dict:
+    """The API caller: a valid bearer token, or the signed-in session (with the CSRF header on a
+    request that changes something); else AuthenticationError (401) or PermissionDenied (403)."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if header or "user_id" not in session:
+        scheme, _, token = header.partition(" ")
+        return authenticate(db, token.strip() if scheme.lower() == "bearer" else None)
+    user = get_user(db, session["user_id"])
+    if user is None:
+        raise AuthenticationError("the session's user no longer exists; sign in again")
+    if environ["REQUEST_METHOD"] not in SAFE_METHODS and not hmac.compare_digest(
+            environ.get("HTTP_X_CSRF_TOKEN", ""), session.get("csrf", "")):
+        raise PermissionDenied("missing or wrong X-CSRF-Token header for a signed-in session")
+    return user
 
 
 def load_user() -> None:
-    """before_request of every API blueprint: a valid token or session, else 401."""
-    header = request.headers.get("Authorization", "")
-    if header or "user_id" not in session:
-        scheme, _, token = header.partition(" ")
-        g.user = authenticate(get_db(), token.strip() if scheme.lower() == "bearer" else None)
-        return
-    user = get_user(get_db(), session["user_id"])
-    if user is None:
-        session.clear()
-        raise AuthenticationError("the session's user no longer exists; sign in again")
-    if request.method not in SAFE_METHODS and not hmac.compare_digest(
-            request.headers.get("X-CSRF-Token", ""), session.get("csrf", "")):
-        raise PermissionDenied("missing or wrong X-CSRF-Token header for a signed-in session")
-    g.user = user
+    """before_request of every API blueprint: the caller the front door identified."""
+    g.user = request.environ[USER_KEY]
 
 
 def sign_in(user: dict) -> None:

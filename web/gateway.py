@@ -1,12 +1,13 @@
-"""The app behind granian: a whole request is read without a thread, then answered by the WSGI
-app in one.
+"""The app behind granian: a whole request is read without a thread, then answered.
 
 granian reads request heads in Rust and closes a connection whose head (or, kept alive, whose
 next request) does not arrive within the head timeout. Its WSGI interface would hand the body to
 a Python thread to read, and a client that stops half way through a body would hold that thread
 until it left (granian has no body timeout). Through its RSGI interface the body is awaited here
-on the worker's event loop instead, bounded in size and time; only then does a thread run the
-Flask app, with the body in memory. A stalled client costs a coroutine, never a thread.
+on the worker's event loop instead, bounded in size and time, so a stalled client costs a
+coroutine, never a thread. The whole request then goes through the app's front door
+(web/front.py): scans on the event loop, waiting for their group commit without a thread (a
+camera frame is decoded in one), everything else in one of the worker's threads.
 """
 
 import asyncio
@@ -18,17 +19,21 @@ from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
+from tally import scans
+from web.api import scans as scan_endpoint
 from web.errors import error_body, error_headers
+from web.front import Front, error_answer, json_answer
 
 log = logging.getLogger(__name__)
 _NO_BODY = b""
 
 
 class Gateway:
-    """An RSGI application serving a WSGI app from a pool of ``threads`` threads."""
+    """An RSGI application serving the app's front door, with a pool of ``threads`` threads."""
 
-    def __init__(self, wsgi_app, *, max_body: int, body_timeout: float, threads: int):
-        self.app, self.max_body, self.body_timeout = wsgi_app, max_body, body_timeout
+    def __init__(self, front: Front, *, max_body: int, body_timeout: float, threads: int):
+        self.front = front
+        self.max_body, self.body_timeout = max_body, body_timeout
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="request")
 
     async def __rsgi__(self, scope, proto):
@@ -47,9 +52,37 @@ class Gateway:
                      scope.client, scope.method, scope.path, exc)
             return _refuse(proto, 400, "the request body could not be read")
         environ = _environ(scope, body)
-        loop = asyncio.get_running_loop()
-        status, headers, data = await loop.run_in_executor(self.pool, self._call, environ)
+        manifest_id = self.front.scan_manifest(environ)
+        if manifest_id is not None:
+            status, headers, data = self.front.before(environ) or await self._scan(
+                environ, manifest_id)
+        else:
+            loop = asyncio.get_running_loop()
+            status, headers, data = await loop.run_in_executor(self.pool, self._call, environ)
         proto.response_bytes(status, headers, data)
+
+    async def _scan(self, environ: dict, manifest_id: int) -> tuple[int, list, bytes]:
+        """The scan endpoint (web/api/scans.py) on the event loop: the request is recorded by
+        the scan writer while the loop serves others, so that many wait for one commit."""
+        config, loop = self.front.config, asyncio.get_running_loop()
+        try:
+            if scan_endpoint.heavy(environ):
+                recording = await loop.run_in_executor(
+                    self.pool, scan_endpoint.check, environ, manifest_id, config)
+            else:
+                recording = scan_endpoint.check(environ, manifest_id, config)
+            results = recording.results
+            if results is None:
+                committed = loop.create_future()
+                scans.submit_then(config["DATABASE"], recording.request,
+                                  lambda outcome: loop.call_soon_threadsafe(
+                                      _settle, committed, outcome))
+                results = await committed
+                if isinstance(results, BaseException):
+                    raise results
+            return json_answer(200, scan_endpoint.answer(recording, results))
+        except Exception as exc:  # noqa: BLE001 - every error answers in the one shape
+            return error_answer(exc)
 
     async def _body(self, scope, proto) -> bytes:
         """The whole body, refused as soon as it is known to be over ``max_body``."""
@@ -77,7 +110,7 @@ class Gateway:
             return written.append
 
         try:
-            result = self.app(environ, start_response)
+            result = self.front(environ, start_response)
             try:
                 data = b"".join([*written, *result])
             finally:
@@ -88,6 +121,11 @@ class Gateway:
                           environ["PATH_INFO"])
             return _error(500, "internal error: the request was not completed")
         return started[0], started[1], data
+
+
+def _settle(future: asyncio.Future, outcome) -> None:
+    if not future.cancelled():
+        future.set_result(outcome)
 
 
 class _TooLarge(Exception):

@@ -3,8 +3,8 @@
 A slow or idle client costs no Python thread: granian reads request heads itself and closes a
 connection whose head, or whose next request on a kept-alive connection, takes longer than
 HEAD_TIMEOUT; web/gateway.py awaits bodies within BODY_TIMEOUT before a thread runs the app.
-Scans from all of a worker's threads meet in one writer (tally.scans.submit), which records the
-ones waiting together in one transaction.
+Scans wait on the worker's event loop for its scan writer (tally.scans), which records the ones
+waiting together in one transaction; everything else runs in one of the worker's threads.
 """
 
 import logging

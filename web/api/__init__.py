@@ -19,16 +19,20 @@ def api_blueprint(name: str) -> Blueprint:
 
 
 def json_body(max_bytes: int | None = None) -> object:
-    """The request's JSON body: 413 over ``max_bytes`` (MAX_JSON_BYTES by default) before it is
-    read, 422 when it is missing, not JSON or nested deeper than MAX_JSON_DEPTH."""
-    if not request.is_json:
+    """The Flask request's JSON body (see ``read_json``); MAX_JSON_BYTES unless ``max_bytes``."""
+    return read_json(request.environ, max_bytes or int(current_app.config["MAX_JSON_BYTES"]))
+
+
+def read_json(environ: dict, limit: int) -> object:
+    """A request's JSON body: 413 over ``limit`` bytes (from its Content-Length, before it is
+    read), 422 when it is missing, not JSON or nested deeper than MAX_JSON_DEPTH."""
+    mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+    if not (mimetype == "application/json" or mimetype.endswith("+json")):
         raise ValidationError("the body must be JSON (Content-Type: application/json)")
-    limit = max_bytes or int(current_app.config["MAX_JSON_BYTES"])
-    if (request.content_length or 0) > limit:
+    length = environ.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > limit:
         raise PayloadTooLarge(f"a JSON body holds at most {limit} bytes")
-    data = request.get_data(cache=False)
-    if len(data) > limit:  # no Content-Length (chunked): measured once read
-        raise PayloadTooLarge(f"a JSON body holds at most {limit} bytes")
+    data = environ["wsgi.input"].read(int(length))
     try:
         body = json.loads(data)
     except RecursionError:  # the parser's own bound on nesting, well past ours
@@ -58,8 +62,13 @@ def _deeper_than(value: object, limit: int) -> bool:
 
 
 def int_arg(name: str, *, choices=None) -> int | None:
-    """An optional whole-number query argument, 422 when malformed."""
-    value = request.args.get(name)
+    """An optional whole-number query argument of the Flask request, 422 when malformed."""
+    return int_arg_of(request.args, name, choices=choices)
+
+
+def int_arg_of(args, name: str, *, choices=None) -> int | None:
+    """An optional whole-number argument from the query ``args``, 422 when malformed."""
+    value = args.get(name)
     if value is None or value == "":
         return None
     try:

@@ -1,6 +1,6 @@
 """Decoding a camera frame without recording anything."""
 
-from flask import request
+from flask import current_app, request
 
 from labels.decode import decode_image
 from tally.errors import ValidationError
@@ -17,7 +17,7 @@ def decode():
         raise ValidationError(
             "a multipart 'image' file is required", [{"field": "image", "message": "missing"}]
         )
-    found = decode_image(read_image(upload))
+    found = decode_image(read_image(upload, int(current_app.config["MAX_IMAGE_BYTES"])))
     return {
         "barcodes": [
             {"format": b.format, "text": b.text, "position": [list(p) for p in b.position]}

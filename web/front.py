@@ -1,0 +1,81 @@
+"""The front door: what applies to every request, then the route that answers it.
+
+Every request, whoever serves it (granian through web/gateway.py, any WSGI server, the tests'
+client), passes ``Front``. ``before`` identifies the caller of every /api request once, for every
+endpoint (a bearer token, or the signed-in session with its CSRF header). Then the request goes
+to its route: the scan endpoint (web/api/scans.py), answered beside Flask so that a server can
+let scans wait for their group commit without holding a thread, or the Flask app for everything
+else. An app-wide concern (a rate limit, maintenance mode, an audit of every request) belongs in
+``before``, so that no route can skip it; Flask itself keeps no app-wide hook (tested).
+"""
+
+import json
+import logging
+from http import HTTPStatus
+
+from flask import Flask
+from werkzeug.wrappers import Request
+
+from web.api import scans as scan_endpoint
+from web.auth import USER_KEY, identify
+from web.db import db_for
+from web.errors import describe, error_headers
+
+log = logging.getLogger(__name__)
+
+
+class Front:
+    """The app's WSGI entry (``app.wsgi_app``), in front of the Flask app's own."""
+
+    def __init__(self, app: Flask):
+        self.app, self.flask, self.config = app, app.wsgi_app, app.config
+
+    def before(self, environ: dict) -> tuple | None:
+        """What applies to every request: an answer when the request ends here (an error)."""
+        if environ.get("PATH_INFO", "").startswith("/api/"):
+            try:
+                environ[USER_KEY] = identify(db_for(self.config["DATABASE"]), environ,
+                                             self._session(environ))
+            except Exception as exc:  # noqa: BLE001 - every error answers in the one shape
+                return error_answer(exc)
+        return None
+
+    def scan_manifest(self, environ: dict) -> int | None:
+        """The manifest id when the request is for the scan endpoint, else None."""
+        if environ["REQUEST_METHOD"] != "POST":
+            return None
+        match = scan_endpoint.PATH.fullmatch(environ.get("PATH_INFO", ""))
+        return int(match.group(1)) if match else None
+
+    def __call__(self, environ, start_response):
+        answer = self.before(environ)
+        if answer is None:
+            manifest_id = self.scan_manifest(environ)
+            if manifest_id is None:
+                return self.flask(environ, start_response)
+            try:
+                answer = json_answer(200, scan_endpoint.record(environ, manifest_id, self.config))
+            except Exception as exc:  # noqa: BLE001 - every error answers in the one shape
+                answer = error_answer(exc)
+        status, headers, data = answer
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [data]
+
+    def _session(self, environ: dict):
+        """The signed-in session of the pages, read-only here (empty without its cookie)."""
+        if "HTTP_COOKIE" not in environ:
+            return {}
+        return self.app.session_interface.open_session(self.app, Request(environ)) or {}
+
+
+def json_answer(status: int, body: dict, headers=()) -> tuple[int, list, bytes]:
+    """(status, headers, body) of a JSON answer, written as the Flask app writes its own."""
+    data = (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return status, [("Content-Type", "application/json"),
+                    ("Content-Length", str(len(data))), *headers], data
+
+
+def error_answer(exc: Exception) -> tuple[int, list, bytes]:
+    """The answer to an error, in the one error shape."""
+    status, body = describe(exc)
+    return json_answer(status, body, error_headers(status))
