@@ -16,8 +16,8 @@ from granian.server import Server
 
 from tally import config as tally_config
 
-# Threads per worker process that run the app: enough for scans to meet in the writer, few
-# enough that the writer, holding the write lock, rarely waits for the interpreter lock.
+# Threads per worker process for everything but scans (which wait on the event loop): few, so
+# that the scan writer, holding the write lock, rarely waits for the interpreter lock.
 THREADS = 4
 
 
@@ -34,9 +34,8 @@ def gateway():
 
 
 def workers(config) -> int:
-    """WORKERS, or one more than cores: each has its own interpreter lock, and one of them is
-    often waiting for the database's write lock (docs/ingestion.md)."""
-    return int(config["WORKERS"]) or (os.cpu_count() or 1) + 1
+    """WORKERS, or one per core: each has its own interpreter lock (docs/ingestion.md)."""
+    return int(config["WORKERS"]) or os.cpu_count() or 1
 
 
 def server(config) -> Server:
