@@ -212,11 +212,13 @@ class ScanWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        db = open_db(self.path)
-        db.checkpoint_later = True  # checkpoints run after the answers, not before them
+        db = None
         try:
             while (group := self._next_group()) is not None:
                 try:
+                    if db is None:  # here, so that a failure to open is answered too
+                        db = open_db(self.path)
+                        db.checkpoint_later = True  # checkpoints after the answers
                     outcomes = record_requests(db, [w.request for w in group])
                 except BaseException as exc:  # noqa: BLE001 - every waiting client is answered
                     outcomes = [exc] * len(group)
@@ -225,9 +227,11 @@ class ScanWriter:
                         waiting.answer(outcome)
                     except Exception:  # a caller's callback: the others are still answered
                         log.exception("answering a scan request failed")
-                checkpoint_when_due(db)
+                if db is not None:
+                    checkpoint_when_due(db)
         finally:
-            close_db(db)
+            if db is not None:
+                close_db(db)
 
     def _next_group(self) -> list[_Waiting] | None:
         """The requests waiting now (blocking for the first), or None once idle and retired."""

@@ -81,3 +81,10 @@ def test_an_idle_writer_retires_and_a_new_one_starts(db, db_path, mid, monkeypat
     assert not writer._thread.is_alive()
     assert all(w is not writer for w in scans._writers.values())
     assert scans.submit(db_path, wedge(mid, "r-1", label["code"]))[0]["outcome"] == "counted"
+
+
+def test_a_database_that_cannot_be_opened_is_an_answer_not_a_hang(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(OSError):
+        scans.submit(str(blocked / "tally.db"), wedge(1, "o-1", "U000000000017"))
