@@ -204,9 +204,11 @@ def test_stalled_clients_cost_nothing_and_are_closed_after_the_timeouts(served):
             started = time.monotonic()
             head, payload = parts(exchange(port, scan_request(
                 manifest_id, token, {"code": code, "client_scan_id": f"during-{i}"})))
-            times.append(time.monotonic() - started)
             assert payload["results"][0]["outcome"] == "counted"
-        assert max(times) < 0.5, times
+            head, payload = parts(exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+            assert payload == {"ok": True}
+            times.append(time.monotonic() - started)
+        assert sorted(times)[len(times) // 2] < 0.05 and max(times) < 0.5, times
         # Then the server closes each after its timeout: the half bodies with a 408.
         results = [_closed_within(sock, TIMEOUT_S + 5) for sock in stalled]
         assert all(closed for closed, _ in results)
