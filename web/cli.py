@@ -144,18 +144,23 @@ def cmd_report(args, config):
     if args.format == "csv":
         import csv
 
+        from web.downloads import spreadsheet_row
+
         writer = csv.writer(sys.stdout)
         writer.writerow(["line_no", "sku", "declared", "counted", "difference", "status"])
         for line in report["lines"]:
+            # a sku like =HYPERLINK(...) gets a leading ': it stays text in a spreadsheet
             writer.writerow(
-                [
-                    line["line_no"],
-                    line["sku"],
-                    line["declared"],
-                    line["counted"],
-                    line["difference"],
-                    line["status"],
-                ]
+                spreadsheet_row(
+                    [
+                        line["line_no"],
+                        line["sku"],
+                        line["declared"],
+                        line["counted"],
+                        line["difference"],
+                        line["status"],
+                    ]
+                )
             )
         return
     print(f"Manifest {report['manifest']['manifest_no']} ({report['manifest']['status']})")

@@ -11,6 +11,7 @@ from tally.signatures import load_signature
 from web.api import api_blueprint, json_body
 from web.auth import requires, user_id
 from web.db import get_db
+from web.downloads import download_headers
 
 bp = api_blueprint("inspections")
 
@@ -79,6 +80,6 @@ def record_sheet(manifest_id, inspection_id):
                    "signature": load_signature(png) if png else None},
     }
     pdf = render_record_sheet(sheet)
-    return Response(io.BytesIO(pdf).getvalue(), mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="inspection-{head["manifest_no"]}-'
-                               f'{inspection_id}.pdf"'})
+    filename = f"inspection-{head['manifest_no']}-{inspection_id}.pdf"
+    return Response(io.BytesIO(pdf).getvalue(), mimetype="application/pdf",
+                    headers=download_headers(filename, inline=True))

@@ -11,6 +11,7 @@ from web import printer
 from web.api import api_blueprint, int_arg, json_body
 from web.auth import requires, user_id
 from web.db import get_db
+from web.downloads import download_headers
 from web.errors import error_response
 
 bp = api_blueprint("labels")
@@ -127,7 +128,7 @@ def pdf_one(code):
     return Response(
         data,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="label-{code}{suffix}.pdf"'},
+        headers=download_headers(f"label-{code}{suffix}.pdf", inline=True),
     )
 
 
@@ -168,7 +169,7 @@ def pdf(manifest_id):
     return Response(
         data,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="labels-{manifest_id}.pdf"'},
+        headers=download_headers(f"labels-{manifest_id}.pdf", inline=True),
     )
 
 
@@ -181,7 +182,7 @@ def zpl(manifest_id):
     return Response(
         data,
         mimetype="application/zpl",
-        headers={"Content-Disposition": f'attachment; filename="labels-{manifest_id}.zpl"'},
+        headers=download_headers(f"labels-{manifest_id}.zpl"),
     )
 
 

@@ -24,6 +24,13 @@ from web.api import api_blueprint, int_arg, json_body
 from web.auth import requires, user_id
 from web.customs import customs_client
 from web.db import get_db
+from web.downloads import (
+    SAFE_WORKBOOK,
+    download_headers,
+    plain_text,
+    spreadsheet_row,
+    write_text,
+)
 
 bp = api_blueprint("manifests")
 
@@ -68,11 +75,8 @@ def reconciliation(manifest_id):
     if kind == "pdf":
         pdf = render_reconciliation_pdf(_export_report(db, manifest_id, report))
         filename = f"reconciliation-{report['manifest']['manifest_no']}.pdf"
-        return Response(
-            pdf,
-            mimetype="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{filename}"'},
-        )
+        return Response(pdf, mimetype="application/pdf",
+                        headers=download_headers(filename, inline=True))
     if kind != "json":
         raise ValidationError(
             "format must be json, csv, xlsx or pdf",
@@ -106,10 +110,10 @@ def _utc(value: str | None) -> datetime | None:
 def _reconciliation_xlsx(report: dict) -> Response:
     """The reconciliation as a workbook: the line table and, on a second sheet, every record."""
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    book = xlsxwriter.Workbook(out, {"in_memory": True, **SAFE_WORKBOOK})
     manifest, totals, tally = report["manifest"], report["totals"], report["tally"]
     book.set_properties(
-        {"title": f"理货对账单 Tally reconciliation {manifest['manifest_no']}",
+        {"title": f"理货对账单 Tally reconciliation {plain_text(manifest['manifest_no'])}",
          "comments": "bonded-tally"}
     )
     fmt = book.add_format
@@ -149,8 +153,8 @@ def _reconciliation_xlsx(report: dict) -> Response:
         sheet.merge_range(row, 0, row, 1, label, key)  # over the narrow line and SKU columns
         if isinstance(value, datetime):
             sheet.write_datetime(row, 2, value, when)
-        else:
-            sheet.write(row, 2, value)
+        else:  # manifest_no, bill_no, a user's name: user text, stored as a string
+            write_text(sheet, row, 2, value)
 
     top = 2 + len(block) + 1
     headers = ["行 Line", "料号 SKU", "品名 Name", "申报 Declared", "实点 Counted",
@@ -246,14 +250,18 @@ def _reconciliation_xlsx(report: dict) -> Response:
     return Response(
         out.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers=download_headers(filename),
     )
 
 
 def _reconciliation_csv(report: dict) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
+
+    def write(cells: list) -> None:  # text that could start a formula gets a leading '
+        writer.writerow(spreadsheet_row(cells))
+
+    write(
         [
             "line_no",
             "sku",
@@ -272,7 +280,7 @@ def _reconciliation_csv(report: dict) -> Response:
             f"{d['kind']} {d['qty']}" + (f" ({d['note']})" if d["note"] else "")
             for d in line["discrepancies"]
         )
-        writer.writerow(
+        write(
             [
                 line["line_no"],
                 line["sku"],
@@ -287,7 +295,7 @@ def _reconciliation_csv(report: dict) -> Response:
             ]
         )
     totals = report["totals"]
-    writer.writerow(
+    write(
         [
             "total",
             "",
@@ -306,7 +314,7 @@ def _reconciliation_csv(report: dict) -> Response:
     return Response(
         "\ufeff" + out.getvalue(),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers=download_headers(filename),
     )
 
 
