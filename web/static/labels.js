@@ -39,15 +39,27 @@ async function download(url, fallbackName) {
     throw new ApiError(response.status, body);
   }
   const blob = await response.blob();
-  const disposition = response.headers.get("Content-Disposition") || "";
-  const match = disposition.match(/filename="([^"]+)"/);
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = match ? match[1] : fallbackName;
+  link.download = downloadName(response.headers.get("Content-Disposition") || "", fallbackName);
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+
+// The real name (RFC 6266 filename*, UTF-8) when given, else the ASCII one.
+function downloadName(disposition, fallbackName) {
+  const encoded = disposition.match(/filename\*=UTF-8''([^;]+)/i);
+  if (encoded) {
+    try {
+      return decodeURIComponent(encoded[1]);
+    } catch (_) {
+      // a malformed encoding: fall through to the plain name
+    }
+  }
+  const plain = disposition.match(/filename="([^"]+)"/);
+  return plain ? plain[1] : fallbackName;
 }
 
 // --- choosing the consignment ----------------------------------------------------------------
