@@ -40,11 +40,20 @@ bp = api_blueprint("manifests")
 def create():
     if request.mimetype == "text/csv":
         manifest = manifests.parse_csv(request.get_data())
+    elif request.mimetype == manifests.XLSX_MIMETYPE:  # the first sheet, or ?sheet=
+        manifest = manifests.parse_xlsx(request.get_data(), request.args.get("sheet"))
     elif request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise ValidationError("the multipart form needs a 'file' field with the CSV")
-        manifest = manifests.parse_csv(upload.read())
+            raise ValidationError("the multipart form needs a 'file' field with the CSV or .xlsx")
+        data = upload.read()
+        if (upload.filename or "").lower().endswith(".xlsx") or data.startswith(
+            manifests.ZIP_MAGIC
+        ):
+            sheet = request.args.get("sheet") or request.form.get("sheet")
+            manifest = manifests.parse_xlsx(data, sheet)
+        else:
+            manifest = manifests.parse_csv(data)
     else:  # a manifest may be as large as a CSV upload
         manifest = json_body(max_bytes=int(current_app.config["MAX_CONTENT_LENGTH"]))
     return manifests.import_manifest(get_db(), manifest, user_id=user_id()), 201
