@@ -133,6 +133,25 @@ def load_gray(data: bytes) -> np.ndarray:
     return gray
 
 
+def review_copy(data: bytes, content_type: str, *, max_bytes: int,
+                max_side: int = 1600) -> tuple[bytes, str]:
+    """(bytes, content type) of a frame as kept for later review: the upload itself within
+    ``max_bytes``, else a grey JPEG at most ``max_side`` pixels long, which also drops anything
+    appended to the image."""
+    if len(data) <= max_bytes:
+        return data, content_type
+    _check_header(data)
+    with Image.open(io.BytesIO(data)) as im:
+        im = im.convert("L")
+        im.thumbnail((max_side, max_side))
+        for quality in (80, 60, 40):
+            out = io.BytesIO()
+            im.save(out, "JPEG", quality=quality)
+            if out.tell() <= max_bytes:
+                break
+    return out.getvalue(), "image/jpeg"
+
+
 def _check_header(data: bytes) -> str:
     """Return the container format after checking the pixel count from the header only."""
     try:
@@ -144,7 +163,10 @@ def _check_header(data: bytes) -> str:
                 container = im.format or ""
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(str(exc)) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+    except UnidentifiedImageError as exc:  # its text names an internal object: not shown
+        raise NotAnImage(f"not an image of an accepted kind ({', '.join(ACCEPTED_CONTAINERS)})"
+                         ) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise NotAnImage(f"not a readable image: {exc}") from exc
     if width * height > MAX_PIXELS:
         raise ImageTooLarge(f"{width}x{height} pixels, limit {MAX_PIXELS}")

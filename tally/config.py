@@ -13,6 +13,7 @@ DEFAULTS = {
     "OUTBOX_POLL_INTERVAL": 0.5,
     "RECEIPT_POLL_INTERVAL": 5.0,
     "MAX_IMAGE_BYTES": 15 * 1024 * 1024,
+    "MAX_STORED_IMAGE_BYTES": 1024 * 1024,  # a larger frame is kept as a smaller grey JPEG
     "MAX_JSON_BYTES": 2 * 1024 * 1024,  # a batch of 1,000 scans is ~100 kB (manifests: any size)
     # The server (tally serve): where it listens, its worker processes (0: one per core), and
     # how long a client may take to send a request's head (or, idle between requests on a

@@ -6,6 +6,7 @@ from tally import manifests, units, workflow
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
+from tally.fields import Fields
 
 MAX_LABELS_PER_REQUEST = 10_000
 
@@ -18,25 +19,11 @@ def issue_labels(
     The unit's row id is its serial, allocated inside the write transaction, so codes are
     unique across the database without a separate sequence.
     """
-    errors = []
-    if (
-        isinstance(count, bool)
-        or not isinstance(count, int)
-        or not 1 <= count <= MAX_LABELS_PER_REQUEST
-    ):
-        errors.append(
-            {
-                "field": "count",
-                "message": f"a whole number from 1 to {MAX_LABELS_PER_REQUEST} is required",
-            }
-        )
-    if isinstance(line_no, bool) or not isinstance(line_no, int):
-        errors.append({"field": "line_no", "message": "a whole number is required"})
-    if box_no is not None and (not isinstance(box_no, str) or len(box_no.strip()) > 32):
-        errors.append({"field": "box_no", "message": "text of at most 32 characters"})
-    if errors:
-        raise ValidationError("cannot issue labels", errors)
-    box_no = (box_no or "").strip() or None
+    fields = Fields()
+    count = fields.integer(count, "count", minimum=1, maximum=MAX_LABELS_PER_REQUEST)
+    line_no = fields.integer(line_no, "line_no", minimum=1)
+    box_no = fields.text(box_no, "box_no", required=False, max_length=32)
+    fields.raise_if_any("cannot issue labels")
     with write(db):
         workflow.require_tally_open(db, manifest_id,
                                     f"no labels can be issued for manifest {manifest_id}")

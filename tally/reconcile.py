@@ -19,6 +19,7 @@ from tally.conditions import (  # noqa: F401 (compute_reconciliation: re-exporte
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from tally.events import record_event
+from tally.fields import Fields
 
 _DISCREPANCY_FIELDS = ("line_no", "kind", "qty", "note", "disposition")
 
@@ -96,11 +97,9 @@ def record_discrepancy(
 
 
 def _in_force_record(db, manifest_id, record_id) -> dict:
-    if isinstance(record_id, bool) or not isinstance(record_id, int):
-        raise ValidationError(
-            "corrects must be a discrepancy id",
-            [{"field": "corrects", "message": "a whole number is required"}],
-        )
+    fields = Fields()
+    record_id = fields.integer(record_id, "corrects", minimum=1)
+    fields.raise_if_any("corrects must be a discrepancy id")
     record = next((r for r in list_discrepancies(db, manifest_id) if r["id"] == record_id), None)
     if record is None:
         raise NotFoundError(f"manifest {manifest_id} has no discrepancy {record_id}")
@@ -113,22 +112,20 @@ def _in_force_record(db, manifest_id, record_id) -> dict:
 
 
 def _validate_fields(body: dict, db, manifest_id) -> dict:
-    errors = []
-    kind, qty, line_no = body.get("kind"), body.get("qty"), body.get("line_no")
-    note, disposition = body.get("note"), body.get("disposition")
+    fields = Fields()
+    kind = body.get("kind")
     if kind not in KINDS:
-        errors.append({"field": "kind", "message": f"one of {', '.join(KINDS)}"})
-    if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
-        errors.append({"field": "qty", "message": "a whole number of at least 1"})
+        fields.problem("kind", f"one of {', '.join(KINDS)}")
+    qty = fields.integer(body.get("qty"), "qty", minimum=1)
+    line_no = body.get("line_no")
     if line_no is None and kind != "wrong_item":
-        errors.append({"field": "line_no", "message": "required (only wrong_item may have none)"})
-    elif line_no is not None and (isinstance(line_no, bool) or not isinstance(line_no, int)):
-        errors.append({"field": "line_no", "message": "a whole number"})
-    for name, value in (("note", note), ("disposition", disposition)):
-        if value is not None and (not isinstance(value, str) or len(value) > 500):
-            errors.append({"field": name, "message": "text of at most 500 characters"})
-    if errors:
-        raise ValidationError("the discrepancy is invalid; nothing was recorded", errors)
+        fields.problem("line_no", "required (only wrong_item may have none)")
+    elif line_no is not None:
+        line_no = fields.integer(line_no, "line_no", minimum=1)
+    note = fields.text(body.get("note"), "note", required=False, max_length=500)
+    disposition = fields.text(body.get("disposition"), "disposition", required=False,
+                              max_length=500)
+    fields.raise_if_any("the discrepancy is invalid; nothing was recorded")
     line_id = manifests.find_line(db, manifest_id, line_no)["id"] if line_no is not None else None
     return {
         "line_id": line_id,

@@ -17,6 +17,7 @@ from tally.customs.messages import build_sas121
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
+from tally.fields import MAX_INTEGER
 
 BIND_TYPES = {"1": "one truck, many tickets", "2": "one truck, one ticket",
               "3": "one ticket, many trucks"}
@@ -43,8 +44,7 @@ def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] |
     if io_type not in ("I", "E"):
         errors.append({"field": "io_type", "message": "I (into the zone) or E"})
     ids = body.get("manifests")
-    if not isinstance(ids, list) or not ids or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    if not isinstance(ids, list) or not ids or not all(_whole(i) for i in ids):
         errors.append({"field": "manifests", "message": "a non-empty list of manifest ids"})
         ids = []
     elif len(set(ids)) != len(ids):
@@ -57,8 +57,7 @@ def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] |
         else:
             for index, line in enumerate(lines):
                 if not isinstance(line, dict) or not all(
-                        isinstance(line.get(k), int) and not isinstance(line.get(k), bool)
-                        for k in ("manifest_id", "line_no", "qty")) or line["qty"] < 1:
+                        _whole(line.get(k)) for k in ("manifest_id", "line_no", "qty")):
                     errors.append({"index": index, "field": "lines", "message":
                                    '{"manifest_id", "line_no", "qty" >= 1} whole numbers'})
     if bind == "2" and len(ids) != 1:
@@ -277,3 +276,8 @@ def associate_vehicle(db: Database, number, body: object, *, user_id: int | None
                 workflow.apply(db, manifest_id, "bind_vehicle", user_id=user_id,
                                release_order=order["etps_preent_no"])
     return get_release_order(db, number)
+
+
+def _whole(value) -> bool:
+    """A whole number from 1 that the database can hold (an id, a line number, a quantity)."""
+    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= MAX_INTEGER

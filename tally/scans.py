@@ -23,11 +23,13 @@ from sqlite_utils import Database
 from tally import units, workflow
 from tally.db import checkpoint_when_due, close_db, now, open_db, write
 from tally.errors import ConflictError, NotFoundError, TallyError, ValidationError
+from tally.fields import Fields
 
 MAX_BATCH = 1000
 log = logging.getLogger(__name__)
 OUTCOMES = ("counted", "duplicate", "unknown", "other_manifest", "void", "invalid")
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_CODE = re.compile(r"[\x20-\x7e]+")  # what a linear barcode carries
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,12 @@ def parse_wedge_scan(item: object, index: int | None = None) -> Scan:
     where = {} if index is None else {"index": index}
     if not isinstance(item, dict):
         raise ValidationError("a scan must be an object", [{**where, "message": "not an object"}])
-    errors = []
-    code, client_id, device = item.get("code"), item.get("client_scan_id"), item.get("device")
-    if not isinstance(code, str) or not code.strip() or len(code) > 128:
-        errors.append({**where, "field": "code", "message": "text of 1 to 128 characters required"})
-    errors += check_client_scan_id(client_id, where)
-    if device is not None and (not isinstance(device, str) or len(device) > 64):
-        errors.append({**where, "field": "device", "message": "text of at most 64 characters"})
-    if errors:
-        raise ValidationError("the scan is invalid", errors)
+    fields = Fields(where)
+    code = fields.text(item.get("code"), "code", max_length=128, pattern=_CODE,
+                       hint="the barcode's text: 1 to 128 printable ASCII characters")
+    client_id = read_client_scan_id(fields, item.get("client_scan_id"))
+    device = fields.text(item.get("device"), "device", required=False, max_length=64)
+    fields.raise_if_any("the scan is invalid")
     return Scan(client_id, (code,), "wedge", device)
 
 
@@ -65,17 +64,10 @@ def parse_request(body: object) -> list[Scan]:
     return [parse_wedge_scan(body)]
 
 
-def check_client_scan_id(client_id, where=None) -> list[dict]:
-    """Problems with a client scan id (1-64 of letters, digits and ``._:-``), as error dicts."""
-    if isinstance(client_id, str) and _CLIENT_ID.match(client_id):
-        return []
-    return [
-        {
-            **(where or {}),
-            "field": "client_scan_id",
-            "message": "1 to 64 letters, digits or ._:- (e.g. a UUID) required",
-        }
-    ]
+def read_client_scan_id(fields: Fields, value) -> str | None:
+    """A client scan id: 1-64 of letters, digits and ``._:-`` (e.g. a UUID)."""
+    return fields.text(value, "client_scan_id", max_length=64, pattern=_CLIENT_ID,
+                       hint="1 to 64 letters, digits or ._:- (e.g. a UUID) required")
 
 
 def parse_batch(body: object) -> list[Scan]:
@@ -310,22 +302,24 @@ def _record(db: Database, requests: list[Request]) -> list[list[dict] | TallyErr
         except ConflictError as exc:
             outcomes[index] = exc
             continue
-        results, fresh = [], 0
+        results, worth_keeping = [], False
         for scan in request.scans:
             if scan.client_scan_id in earlier:
                 results += earlier[scan.client_scan_id]
                 continue
-            fresh += 1
             for seq, raw in enumerate(scan.codes):
                 result, unit_id, line_id = ledger.classify(raw, request.manifest_id)
                 result = {"client_scan_id": scan.client_scan_id, **result}
                 results.append(result)
+                worth_keeping = worth_keeping or result["outcome"] != "duplicate"
                 known.setdefault(scan.client_scan_id, []).append(
                     (request.manifest_id, raw, scan.source, result))
                 rows.append((scan.client_scan_id, seq, request.manifest_id, raw, scan.source,
                              scan.device, request.user_id, result["outcome"], unit_id,
                              line_id, _result_json(result), scan.image_sha256, stamp))
-        if request.image is not None and fresh:
+        # A new frame is kept for review (its ledger rows name it by its hash) unless all it
+        # showed was units already counted.
+        if request.image is not None and worth_keeping:
             content, content_type = request.image
             db.execute(
                 "INSERT OR IGNORE INTO scan_images (sha256, content_type, content,"

@@ -13,7 +13,7 @@ import re
 
 PREFIX = "U"
 SERIAL_DIGITS = 11
-PATTERN = re.compile(r"^U\d{12}$")
+PATTERN = re.compile(r"U[0-9]{12}")  # ASCII digits: \d would take any script's digits
 
 # Damm's quasigroup of order 10 (weakly totally anti-symmetric).
 _DAMM = (
@@ -48,7 +48,7 @@ def make_code(serial: int) -> str:
 
 def looks_like_code(text: str) -> bool:
     """True when text has the shape of a unit code (whether or not its check digit holds)."""
-    return bool(PATTERN.match(text))
+    return bool(PATTERN.fullmatch(text))
 
 
 def is_valid_code(text: str) -> bool:

@@ -6,13 +6,17 @@ import secrets
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.routing import IntegerConverter
+from werkzeug.routing import ValidationError as RoutingValidationError
 
 from tally import config as tally_config
+from tally.fields import whole_number
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create the app; configuration comes from TALLY_* environment variables or ``test_config``."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowNumber  # before any route is added
     app.config.from_mapping(tally_config.DEFAULTS)
     app.config.from_mapping(tally_config.from_env())
     if test_config is not None:
@@ -51,6 +55,19 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.wsgi_app = Front(app)  # every request passes the front door first
     return app
+
+
+class RowNumber(IntegerConverter):
+    """``<int:...>`` in paths: 1 to 19 ASCII digits within SQLite's integer range, else the path
+    matches no route (404) rather than reaching the database with a number it cannot hold."""
+
+    regex = r"[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = whole_number(value)
+        if number is None:
+            raise RoutingValidationError
+        return number
 
 
 class _CookieSessions(SecureCookieSessionInterface):

@@ -51,11 +51,11 @@ def test_concurrent_requests_are_each_answered_once_committed(db, db_path, mid):
 
 
 def test_a_request_that_fails_fails_alone(db, mid):
-    codes = [x["code"] for x in labelling.issue_labels(db, mid, line_no=1, count=2,
+    codes = [x["code"] for x in labelling.issue_labels(db, mid, line_no=1, count=3,
                                                         user_id=None)]
     # An image the database cannot store fails the group's transaction; the others are then
     # recorded one by one and only the broken one gets its error.
-    broken = wedge(mid, "b-1", codes[0], image=(object(), "image/png"))
+    broken = wedge(mid, "b-1", codes[2], image=(object(), "image/png"))
     outcomes = scans.record_requests(db, [
         wedge(mid, "ok-1", codes[0]), broken, wedge(999_999, "nf", codes[1]),
         wedge(mid, "ok-2", codes[1]),

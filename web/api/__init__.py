@@ -5,6 +5,7 @@ import json
 from flask import Blueprint, current_app, request
 
 from tally.errors import PayloadTooLarge, ValidationError
+from tally.fields import MAX_INTEGER, whole_number
 from web.auth import load_user
 
 # Our bodies nest a few levels (a batch's list of scan objects); anything deeper is refused.
@@ -71,12 +72,12 @@ def int_arg_of(args, name: str, *, choices=None) -> int | None:
     value = args.get(name)
     if value is None or value == "":
         return None
-    try:
-        number = int(value)
-    except ValueError:
+    number = whole_number(value)
+    if number is None:
         raise ValidationError(
-            f"{name} must be a whole number", [{"field": name, "message": f"got {value!r}"}]
-        ) from None
+            f"{name} must be a whole number from 0 to {MAX_INTEGER}",
+            [{"field": name, "message": f"got {value[:40]!r}"}],
+        )
     if choices is not None and number not in choices:
         raise ValidationError(
             f"{name} must be one of {', '.join(map(str, choices))}",

@@ -7,6 +7,7 @@ from tally import labelling
 from tally.db import write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
+from tally.fields import Fields
 from web import printer
 from web.api import api_blueprint, int_arg, json_body
 from web.auth import requires, user_id
@@ -190,13 +191,11 @@ def _print_request(body: object) -> dict:
     """The print body checked: line_no, box_no, codes, copy, dpi and size; 422 listing problems."""
     if not isinstance(body, dict):
         raise ValidationError("the body must be an object (line_no, box_no, codes, dpi, size)")
-    errors = []
-    line_no, box_no, codes = body.get("line_no"), body.get("box_no"), body.get("codes")
-    copy, dpi = body.get("copy"), body.get("dpi", 203)
-    if line_no is not None and (isinstance(line_no, bool) or not isinstance(line_no, int)):
-        errors.append({"field": "line_no", "message": "a whole number"})
-    if box_no is not None and not isinstance(box_no, str):
-        errors.append({"field": "box_no", "message": "text"})
+    fields = Fields()
+    errors = fields.errors
+    codes, copy, dpi = body.get("codes"), body.get("copy"), body.get("dpi", 203)
+    line_no = fields.integer(body.get("line_no"), "line_no", minimum=1, required=False)
+    box_no = fields.text(body.get("box_no"), "box_no", required=False, max_length=32)
     if codes is not None and (
         not isinstance(codes, list)
         or not codes
@@ -205,7 +204,7 @@ def _print_request(body: object) -> dict:
     ):
         errors.append({"field": "codes", "message": "a non-empty list of unit codes"})
     if copy is not None and (
-        isinstance(copy, bool) or not isinstance(copy, int) or copy < 1
+        isinstance(copy, bool) or not isinstance(copy, int) or not 1 <= copy <= 999
         or not isinstance(codes, list) or len(codes) != 1
     ):
         errors.append(
@@ -220,7 +219,6 @@ def _print_request(body: object) -> dict:
         errors.append({"field": "size", "message": str(exc)})
     if errors:
         raise ValidationError("cannot print: the request is invalid", errors)
-    box_no = (box_no or "").strip() or None
     return {"line_no": line_no, "box_no": box_no, "codes": codes, "copy": copy or 0,
             "dpi": dpi, "size": size}
 

@@ -18,9 +18,10 @@ from urllib.parse import parse_qs
 from werkzeug.formparser import parse_form_data
 from werkzeug.http import parse_options_header
 
-from labels.decode import decode_image
+from labels.decode import decode_image, review_copy
 from tally import manifests, scans, units
 from tally.errors import PayloadTooLarge, ValidationError
+from tally.fields import Fields
 from tally.users import require_role
 from web.api import api_blueprint, int_arg, int_arg_of, read_json
 from web.auth import USER_KEY
@@ -89,13 +90,13 @@ def _check_image(environ, manifest_id, user_id, config, blind) -> Recording:
 
 
 def _check_frame(form, files, manifest_id, user_id, config, blind) -> Recording:
-    client_id = form.get("client_scan_id")
-    errors = scans.check_client_scan_id(client_id)
+    fields = Fields()
+    client_id = scans.read_client_scan_id(fields, form.get("client_scan_id"))
+    device = fields.text(form.get("device"), "device", required=False, max_length=64)
     upload = files.get("image")
     if upload is None:
-        errors.append({"field": "image", "message": "a multipart 'image' file is required"})
-    if errors:
-        raise ValidationError("the image scan is invalid", errors)
+        fields.problem("image", "a multipart 'image' file is required")
+    fields.raise_if_any("the image scan is invalid")
     # A retry is answered from the ledger without decoding the frame again.
     earlier = scans.find_recorded(db_for(config["DATABASE"]), client_id)
     if earlier is not None:
@@ -117,9 +118,10 @@ def _check_frame(form, files, manifest_id, user_id, config, blind) -> Recording:
             ],
         )
     scan = scans.Scan(
-        client_id, codes, "image", form.get("device"), hashlib.sha256(data).hexdigest()
+        client_id, codes, "image", device, hashlib.sha256(data).hexdigest()
     )
-    image = (data, upload.mimetype or "application/octet-stream")
+    image = review_copy(data, upload.mimetype or "application/octet-stream",
+                        max_bytes=int(config["MAX_STORED_IMAGE_BYTES"]))
     return Recording(scans.Request(manifest_id, [scan], user_id, image), None, blind)
 
 

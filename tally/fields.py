@@ -1,0 +1,81 @@
+"""Field readers: what each entry point accepts, said once.
+
+A request's fields are read into a ``Fields``, which collects every problem in the one error
+shape (``{"field", "message"}`` plus where, e.g. a batch index) so that the caller refuses the
+request once, with all of them, before anything is written. Readers accept exactly what the
+domain means: whole numbers as JSON integers (or ASCII digits where the request is text) within
+bounds the database can hold, and text without control characters within a length.
+"""
+
+import re
+
+from tally.errors import ValidationError
+
+# SQLite's largest integer: any id or quantity past it cannot be stored or even looked up.
+MAX_INTEGER = 2**63 - 1
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+class Fields:
+    """The problems found while reading one request (or one item of it, ``where``)."""
+
+    def __init__(self, where: dict | None = None):
+        self.where = where or {}
+        self.errors: list[dict] = []
+
+    def problem(self, field: str, message: str) -> None:
+        self.errors.append({**self.where, "field": field, "message": message})
+
+    def text(self, value, field: str, *, required: bool = True, max_length: int = 200,
+             pattern: re.Pattern | None = None, hint: str = "") -> str | None:
+        """Printable text of 1 to ``max_length`` characters, stripped; None when absent and not
+        required. ``pattern`` (with ``hint`` saying it in words) must match all of it."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.problem(field, f"text of 1 to {max_length} characters required")
+            return None
+        if not isinstance(value, str):
+            self.problem(field, f"text of 1 to {max_length} characters required")
+            return None
+        if _CONTROL.search(value):
+            self.problem(field, "control characters (line breaks, tabs, NUL) are not allowed")
+            return None
+        text = value.strip()
+        if len(text) > max_length:
+            self.problem(field, f"at most {max_length} characters, got {len(text)}")
+            return None
+        if pattern is not None and not pattern.fullmatch(text):
+            self.problem(field, hint or "not in the expected form")
+            return None
+        return text
+
+    def integer(self, value, field: str, *, minimum: int = 0, maximum: int = MAX_INTEGER,
+                required: bool = True) -> int | None:
+        """A whole number from ``minimum`` to ``maximum`` given as a JSON integer."""
+        if value is None:
+            if required:
+                self.problem(field, f"a whole number from {minimum} to {maximum} required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(field, f"a whole number from {minimum} to {maximum} required")
+            return None
+        if not minimum <= value <= maximum:
+            self.problem(field, f"must be from {minimum} to {maximum}, got {value}")
+            return None
+        return value
+
+    def raise_if_any(self, message: str) -> None:
+        """Refuse the request with every problem found, if there is one."""
+        if self.errors:
+            raise ValidationError(message, self.errors)
+
+
+def whole_number(text: str) -> int | None:
+    """The number written in ``text`` as 1 to 19 ASCII digits within MAX_INTEGER, else None (for
+    paths and query strings, where a number arrives as text)."""
+    if not isinstance(text, str) or not _DIGITS.fullmatch(text):
+        return None
+    number = int(text)
+    return number if number <= MAX_INTEGER else None

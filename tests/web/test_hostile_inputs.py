@@ -1,0 +1,84 @@
+"""Rows of the hostile-input table (issue 11) that the field readers now answer with a clear 4xx,
+changing nothing."""
+
+import io
+
+import pytest
+
+BIG = 2**63  # one past SQLite's largest integer
+
+
+@pytest.fixture
+def codes(as_, manifest):
+    response = as_("operator").post(f"/api/manifests/{manifest['id']}/labels",
+                                    json={"line_no": 1, "count": 2})
+    return [label["code"] for label in response.json["labels"]]
+
+
+def counts(db) -> tuple:
+    return tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                 for table in ("scans", "units", "discrepancies", "events"))
+
+
+@pytest.mark.parametrize("path", [
+    f"/api/manifests/{BIG}", f"/api/manifests/{BIG}/scans", f"/api/manifests/{'9' * 40}",
+    "/api/manifests/١٢", "/api/manifests/１２",
+])
+def test_numbers_in_paths_beyond_the_database_are_not_found(as_, path):
+    answer = as_("operator").get(path)
+    assert answer.status_code == 404 and answer.json["status"] == 404
+
+
+@pytest.mark.parametrize("query", [f"after={BIG}", "after=-1", "after=١", "after=1e3"])
+def test_numbers_in_queries_are_ascii_and_bounded(as_, manifest, query):
+    answer = as_("operator").get(f"/api/manifests/{manifest['id']}/scans?{query}")
+    assert answer.status_code == 422 and answer.json["errors"][0]["field"] == "after"
+
+
+@pytest.mark.parametrize("scan, field", [
+    ({"code": "U" + "٠" * 12, "client_scan_id": "a-1"}, "code"),
+    ({"code": "U" + "０" * 12, "client_scan_id": "a-2"}, "code"),
+    ({"code": "U0000000000\x0017", "client_scan_id": "a-3"}, "code"),
+    ({"code": "U000000000017", "client_scan_id": "x\n"}, "client_scan_id"),
+    ({"code": "U000000000017", "client_scan_id": "a-4", "device": "hh\x00"}, "device"),
+])
+def test_scans_refuse_what_no_barcode_carries(as_, db, manifest, codes, scan, field):
+    before = counts(db)
+    answer = as_("operator").post(f"/api/manifests/{manifest['id']}/scans", json=scan)
+    assert answer.status_code == 422 and answer.json["errors"][0]["field"] == field
+    assert counts(db) == before
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("labels", {"line_no": BIG, "count": 1}, "line_no"),
+    ("labels", {"line_no": 1, "count": 1, "box_no": "B\x00X"}, "box_no"),
+    ("discrepancies", {"line_no": 1, "kind": "short", "qty": BIG}, "qty"),
+    ("discrepancies", {"line_no": BIG, "kind": "short", "qty": 1}, "line_no"),
+    ("discrepancies", {"line_no": 1, "kind": "short", "qty": 1, "corrects": BIG,
+                       "action": "reverse"}, "corrects"),
+    ("labels/print", {"line_no": BIG}, "line_no"),
+])
+def test_numbers_in_bodies_beyond_the_database_are_refused(as_, db, manifest, codes, path,
+                                                           body, field):
+    before = counts(db)
+    answer = as_("supervisor").post(f"/api/manifests/{manifest['id']}/{path}", json=body)
+    assert answer.status_code == 422, answer.json
+    assert field in [e.get("field") for e in answer.json["errors"]]
+    assert counts(db) == before
+
+
+def test_release_order_ids_beyond_the_database_are_refused(as_, db, manifest):
+    before = counts(db)
+    answer = as_("supervisor").post("/api/release-orders", json={
+        "bind_type": "one_truck_one_ticket", "manifests": [BIG]})
+    assert answer.status_code == 422 and answer.json["errors"][0]["field"] == "manifests"
+    assert counts(db) == before
+
+
+def test_a_non_image_is_refused_without_internal_details(as_, manifest):
+    answer = as_("operator").post(
+        f"/api/manifests/{manifest['id']}/scans", content_type="multipart/form-data",
+        data={"client_scan_id": "f-1", "image": (io.BytesIO(b"not an image"), "f.png")})
+    assert answer.status_code == 422
+    assert "object at 0x" not in answer.get_data(as_text=True)
+    assert "JPEG, PNG" in answer.json["error"]
