@@ -7,7 +7,9 @@ domain means: whole numbers as JSON integers (or ASCII digits where the request 
 bounds the database can hold, and text without control characters within a length.
 """
 
+import math
 import re
+from decimal import Decimal
 
 from tally.errors import ValidationError
 
@@ -16,14 +18,17 @@ MAX_INTEGER = 2**63 - 1
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _DIGITS = re.compile(r"[0-9]{1,19}")
+# Our bound for amounts and weights: 14 digits before the point and 5 after, past any real price
+# or weight, and written plainly (no exponent, no sign, ASCII digits only).
+_DECIMAL = re.compile(r"[0-9]{1,14}(\.[0-9]{1,5})?")
 
 
 class Fields:
     """The problems found while reading one request (or one item of it, ``where``)."""
 
-    def __init__(self, where: dict | None = None):
+    def __init__(self, where: dict | None = None, errors: list[dict] | None = None):
         self.where = where or {}
-        self.errors: list[dict] = []
+        self.errors: list[dict] = [] if errors is None else errors  # or a request's own list
 
     def problem(self, field: str, message: str) -> None:
         self.errors.append({**self.where, "field": field, "message": message})
@@ -65,6 +70,36 @@ class Fields:
             self.problem(field, f"must be from {minimum} to {maximum}, got {value}")
             return None
         return value
+
+    def decimal(self, value, field: str, *, places: int = 5, maximum: Decimal | int | None = None,
+                positive: bool = False, required: bool = True) -> Decimal | None:
+        """A number of zero or more (above zero if ``positive``) with at most ``places`` decimal
+        places and at most ``maximum``, as a JSON number or as text."""
+        if value is None or value == "":
+            if required:
+                self.problem(field, "a number is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            self.problem(field, "must be a number")
+            return None
+        if isinstance(value, float):  # as JSON wrote it, in plain digits (1e-05: 0.00001)
+            text = format(Decimal(repr(value)), "f") if math.isfinite(value) else "nan"
+            text = text.removesuffix(".0")
+        else:
+            text = value.strip() if isinstance(value, str) else str(value)
+        match = _DECIMAL.fullmatch(text)
+        if match is None or len(match.group(1) or ".") - 1 > places:
+            self.problem(field, f"a plain number of zero or more with at most {places} decimal"
+                                f" places, got {str(value)[:40]!r}")
+            return None
+        number = Decimal(text)
+        if positive and number == 0:
+            self.problem(field, "must be above zero")
+            return None
+        if maximum is not None and number > maximum:
+            self.problem(field, f"at most {maximum}, got {text}")
+            return None
+        return number
 
     def raise_if_any(self, message: str) -> None:
         """Refuse the request with every problem found, if there is one."""

@@ -2,7 +2,7 @@
 approved, associated, unused release order whose total weight matches the weighbridge."""
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlite_utils import Database
 
@@ -11,6 +11,8 @@ from tally.customs.messages import build_sas223
 from tally.db import now, write
 from tally.errors import ValidationError
 from tally.events import record_event
+from tally.fields import Fields
+from tally.release_orders import MAX_VEHICLE_KG
 
 
 def _parse(body: object) -> dict:
@@ -27,13 +29,8 @@ def _parse(body: object) -> dict:
     direction = body.get("direction", "I")
     if direction not in ("I", "E"):
         errors.append({"field": "direction", "message": "I (into the zone) or E"})
-    reading = body.get("weighbridge_kg")
-    try:
-        reading = Decimal(str(reading))
-        if not reading.is_finite() or reading <= 0:
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
-        errors.append({"field": "weighbridge_kg", "message": "the weighbridge reading in kg"})
+    reading = Fields(errors=errors).decimal(body.get("weighbridge_kg"), "weighbridge_kg",
+                                            maximum=MAX_VEHICLE_KG, positive=True)
     gate_code = body.get("gate_code", "G1")
     if not isinstance(gate_code, str) or len(gate_code) > 16:
         errors.append({"field": "gate_code", "message": "text of at most 16 characters"})

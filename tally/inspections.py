@@ -17,6 +17,7 @@ from tally.conditions import latest_inspection_id, unmet_for_pass
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
+from tally.fields import Fields
 from tally.ippc import MarkError, parse_mark
 from tally.signatures import MAX_SIGNATURE_BYTES, SignatureError, load_signature
 
@@ -26,15 +27,7 @@ ASPECTS = ("nature", "origin", "condition", "quantity", "value")
 
 
 def _text(value, field, errors, where=None, *, required=False, limit=200):
-    where = where or {}
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            errors.append({**where, "field": field, "message": "required"})
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        errors.append({**where, "field": field, "message": f"text of at most {limit} characters"})
-        return None
-    return value.strip()
+    return Fields(where, errors).text(value, field, required=required, max_length=limit)
 
 
 def _parse_pallet(raw, index, errors) -> dict | None:

@@ -12,7 +12,7 @@ import re
 import unicodedata
 import zipfile
 import zlib
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from xml.etree import ElementTree
 from xml.parsers import expat
 
@@ -23,6 +23,7 @@ from tally import workflow
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
+from tally.fields import Fields
 
 REQUIRED = ("manifest_no", "line_no", "sku", "name", "declared_qty")
 OPTIONAL = (
@@ -40,14 +41,17 @@ LINE_FIELDS = ("line_no", "sku", "name", "declared_qty") + OPTIONAL
 MAX_LINES = 100_000
 MAX_QTY = 10_000_000
 
+# Manifest and bill numbers go into file names, headers and customs messages: a plain alphabet.
+_NUMBER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 _TEXT_LIMITS = {"manifest_no": 64, "sku": 64, "name": 200, "bill_no": 64, "unit": 16}
 _PATTERNS = {
     # gdecd: the HS code is 10 digits in China; manifests often carry 6 or 8.
-    "hs_code": (re.compile(r"^\d{6}(\d{2}){0,2}$"), "6, 8 or 10 digits"),
+    "hs_code": (re.compile(r"^[0-9]{6}([0-9]{2}){0,2}$"), "6, 8 or 10 digits"),
     # ISO 3166 alpha-2/alpha-3, or the 3-digit customs country code (natcd).
-    "origin_country": (re.compile(r"^([A-Z]{2,3}|\d{3})$"), "an ISO country code or 3-digit code"),
+    "origin_country": (re.compile(r"^([A-Z]{2,3}|[0-9]{3})$"),
+                       "an ISO country code or 3-digit code"),
     # ISO 4217, or the 3-digit customs currency code (dclCurrcd, e.g. 142 CNY).
-    "currency": (re.compile(r"^([A-Z]{3}|\d{3})$"), "a 3-letter or 3-digit currency code"),
+    "currency": (re.compile(r"^([A-Z]{3}|[0-9]{3})$"), "a 3-letter or 3-digit currency code"),
 }
 
 
@@ -578,18 +582,13 @@ def _where(row, field) -> dict:
 
 
 def _text(value, field, row, errors, *, required=False):
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            errors.append({**_where(row, field), "message": "required"})
-        return None
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        errors.append({**_where(row, field), "message": "must be text"})
-        return None
-    value = str(value).strip()
-    limit = _TEXT_LIMITS.get(field, 64)
-    if len(value) > limit:
-        errors.append({**_where(row, field), "message": f"longer than {limit} characters"})
-    return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a number typed where text is expected (a JSON sku of 1234)
+    where = {} if row is None else {"row": row}
+    pattern = _NUMBER_PATTERN if field in ("manifest_no", "bill_no") else None
+    return Fields(where, errors).text(
+        value, field, required=required, max_length=_TEXT_LIMITS.get(field, 64),
+        pattern=pattern, hint="letters, digits and . _ / - only, starting with a letter or digit")
 
 
 def _integer(value, field, row, errors, *, minimum):
@@ -605,7 +604,7 @@ def _integer(value, field, row, errors, *, minimum):
             errors.append({**_where(row, field), "message": f"must be a whole number, got {value}"})
             return None
         text = str(int(value))
-    if not re.fullmatch(r"[+-]?\d+", text):
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
         errors.append({**_where(row, field), "message": f"must be a whole number, got {text!r}"})
         return None
     number = int(text)
@@ -621,30 +620,16 @@ def _integer(value, field, row, errors, *, minimum):
 
 
 def _decimal(value, field, row, errors):
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str | float):
-        errors.append({**_where(row, field), "message": "must be a number"})
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        errors.append({**_where(row, field), "message": f"must be a number, got {value!r}"})
-        return None
-    if not number.is_finite() or number < 0:
-        errors.append({**_where(row, field), "message": f"must be zero or more, got {value!r}"})
-        return None
-    if number.as_tuple().exponent < -5:
-        errors.append({**_where(row, field), "message": "at most 5 decimal places"})
-        return None
-    return str(number)
+    where = {} if row is None else {"row": row}
+    number = Fields(where, errors).decimal(value, field, required=False)
+    return None if number is None else str(number)
 
 
 def _gtin(value, row, errors):
     value = _text(value, "gtin", row, errors)
     if value is None:
         return None
-    if not re.fullmatch(r"\d{8}|\d{12,14}", value):
+    if not re.fullmatch(r"[0-9]{8}|[0-9]{12,14}", value):
         errors.append({"row": row, "field": "gtin", "message": "a GTIN has 8, 12, 13 or 14 digits"})
     elif not _gs1_check_ok(value):
         errors.append(

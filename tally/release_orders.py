@@ -7,7 +7,7 @@ The remaining declarable quantity of a list line is its counted quantity less wh
 orders in force already carry.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlite_utils import Database
 
@@ -17,7 +17,7 @@ from tally.customs.messages import build_sas121
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
-from tally.fields import MAX_INTEGER
+from tally.fields import MAX_INTEGER, Fields
 
 BIND_TYPES = {"1": "one truck, many tickets", "2": "one truck, one ticket",
               "3": "one ticket, many trucks"}
@@ -206,22 +206,14 @@ def list_release_orders(db: Database, manifest_id: int | None = None) -> list[di
         [manifest_id] if manifest_id is not None else []))
 
 
+# No road vehicle weighs more; a larger number is a typing error.
+MAX_VEHICLE_KG = 200_000
+
+
 def _weight(body, name, errors, *, required=True, positive=True):
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            errors.append({"field": name, "message": "required (kg)"})
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        errors.append({"field": name, "message": f"a weight in kg, got {value!r}"})
-        return None
-    if not number.is_finite() or number < 0 or (positive and number == 0) or number > 200_000:
-        errors.append({"field": name, "message": "a weight in kg, above 0" if positive
-                       else "a weight in kg, 0 or more"})
-        return None
-    return number
+    """A weight in kg (the truck's tare, frame or container)."""
+    return Fields(errors=errors).decimal(body.get(name), name, maximum=MAX_VEHICLE_KG,
+                                         positive=positive, required=required)
 
 
 def associate_vehicle(db: Database, number, body: object, *, user_id: int | None) -> dict:

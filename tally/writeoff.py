@@ -10,18 +10,11 @@ from tally.customs.client import CustomsClient, CustomsRejected
 from tally.db import now, write
 from tally.errors import ConflictError, ValidationError
 from tally.events import record_event
+from tally.fields import Fields
 
 
 def _field(body, name, errors, *, required=True):
-    value = body.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            errors.append({"field": name, "message": "required"})
-        return None
-    if not isinstance(value, str) or len(value) > 64:
-        errors.append({"field": name, "message": "text of at most 64 characters"})
-        return None
-    return value.strip()
+    return Fields(errors=errors).text(body.get(name), name, required=required, max_length=64)
 
 
 def write_off(db: Database, manifest_id: int, body: object, *, client: CustomsClient,

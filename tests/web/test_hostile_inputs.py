@@ -82,3 +82,41 @@ def test_a_non_image_is_refused_without_internal_details(as_, manifest):
     assert answer.status_code == 422
     assert "object at 0x" not in answer.get_data(as_text=True)
     assert "JPEG, PNG" in answer.json["error"]
+
+
+def manifest_body(**changes) -> dict:
+    line = {"line_no": 1, "sku": "SKU-1", "name": "Item", "declared_qty": 2,
+            "unit_value": "12.50", "gross_weight_kg": "1.2"}
+    head = {"manifest_no": "MF-H-1", "bill_no": "BL-1"}
+    for key, value in changes.items():
+        (head if key in head else line)[key] = value
+    return {**head, "lines": [line]}
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"unit_value": "1E+30"}, "unit_value"),
+    ({"unit_value": "1E+999999"}, "unit_value"),
+    ({"unit_value": 1e30}, "unit_value"),
+    ({"gross_weight_kg": "9E+999999999"}, "gross_weight_kg"),
+    ({"unit_value": "-3"}, "unit_value"),
+    ({"declared_qty": "٥"}, "declared_qty"),
+    ({"declared_qty": BIG}, "declared_qty"),
+    ({"manifest_no": 'MF"; filename="x'}, "manifest_no"),
+    ({"manifest_no": "MF\r\nX-Injected: 1"}, "manifest_no"),
+    ({"manifest_no": "MF-📦"}, "manifest_no"),
+    ({"bill_no": "=HYPERLINK(1)"}, "bill_no"),
+    ({"name": "Item\x00"}, "name"),
+])
+def test_manifests_refuse_what_the_domain_does_not_mean(as_, db, changes, field):
+    answer = as_("supervisor").post("/api/manifests", json=manifest_body(**changes))
+    assert answer.status_code == 422, answer.json
+    assert field in [e.get("field") for e in answer.json["errors"]]
+    assert db.execute("SELECT count(*) FROM manifests").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("reading", ["1E+30", 1e30, "9E+999999999", -5, "٥"])
+def test_gate_readings_are_plain_bounded_numbers(as_, reading):
+    answer = as_("supervisor").post("/api/gate/passes", json={
+        "plate": "沪A12345", "direction": "I", "weighbridge_kg": reading})
+    assert answer.status_code == 422
+    assert answer.json["errors"][0]["field"] == "weighbridge_kg"
