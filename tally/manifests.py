@@ -12,6 +12,7 @@ import re
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterable
 from decimal import Decimal
 from xml.etree import ElementTree
 from xml.parsers import expat
@@ -39,6 +40,8 @@ OPTIONAL = (
 )
 LINE_FIELDS = ("line_no", "sku", "name", "declared_qty") + OPTIONAL
 MAX_LINES = 100_000
+# Rows read at most, blank ones included (an export's trailing blank rows), before refusing.
+MAX_ROWS = MAX_LINES + 10_000
 MAX_QTY = 10_000_000
 
 # Manifest and bill numbers go into file names, headers and customs messages: a plain alphabet.
@@ -122,10 +125,9 @@ def parse_csv(data: bytes) -> dict:
         raise ValidationError("the manifest is empty", [{"message": "no header row and no lines"}])
     text = _decode_text(data)
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        return _table(enumerate(csv.reader(io.StringIO(text, newline="")), start=1), "CSV")
     except csv.Error as exc:
         raise ValidationError(f"the CSV cannot be read: {exc}") from None
-    return _table(list(enumerate(rows, start=1)), "CSV")
 
 
 def _header(cells: list[str]) -> tuple[list[str | None], list[dict]]:
@@ -146,16 +148,23 @@ def _header(cells: list[str]) -> tuple[list[str | None], list[dict]]:
     return fields, errors
 
 
-def _table(rows: list[tuple[int, list[str]]], kind: str) -> dict:
+def _table(rows: Iterable[tuple[int, list[str]]], kind: str) -> dict:
     """A manifest from ``(row number, cells)`` of text, the header first: the header handling
-    and row checks both CSV and workbooks go through, so both give the same errors."""
-    if not rows:
+    and row checks both CSV and workbooks go through, so both give the same errors. Rows are
+    read one by one and refused past MAX_ROWS, blank or not, before more work is done."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
         raise ValidationError("the manifest is empty", [{"message": "no header row and no lines"}])
-    header, errors = _header(rows[0][1])
+    header, errors = _header(first[1])
     if errors:
         raise ValidationError(f"the {kind} header is wrong", errors)
     lines = []
-    for row_no, row in rows[1:]:
+    for count, (row_no, row) in enumerate(rows, start=1):
+        if count > MAX_ROWS:
+            raise ValidationError(
+                f"the {kind} has more than {MAX_ROWS} rows; a manifest has at most {MAX_LINES}"
+                " lines", [{"row": row_no, "message": "too many rows"}])
         if not any(cell.strip() for cell in row):
             continue  # blank lines (often at the end of Excel exports)
         if len(row) != len(header):
