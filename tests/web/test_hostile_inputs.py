@@ -128,3 +128,15 @@ def test_a_csv_of_blank_lines_is_refused_before_it_is_read_through(as_, db):
     assert answer.status_code == 422 and "rows" in answer.json["error"]
     assert answer.json["errors"] == [{"row": 110_002, "message": "too many rows"}]
     assert db.execute("SELECT count(*) FROM manifests").fetchone() == (0,)
+
+
+def test_a_reconciliation_pdf_is_bounded_in_lines(as_):
+    lines = [{"line_no": n, "sku": f"S{n}", "name": "Item", "declared_qty": 1}
+             for n in range(1, 2_002)]
+    created = as_("supervisor").post("/api/manifests", json={"manifest_no": "MF-BIG",
+                                                             "lines": lines})
+    assert created.status_code == 201
+    path = f"/api/manifests/{created.json['id']}/reconciliation"
+    refused = as_("operator").get(path + "?format=pdf")
+    assert refused.status_code == 413 and "format=xlsx" in refused.json["error"]
+    assert as_("operator").get(path + "?format=xlsx").status_code == 200

@@ -11,7 +11,7 @@ from labels.report_sheet import render_reconciliation_pdf
 from tally import confirmation, manifests, outbox, reconcile
 from tally.config import site_settings
 from tally.db import now
-from tally.errors import ValidationError
+from tally.errors import PayloadTooLarge, ValidationError
 from tally.events import list_events
 from tally.names import (
     CORRECTION_ACTION_NAMES,
@@ -72,6 +72,11 @@ def show(manifest_id):
     return manifest
 
 
+# Lines a reconciliation PDF may hold: it is laid out whole in memory, which grows with its
+# lines (README, "Limits"); the workbook and the CSV are not bounded this way.
+MAX_PDF_LINES = 2_000
+
+
 @bp.get("/manifests/<int:manifest_id>/reconciliation")
 def reconciliation(manifest_id):
     db = get_db()
@@ -82,6 +87,11 @@ def reconciliation(manifest_id):
     if kind == "xlsx":
         return _reconciliation_xlsx(_export_report(db, manifest_id, report))
     if kind == "pdf":
+        if len(report["lines"]) > MAX_PDF_LINES:  # a PDF is built whole in memory
+            raise PayloadTooLarge(
+                f"the PDF holds at most {MAX_PDF_LINES} lines and this manifest has"
+                f" {len(report['lines'])}; use ?format=xlsx or ?format=csv",
+                [{"field": "format", "message": "too many lines for a PDF"}])
         pdf = render_reconciliation_pdf(_export_report(db, manifest_id, report))
         filename = f"reconciliation-{report['manifest']['manifest_no']}.pdf"
         return Response(pdf, mimetype="application/pdf",
