@@ -34,9 +34,11 @@ class Fields:
         self.errors.append({**self.where, "field": field, "message": message})
 
     def text(self, value, field: str, *, required: bool = True, max_length: int = 200,
-             pattern: re.Pattern | None = None, hint: str = "") -> str | None:
+             pattern: re.Pattern | None = None, hint: str = "",
+             controls: str = "") -> str | None:
         """Printable text of 1 to ``max_length`` characters, stripped; None when absent and not
-        required. ``pattern`` (with ``hint`` saying it in words) must match all of it."""
+        required. ``pattern`` (with ``hint`` saying it in words) must match all of it; the
+        control characters in ``controls`` are allowed (a GS1 barcode's group separator)."""
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.problem(field, f"text of 1 to {max_length} characters required")
@@ -44,7 +46,8 @@ class Fields:
         if not isinstance(value, str):
             self.problem(field, f"text of 1 to {max_length} characters required")
             return None
-        if _CONTROL.search(value):
+        if _CONTROL.search(value.translate(dict.fromkeys(map(ord, controls))) if controls
+                           else value):
             self.problem(field, "control characters (line breaks, tabs, NUL) are not allowed")
             return None
         text = value.strip()
@@ -59,15 +62,17 @@ class Fields:
     def integer(self, value, field: str, *, minimum: int = 0, maximum: int = MAX_INTEGER,
                 required: bool = True) -> int | None:
         """A whole number from ``minimum`` to ``maximum`` given as a JSON integer."""
+        expected = (f"a whole number of at least {minimum}" if maximum == MAX_INTEGER
+                    else f"a whole number from {minimum} to {maximum}")
         if value is None:
             if required:
-                self.problem(field, f"a whole number from {minimum} to {maximum} required")
+                self.problem(field, f"{expected} is required")
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(field, f"a whole number from {minimum} to {maximum} required")
+            self.problem(field, f"{expected} is required")
             return None
         if not minimum <= value <= maximum:
-            self.problem(field, f"must be from {minimum} to {maximum}, got {value}")
+            self.problem(field, f"{expected}, got {value}")
             return None
         return value
 

@@ -29,7 +29,7 @@ MAX_BATCH = 1000
 log = logging.getLogger(__name__)
 OUTCOMES = ("counted", "duplicate", "unknown", "other_manifest", "void", "invalid")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_CODE = re.compile(r"[\x20-\x7e]+")  # what a linear barcode carries
+_CODE = re.compile(r"[\x20-\x7e\x1d]+")  # what a linear barcode carries; GS in GS1 codes
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def parse_wedge_scan(item: object, index: int | None = None) -> Scan:
     if not isinstance(item, dict):
         raise ValidationError("a scan must be an object", [{**where, "message": "not an object"}])
     fields = Fields(where)
-    code = fields.text(item.get("code"), "code", max_length=128, pattern=_CODE,
+    code = fields.text(item.get("code"), "code", max_length=128, pattern=_CODE, controls="\x1d",
                        hint="the barcode's text: 1 to 128 printable ASCII characters")
     client_id = read_client_scan_id(fields, item.get("client_scan_id"))
     device = fields.text(item.get("device"), "device", required=False, max_length=64)
