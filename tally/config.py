@@ -31,7 +31,17 @@ DEFAULTS = {
     # Gate: |total weight - weighbridge reading| allowed, in kg (site configuration).
     "GATE_TOLERANCE_KG": 100.0,
     "PRINTER": None,  # network label printer for ZPL, "host:port" (port 9100 by default)
+    # The pages' sessions: the cookie is sent over HTTPS only when the site is served over
+    # HTTPS (TALLY_SESSION_SECURE=1 behind TLS; off by default, the service listens on HTTP).
+    "SESSION_SECURE": False,
+    # Sign-in throttling: failed sign-ins allowed per user name and per client address within
+    # the window (seconds); past either, sign-ins are refused (429) until old failures age out.
+    "SIGN_IN_FAILURES_PER_NAME": 10,
+    "SIGN_IN_FAILURES_PER_ADDRESS": 50,
+    "SIGN_IN_WINDOW": 900.0,
 }
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def from_env(environ=None) -> dict:
@@ -42,8 +52,23 @@ def from_env(environ=None) -> dict:
         value = environ.get("TALLY_" + key)
         if value is None or value == "":
             continue
-        config[key] = type(default)(value) if isinstance(default, int | float) else value
+        if isinstance(default, bool):
+            config[key] = _flag("TALLY_" + key, value)
+        elif isinstance(default, int | float):
+            config[key] = type(default)(value)
+        else:
+            config[key] = value
     return config
+
+
+def _flag(name: str, value: str) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off."""
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of {'/'.join(_TRUE)} or {'/'.join(_FALSE)}, "
+                     f"not {value!r}")
 
 
 def site_settings(config) -> dict:

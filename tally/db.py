@@ -470,3 +470,36 @@ def m004_line_counts(db: Database) -> None:
         END;
         """
     )
+
+
+@migrations()
+def m005_sessions(db: Database) -> None:
+    """Server-side sessions of the pages, and failed sign-ins for throttling.
+
+    The session cookie carries a random session id; only its hash is stored, with the session's
+    user and its absolute end. Signing out (or a new password) deletes the row, so a copied
+    cookie stops working. ``sign_in_failures`` holds one row per sign-in attempt not known to
+    have succeeded, kept for the throttling window (tally/users.py).
+    """
+    db.executescript(
+        """
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            sid_hash TEXT NOT NULL UNIQUE,     -- sha256 of the session id; the id is not stored
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE INDEX sessions_expiry ON sessions(expires_at);
+        CREATE TABLE sign_in_failures (
+            id INTEGER PRIMARY KEY,
+            name TEXT,                         -- the user name tried (NULL: an API token)
+            address TEXT NOT NULL,             -- the client's address
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX sign_in_failures_name ON sign_in_failures(name, created_at);
+        CREATE INDEX sign_in_failures_address ON sign_in_failures(address, created_at);
+        CREATE INDEX sign_in_failures_time ON sign_in_failures(created_at);
+        """
+    )

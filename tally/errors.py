@@ -33,3 +33,7 @@ class PermissionDenied(TallyError):
 
 class PayloadTooLarge(TallyError):
     "The upload is over the size limit"
+
+
+class TooManyRequests(TallyError):
+    "Too many attempts in a short time; ``retry_after`` (seconds) says when to try again"

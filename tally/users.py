@@ -1,13 +1,16 @@
-"""Users, roles and bearer tokens."""
+"""Users, roles and bearer tokens; the pages' sessions and the throttling of failed sign-ins."""
 
 import hashlib
 import hmac
+import math
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
 from tally.db import now, write
-from tally.errors import AuthenticationError, PermissionDenied, ValidationError
+from tally.errors import AuthenticationError, PermissionDenied, TooManyRequests, ValidationError
 from tally.events import record_event
 
 # Each role includes the rights of the roles before it.
@@ -97,7 +100,9 @@ def set_password(db: Database, name: str, password: str, *, by_user_id: int | No
         if row is None:
             raise ValidationError(f"no user {name!r}", [{"field": "user", "message": "unknown"}])
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [stored, row[0]])
-        record_event(db, "password-set", user_id=by_user_id, user=name)
+        # Whoever was signed in with the old password is signed out everywhere.
+        ended = db.execute("DELETE FROM sessions WHERE user_id = ?", [row[0]]).rowcount
+        record_event(db, "password-set", user_id=by_user_id, user=name, sessions_ended=ended)
 
 
 def authenticate_password(db: Database, name: str, password: str) -> dict:
@@ -119,3 +124,134 @@ def get_user(db: Database, user_id: int) -> dict | None:
     """A user by id, or None."""
     row = db.execute("SELECT id, name, role FROM users WHERE id = ?", [user_id]).fetchone()
     return {"id": row[0], "name": row[1], "role": row[2]} if row else None
+
+
+# --- sessions of the pages ------------------------------------------------------------------
+
+
+def start_session(db: Database, user: dict, *, lifetime: timedelta, address: str | None = None
+                  ) -> str:
+    """Start a session for the user, ending ``lifetime`` from now; return its id (for the
+    session cookie). Only the id's hash is stored: a copy of the database opens no session."""
+    sid = secrets.token_urlsafe(32)
+    started = datetime.now(UTC)
+    with write(db):
+        db.execute("DELETE FROM sessions WHERE expires_at <= ?", [_iso(started)])
+        db.execute(
+            "INSERT INTO sessions (user_id, sid_hash, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            [user["id"], _hash(sid), _iso(started), _iso(started + lifetime)],
+        )
+        record_event(db, "signed-in", user_id=user["id"], user=user["name"], address=address)
+    return sid
+
+
+def session_owner(db: Database, sid: str | None) -> dict | None:
+    """The user of a live session (neither ended nor expired), or None."""
+    if not sid or not isinstance(sid, str):
+        return None
+    row = db.conn.execute(
+        "SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.sid_hash = ? AND s.expires_at > ?",
+        [_hash(sid), now()],
+    ).fetchone()
+    return {"id": row[0], "name": row[1], "role": row[2]} if row else None
+
+
+def end_session(db: Database, sid: str | None, *, address: str | None = None) -> None:
+    """End a session (signing out): its cookie, or any copy of it, opens nothing afterwards."""
+    if not sid or not isinstance(sid, str):
+        return
+    with write(db):
+        row = db.execute("SELECT user_id FROM sessions WHERE sid_hash = ?",
+                         [_hash(sid)]).fetchone()
+        if row is not None:
+            db.execute("DELETE FROM sessions WHERE sid_hash = ?", [_hash(sid)])
+            record_event(db, "signed-out", user_id=row[0], address=address)
+
+
+# --- signing in, throttled ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """Failed sign-ins allowed within ``window`` seconds, per user name and per client address."""
+
+    per_name: int = 10
+    per_address: int = 50
+    window: float = 900.0
+
+
+def sign_in(db: Database, *, address: str, limits: SignInLimits, name: str | None = None,
+            password: str | None = None, token: str | None = None) -> dict:
+    """The user signing in on the pages with a name and password, or with an API token.
+
+    Every failure is recorded in the audit log (``sign-in-failed``: the user name tried, the
+    address and why, never the password or token) and counted; past ``limits`` for the name or
+    the address the attempt is refused with TooManyRequests (``retry_after`` seconds) without
+    checking anything.
+    The attempt is counted before the password is checked, so parallel tries cannot overrun the
+    limits; a successful one is then forgotten, with the earlier failures of its user name.
+    """
+    method = "token" if token else "password"
+    tried = None if token else (name or "")
+    moment = datetime.now(UTC)
+    with write(db):
+        db.execute("DELETE FROM sign_in_failures WHERE created_at <= ?",
+                   [_iso(moment - timedelta(seconds=limits.window))])
+        wait = _retry_after(db, tried, address, limits, moment)
+        if wait:
+            _failed(db, tried, address, method, "throttled")
+        else:
+            attempt = db.execute(
+                "INSERT INTO sign_in_failures (name, address, created_at) VALUES (?, ?, ?)",
+                [tried, address, _iso(moment)],
+            ).lastrowid
+    if wait:
+        raise TooManyRequests(
+            f"too many failed sign-ins; try again in {_duration(wait)}", retry_after=wait)
+    try:
+        user = authenticate(db, token) if token else authenticate_password(db, tried, password)
+    except AuthenticationError as exc:
+        with write(db):
+            _failed(db, tried, address, method, exc.message)
+        raise
+    with write(db):
+        db.execute("DELETE FROM sign_in_failures WHERE id = ?", [attempt])
+        if tried is not None:
+            db.execute("DELETE FROM sign_in_failures WHERE name = ?", [tried])
+    return user
+
+
+def _retry_after(db: Database, name: str | None, address: str, limits: SignInLimits,
+                 moment: datetime) -> int:
+    """Seconds until a sign-in for the name from the address is allowed again (0: now)."""
+    cutoff, waits = _iso(moment - timedelta(seconds=limits.window)), [0.0]
+    for column, value, limit in (("name", name, limits.per_name),
+                                 ("address", address, limits.per_address)):
+        if value is None:
+            continue
+        # The limit-th most recent failure: once it is out of the window, one more is allowed.
+        row = db.execute(
+            f"SELECT created_at FROM sign_in_failures WHERE {column} = ? AND created_at > ?"
+            " ORDER BY created_at DESC LIMIT 1 OFFSET ?",
+            [value, cutoff, max(limit, 1) - 1],
+        ).fetchone()
+        if row is not None:
+            ages_out = datetime.fromisoformat(row[0]) + timedelta(seconds=limits.window)
+            waits.append((ages_out - moment).total_seconds())
+    return math.ceil(max(waits)) if max(waits) > 0 else 0
+
+
+def _failed(db: Database, name: str | None, address: str, method: str, reason: str) -> None:
+    record_event(db, "sign-in-failed", user_id=None, user=name, address=address, method=method,
+                 reason=reason)
+
+
+def _duration(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return f"{seconds} s" if seconds < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
+
+
+def _iso(moment: datetime) -> str:
+    """A time in the stored format (tally.db.now)."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -12,6 +12,7 @@ from werkzeug.routing import ValidationError as RoutingValidationError
 from tally import config as tally_config
 from tally.fields import whole_number
 
+SESSION_HOURS = 12  # a shift
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create the app; configuration comes from TALLY_* environment variables or ``test_config``."""
@@ -27,8 +28,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.config["DATABASE"])
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", datetime.timedelta(hours=12))  # a shift
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # The pages' session cookie (Flask defines these keys, so they are set, not defaulted): not
+    # readable by scripts, not sent on other sites' requests, over HTTPS only when the site is
+    # served over HTTPS. A session lasts a shift from signing in: the cookie is not renewed on
+    # each request, and the database ends the session at the same time (tally/users.py).
+    app.config.update(
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=SESSION_HOURS),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(app.config["SESSION_SECURE"]),
+        SESSION_REFRESH_EACH_REQUEST=False,
+    )
     app.session_interface = _CookieSessions()
 
     from web import db, errors, health

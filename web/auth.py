@@ -4,34 +4,40 @@ and the role each endpoint needs.
 A session-authenticated request that changes something must carry the session's CSRF token in
 the ``X-CSRF-Token`` header (the pages' fetch wrapper sends it), so another site cannot make a
 signed-in browser post scans or confirm a tally.
+
+A session is a row in the database (tally/users.py): the signed cookie carries its random id, and
+every request that uses the session checks the row, so that signing out ends the session for any
+copy of the cookie too.
 """
 
 import functools
 import hmac
 import secrets
 
-from flask import g, request, session
+from flask import current_app, g, request, session
 from sqlite_utils import Database
 
 from tally.errors import AuthenticationError, PermissionDenied
-from tally.users import authenticate, get_user, require_role
+from tally.users import authenticate, end_session, require_role, session_owner, start_session
 from web.db import get_db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Where the front door (web/front.py) leaves the API caller it identified, for the endpoints.
 USER_KEY = "tally.user"
+# The key of the session id in the signed session cookie.
+SESSION_ID = "sid"
 
 
 def identify(db: Database, environ: dict, session: dict) -> dict:
     """The API caller: a valid bearer token, or the signed-in session (with the CSRF header on a
     request that changes something); else AuthenticationError (401) or PermissionDenied (403)."""
     header = environ.get("HTTP_AUTHORIZATION", "")
-    if header or "user_id" not in session:
+    if header or SESSION_ID not in session:
         scheme, _, token = header.partition(" ")
         return authenticate(db, token.strip() if scheme.lower() == "bearer" else None)
-    user = get_user(db, session["user_id"])
+    user = session_owner(db, session[SESSION_ID])
     if user is None:
-        raise AuthenticationError("the session's user no longer exists; sign in again")
+        raise AuthenticationError("the session has ended (signed out or expired); sign in again")
     if environ["REQUEST_METHOD"] not in SAFE_METHODS and not hmac.compare_digest(
             environ.get("HTTP_X_CSRF_TOKEN", ""), session.get("csrf", "")):
         raise PermissionDenied("missing or wrong X-CSRF-Token header for a signed-in session")
@@ -44,18 +50,29 @@ def load_user() -> None:
 
 
 def sign_in(user: dict) -> None:
-    """Start a session for the user (a fresh CSRF token each time)."""
+    """Start a session for the user: a new session id and a fresh CSRF token each time."""
     session.clear()
-    session["user_id"] = user["id"]
+    session[SESSION_ID] = start_session(get_db(), user,
+                                        lifetime=current_app.permanent_session_lifetime,
+                                        address=request.remote_addr)
     session["csrf"] = secrets.token_urlsafe(24)
     session.permanent = True
 
 
+def sign_out() -> None:
+    """End the session in the database (any copy of its cookie is refused), then the cookie."""
+    end_session(get_db(), session.get(SESSION_ID), address=request.remote_addr)
+    session.clear()
+
+
 def session_user() -> dict | None:
-    """The signed-in user of the pages, or None."""
-    if "user_id" not in session:
+    """The signed-in user of the pages, or None (a cookie of an ended session is dropped)."""
+    if SESSION_ID not in session:
         return None
-    return get_user(get_db(), session["user_id"])
+    user = session_owner(get_db(), session[SESSION_ID])
+    if user is None:
+        session.clear()
+    return user
 
 
 def requires(role: str):

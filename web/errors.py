@@ -22,6 +22,7 @@ STATUS = {
     domain.AuthenticationError: 401,
     domain.PermissionDenied: 403,
     domain.PayloadTooLarge: 413,
+    domain.TooManyRequests: 429,
     ImageTooLarge: 413,
     ImageError: 422,
     CustomsUnavailable: 503,

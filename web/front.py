@@ -23,6 +23,23 @@ from web.errors import describe, error_headers
 
 log = logging.getLogger(__name__)
 
+# Every answer carries these, whoever answers it (a Flask route, the scan endpoint, an error, the
+# server's own 408/413 in web/gateway.py). The pages load their scripts and styles from /static
+# and take their data from inline <script type="application/json"> blocks (not run, so not
+# blocked); no inline script, event handler or style attribute is allowed. data:/blob: images and
+# blob: media are allowed for drawn or captured pictures (the camera itself is a MediaStream).
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "img-src 'self' data: blob:", "media-src 'self' blob:",
+    "style-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'",
+    "base-uri 'none'", "form-action 'self'",
+))
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
+
 
 class Front:
     """The app's WSGI entry (``app.wsgi_app``), in front of the Flask app's own."""
@@ -52,7 +69,8 @@ class Front:
         if answer is None:
             manifest_id = self.scan_manifest(environ)
             if manifest_id is None:
-                return self.flask(environ, start_response)
+                return self.flask(environ, lambda status, headers, exc_info=None: start_response(
+                    status, with_security_headers(headers), exc_info))
             try:
                 answer = json_answer(200, scan_endpoint.record(environ, manifest_id, self.config))
             except Exception as exc:  # noqa: BLE001 - every error answers in the one shape
@@ -68,11 +86,18 @@ class Front:
         return self.app.session_interface.open_session(self.app, Request(environ)) or {}
 
 
+def with_security_headers(headers: list) -> list:
+    """The headers of an answer, plus each of SECURITY_HEADERS the answer does not set itself."""
+    present = {name.lower() for name, _ in headers}
+    return [*headers, *((name, value) for name, value in SECURITY_HEADERS
+                        if name.lower() not in present)]
+
+
 def json_answer(status: int, body: dict, headers=()) -> tuple[int, list, bytes]:
     """(status, headers, body) of a JSON answer, written as the Flask app writes its own."""
     data = (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-    return status, [("Content-Type", "application/json"),
-                    ("Content-Length", str(len(data))), *headers], data
+    return status, with_security_headers([("Content-Type", "application/json"),
+                                          ("Content-Length", str(len(data))), *headers]), data
 
 
 def error_answer(exc: Exception) -> tuple[int, list, bytes]:

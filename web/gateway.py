@@ -22,7 +22,7 @@ from urllib.parse import unquote_to_bytes
 from tally import scans
 from web.api import scans as scan_endpoint
 from web.errors import error_body, error_headers
-from web.front import Front, error_answer, json_answer
+from web.front import Front, error_answer, json_answer, with_security_headers
 
 log = logging.getLogger(__name__)
 _NO_BODY = b""
@@ -173,7 +173,8 @@ def _environ(scope, body: bytes) -> dict:
 
 def _error(status: int, message: str) -> tuple[int, list, bytes]:
     data = json.dumps(error_body(status, message)).encode()
-    headers = [("Content-Type", "application/json"), *error_headers(status)]
+    headers = with_security_headers([("Content-Type", "application/json"),
+                                     *error_headers(status)])
     return status, headers, data
 
 

@@ -343,7 +343,7 @@ def test_camera_frames_count_a_label_once(camera_scene, site):
     frames = int(page.get_attribute("[data-testid=camera]", "data-frames"))
     # The label stays in view for more than the 3 s debounce: it is never sent again.
     page.wait_for_function(
-        f"document.querySelector('[data-testid=camera]').dataset.frames >= {frames + 8}",
+        f"() => document.querySelector('[data-testid=camera]').dataset.frames >= {frames + 8}",
         timeout=WAIT)
     screenshot(page, "scan-camera-phone")
     page.click("[data-testid=camera-stop]")

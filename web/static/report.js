@@ -79,6 +79,15 @@ window.addEventListener("resize", () => {
   resizeTimer = setTimeout(() => drawChart(false), 150);
 });
 
+// --- the progress bar: sized here, as the page's Content-Security-Policy allows no inline style --
+
+function sizeProgress() {
+  for (const bar of document.querySelectorAll(".progress[aria-valuenow] > .bar")) {
+    const value = Number(bar.parentElement.getAttribute("aria-valuenow"));
+    bar.style.width = `${Math.min(100, Math.max(0, value || 0))}%`;
+  }
+}
+
 // --- fetching the page afresh ------------------------------------------------------------------
 
 async function refresh() {
@@ -90,6 +99,7 @@ async function refresh() {
   const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("report");
   if (!fresh) throw new Error("the report could not be reloaded");
   $("report").replaceWith(document.importNode(fresh, true));
+  sizeProgress();
   drawChart(true);
   initForm();
 }
@@ -307,5 +317,6 @@ document.addEventListener("click", async (event) => {
 
 window.addEventListener("beforeprint", () => drawChart(true));
 
+sizeProgress();
 drawChart(true);
 initForm();
