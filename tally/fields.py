@@ -39,18 +39,15 @@ class Fields:
         """Printable text of 1 to ``max_length`` characters, stripped; None when absent and not
         required. ``pattern`` (with ``hint`` saying it in words) must match all of it; the
         control characters in ``controls`` are allowed (a GS1 barcode's group separator)."""
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
+        text = value.strip() if isinstance(value, str) else None
+        if not text:
+            if required or (value is not None and not isinstance(value, str)):
                 self.problem(field, f"text of 1 to {max_length} characters required")
             return None
-        if not isinstance(value, str):
-            self.problem(field, f"text of 1 to {max_length} characters required")
-            return None
-        if _CONTROL.search(value.translate(dict.fromkeys(map(ord, controls))) if controls
-                           else value):
+        if _CONTROL.search(value) and (not controls or _CONTROL.search(
+                value.translate(dict.fromkeys(map(ord, controls))))):
             self.problem(field, "control characters (line breaks, tabs, NUL) are not allowed")
             return None
-        text = value.strip()
         if len(text) > max_length:
             self.problem(field, f"at most {max_length} characters, got {len(text)}")
             return None

@@ -43,17 +43,26 @@ class Scan:
     image_sha256: str | None = None
 
 
-def parse_wedge_scan(item: object, index: int | None = None) -> Scan:
-    """Validate one JSON wedge scan ``{"code", "client_scan_id", "device"}``."""
+def parse_wedge_scan(item: object, index: int | None = None,
+                     fields: Fields | None = None) -> Scan | None:
+    """Validate one JSON wedge scan ``{"code", "client_scan_id", "device"}``. With ``fields``
+    (a batch's), its problems are added there and None returned; else they are raised."""
     where = {} if index is None else {"index": index}
+    own = fields is None
+    fields = Fields(where) if own else fields
+    fields.where = where
     if not isinstance(item, dict):
-        raise ValidationError("a scan must be an object", [{**where, "message": "not an object"}])
-    fields = Fields(where)
+        fields.errors.append({**where, "message": "not an object"})
+        return fields.raise_if_any("a scan must be an object") if own else None
+    found = len(fields.errors)
     code = fields.text(item.get("code"), "code", max_length=128, pattern=_CODE, controls="\x1d",
                        hint="the barcode's text: 1 to 128 printable ASCII characters")
     client_id = read_client_scan_id(fields, item.get("client_scan_id"))
     device = fields.text(item.get("device"), "device", required=False, max_length=64)
-    fields.raise_if_any("the scan is invalid")
+    if own:
+        fields.raise_if_any("the scan is invalid")
+    if len(fields.errors) > found:
+        return None
     return Scan(client_id, (code,), "wedge", device)
 
 
@@ -77,23 +86,17 @@ def parse_batch(body: object) -> list[Scan]:
         raise ValidationError("scans must be a non-empty list")
     if len(items) > MAX_BATCH:
         raise ValidationError(f"a batch holds at most {MAX_BATCH} scans, got {len(items)}")
-    scans, errors, seen = [], [], set()
+    scans, fields, seen = [], Fields(), set()
     for index, item in enumerate(items):
-        try:
-            scan = parse_wedge_scan(item, index)
-        except ValidationError as exc:
-            errors += exc.errors
+        scan = parse_wedge_scan(item, index, fields)
+        if scan is None:
             continue
         if scan.client_scan_id in seen:
-            errors.append(
-                {"index": index, "field": "client_scan_id", "message": "repeated within the batch"}
-            )
+            fields.problem("client_scan_id", "repeated within the batch")
         seen.add(scan.client_scan_id)
         scans.append(scan)
-    if errors:
-        raise ValidationError(
-            f"{len(errors)} scan(s) in the batch are invalid; none was recorded", errors
-        )
+    fields.raise_if_any(
+        f"{len(fields.errors)} scan(s) in the batch are invalid; none was recorded")
     return scans
 
 
