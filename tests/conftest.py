@@ -82,6 +82,18 @@ def db(db_path):
 
 
 @pytest.fixture
+def mid(db, customs_client):
+    """The test manifest imported at the domain level, inspected and written off: ready to
+    tally."""
+    from tally import manifests
+
+    manifest_id = manifests.import_manifest(
+        db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)["id"]
+    clear_for_tally(db, manifest_id, customs_client)
+    return manifest_id
+
+
+@pytest.fixture
 def app(db_path, db, customs):
     from web import create_app
     from web.db import close_all

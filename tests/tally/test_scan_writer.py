@@ -5,17 +5,8 @@ import threading
 
 import pytest
 
-from tally import labelling, manifests, scans
+from tally import labelling, scans
 from tally.errors import NotFoundError
-from tests.conftest import MANIFEST_CSV, clear_for_tally
-
-
-@pytest.fixture
-def mid(db, customs_client):
-    manifest_id = manifests.import_manifest(
-        db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)["id"]
-    clear_for_tally(db, manifest_id, customs_client)
-    return manifest_id
 
 
 def wedge(manifest_id, cid, code, image=None):

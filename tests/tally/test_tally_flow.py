@@ -10,18 +10,9 @@ from tally.config import DEFAULTS, site_settings
 from tally.confirmation import confirm_tally
 from tally.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from tally.reconcile import load_reconciliation, record_discrepancy
-from tests.conftest import MANIFEST_CSV, clear_for_tally
+from tests.conftest import clear_for_tally
 
 SETTINGS = site_settings(DEFAULTS)
-
-
-@pytest.fixture
-def mid(db, customs_client):
-    """The test manifest, inspected and written off: ready to tally."""
-    manifest_id = manifests.import_manifest(
-        db, manifests.parse_csv(MANIFEST_CSV.encode()), user_id=None)["id"]
-    clear_for_tally(db, manifest_id, customs_client)
-    return manifest_id
 
 
 def wedge(db, mid, code, cid):
