@@ -203,12 +203,14 @@ def why_tally_not_open(status: Status) -> str | None:
 
 
 def require_tally_open(db: Database, manifest_id: int, refused: str) -> Status:
-    """The manifest's status if its tally is open. Otherwise ConflictError with the current status,
-    saying why and what is ``refused``; NotFoundError if there is no such manifest."""
+    """The manifest's status if its tally is open. Otherwise ConflictError with the current status
+    and ``tally`` ("not_open_yet" or "closed"), saying why and what is ``refused``; NotFoundError
+    if there is no such manifest."""
     status = current_status(db, manifest_id)
     why = why_tally_not_open(status)
     if why is not None:
-        raise ConflictError(f"{why}; {refused}", current_status=status.value)
+        raise ConflictError(f"{why}; {refused}", current_status=status.value,
+                            tally="closed" if has_tally_opened(status) else "not_open_yet")
     return status
 
 

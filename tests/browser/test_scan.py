@@ -248,7 +248,8 @@ def test_refusals_are_readable_and_an_expired_session_keeps_the_scan(phone, site
     expect(phone.locator("[data-testid=closed-note]")).to_be_visible()
     wedge(phone, "U000000000017")
     expect_result(phone, "error", "U000000000017")
-    expect(phone.locator("[data-testid=result-note]")).to_contain_text("tally is closed")
+    expect(phone.locator("[data-testid=result-note]")).to_contain_text(
+        "理货未开始 the tally is not open yet (arrived)")
     expect(phone.locator("#flash")).to_contain_text("scans are not accepted")
     assert background(phone, RESULT) == "rgb(29, 31, 36)"  # dark
     # A refused hand-typed code stays in the field.

@@ -160,7 +160,7 @@ def test_requests_recorded_together_answer_as_one_after_another(db, mid):
     assert [(a["outcome"], a["counted"]) for a in first + duplicate] == [
         ("counted", 1), ("duplicate", 1)]
     assert isinstance(closed, ConflictError) and "not open yet" in closed.message
-    assert closed.extra == {"current_status": "arrived"}
+    assert closed.extra == {"current_status": "arrived", "tally": "not_open_yet"}
     assert isinstance(unknown, NotFoundError)
     assert retry == first
     assert isinstance(reused, ConflictError) and "already used" in reused.message

@@ -153,7 +153,9 @@ def test_labels_scans_and_discrepancies_ask_one_tally_rule(db, status):
             answer = [exc]
         [refusal] = answer
         assert isinstance(refusal, ConflictError), what
-        assert refusal.extra == {"current_status": status.value}
+        assert refusal.extra == {
+            "current_status": status.value,
+            "tally": "closed" if workflow.has_tally_opened(status) else "not_open_yet"}
         assert refusal.message.startswith(workflow.why_tally_not_open(status) + "; ")
         for phrase in WHY.get(status, ("closed", "confirmed")):
             assert phrase in refusal.message, (what, refusal.message)

@@ -425,8 +425,10 @@
   function errorMessage(err) {
     if (err instanceof ApiError) {
       if (err.status === 401) return "会话已过期 Your session has expired: sign in again";
-      if (err.status === 409 && err.body.current_status) {
-        return `理货已关闭 The tally is closed (${err.body.current_status}): ${err.message}`;
+      if (err.status === 409 && err.body.tally) {
+        // The server says why (not open yet, or closed) and what was refused.
+        const notYet = err.body.tally === "not_open_yet";
+        return `${notYet ? "理货未开始" : "理货已结束"} ${err.message}`;
       }
       const details = describeErrors(err);
       return err.message + (details.length ? ` (${details.join("; ")})` : "");
