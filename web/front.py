@@ -10,7 +10,6 @@ else. An app-wide concern (a rate limit, maintenance mode, an audit of every req
 """
 
 import json
-import logging
 from http import HTTPStatus
 
 from flask import Flask
@@ -20,8 +19,6 @@ from web.api import scans as scan_endpoint
 from web.auth import USER_KEY, identify
 from web.db import db_for
 from web.errors import describe, error_headers
-
-log = logging.getLogger(__name__)
 
 # Every answer carries these, whoever answers it (a Flask route, the scan endpoint, an error, the
 # server's own 408/413 in web/gateway.py). The pages load their scripts and styles from /static

@@ -12,7 +12,6 @@ camera frame is decoded in one), everything else in one of the worker's threads.
 
 import asyncio
 import io
-import json
 import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from urllib.parse import unquote_to_bytes
 from tally import scans
 from web.api import scans as scan_endpoint
 from web.errors import error_body, error_headers
-from web.front import Front, error_answer, json_answer, with_security_headers
+from web.front import Front, error_answer, json_answer
 
 log = logging.getLogger(__name__)
 _NO_BODY = b""
@@ -172,10 +171,7 @@ def _environ(scope, body: bytes) -> dict:
 
 
 def _error(status: int, message: str) -> tuple[int, list, bytes]:
-    data = json.dumps(error_body(status, message)).encode()
-    headers = with_security_headers([("Content-Type", "application/json"),
-                                     *error_headers(status)])
-    return status, headers, data
+    return json_answer(status, error_body(status, message), error_headers(status))
 
 
 def _refuse(proto, status: int, message: str) -> None:

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 import xlsxwriter
 
-from tally import manifests
+from tally import manifests, workbooks
 from tally.errors import ValidationError
 
 ENGLISH = ["manifest_no", "line_no", "bill_no", "sku", "name", "gtin", "hs_code",
@@ -43,7 +43,7 @@ def workbook(rows, *, sheets=("Sheet1",), target=None, edit=None) -> bytes:
 
 def errors_of(data: bytes, sheet=None) -> list[dict]:
     with pytest.raises(ValidationError) as info:
-        manifests.validate(manifests.parse_xlsx(data, sheet))
+        manifests.validate(workbooks.parse_xlsx(data, sheet))
     return info.value.errors
 
 
@@ -60,7 +60,7 @@ def rewrite(data: bytes, change) -> bytes:
 
 
 def test_english_headers_give_what_the_csv_gives(db):
-    parsed = manifests.parse_xlsx(workbook([ENGLISH, *ROWS]))
+    parsed = workbooks.parse_xlsx(workbook([ENGLISH, *ROWS]))
     assert parsed["manifest_no"] == "MF-X1" and parsed["bill_no"] == "BL-1"
     assert [line["row"] for line in parsed["lines"]] == [2, 3]
     imported = manifests.import_manifest(db, parsed, user_id=None)
@@ -71,12 +71,12 @@ def test_english_headers_give_what_the_csv_gives(db):
 
 
 def test_chinese_and_bilingual_headers():
-    chinese = manifests.parse_xlsx(workbook([CHINESE, *ROWS]))
-    english = manifests.parse_xlsx(workbook([ENGLISH, *ROWS]))
+    chinese = workbooks.parse_xlsx(workbook([CHINESE, *ROWS]))
+    english = workbooks.parse_xlsx(workbook([ENGLISH, *ROWS]))
     assert chinese == english
     bilingual = ["舱单号 Manifest No.", "行 Line", "料号 SKU", "品名 Name", "数量 Qty",
                  "原产国(地区)", "HS编码"]
-    parsed = manifests.parse_xlsx(workbook([bilingual, ["M1", 1, "S", "N", 2, "CN", "850440"]]))
+    parsed = workbooks.parse_xlsx(workbook([bilingual, ["M1", 1, "S", "N", 2, "CN", "850440"]]))
     assert parsed["lines"][0] | {"row": 0} == {
         "row": 0, "manifest_no": "M1", "line_no": "1", "sku": "S", "name": "N",
         "declared_qty": "2", "origin_country": "CN", "hs_code": "850440",
@@ -100,11 +100,11 @@ def test_csv_takes_chinese_headers_too():
 def test_named_sheet_and_unknown_sheet():
     data = workbook([CHINESE, *ROWS], sheets=("封面 Cover", "舱单", "Notes"), target="舱单")
     with pytest.raises(ValidationError) as first:  # the first sheet is not the manifest
-        manifests.parse_xlsx(data)
+        workbooks.parse_xlsx(data)
     assert "header" in first.value.message
-    assert len(manifests.parse_xlsx(data, "舱单")["lines"]) == 2
+    assert len(workbooks.parse_xlsx(data, "舱单")["lines"]) == 2
     with pytest.raises(ValidationError) as info:
-        manifests.parse_xlsx(data, "Sheet9")
+        workbooks.parse_xlsx(data, "Sheet9")
     assert info.value.errors == [
         {"field": "sheet",
          "message": "no sheet 'Sheet9'; the workbook has '封面 Cover', '舱单', 'Notes'"}
@@ -121,7 +121,7 @@ def test_numbers_stored_as_floats_read_back_as_typed():
         sheet.write_row(2, 0, ["MF-N", 2.0, "S2", "Serum", 3.0, 901210000.0, 33984006706.0,
                                142.0, 1e2, 1.5e1])
 
-    parsed = manifests.parse_xlsx(workbook([header], edit=numbers))
+    parsed = workbooks.parse_xlsx(workbook([header], edit=numbers))
     first, second = parsed["lines"]
     assert first["line_no"] == "1" and first["declared_qty"] == "12"
     assert first["sku"] == "123456"
@@ -149,7 +149,7 @@ def test_a_formula_gives_its_saved_value_never_evaluated():
         sheet.write_formula(1, 5, "=2*6", None, 12)  # Excel saved 12
         sheet.write_row(2, 0, ["MF-F", 2, "BL", "S2", "N"])
         sheet.write_formula(2, 5, "=2*6", None, 7)  # a saved value that is not 2*6
-    parsed = manifests.parse_xlsx(workbook([ENGLISH[:5] + ["declared_qty"]], edit=formulas))
+    parsed = workbooks.parse_xlsx(workbook([ENGLISH[:5] + ["declared_qty"]], edit=formulas))
     assert [line["declared_qty"] for line in parsed["lines"]] == ["12", "7"]
 
 
@@ -165,7 +165,7 @@ def test_formula_without_saved_value_and_error_values_are_row_errors():
 
     data = rewrite(workbook([ENGLISH[:5] + ["declared_qty"]], edit=cells), drop_saved_value)
     with pytest.raises(ValidationError) as info:
-        manifests.parse_xlsx(data)
+        workbooks.parse_xlsx(data)
     assert [(e["row"], e["field"]) for e in info.value.errors] == [
         (2, "declared_qty"), (3, "declared_qty")
     ]
@@ -192,7 +192,7 @@ def test_bad_rows_are_reported_like_the_csv_ones():
 
 def test_header_errors_name_the_column():
     with pytest.raises(ValidationError) as info:
-        manifests.parse_xlsx(workbook([["舱单号", "序号", "货号", "colour", "数量", "Qty"],
+        workbooks.parse_xlsx(workbook([["舱单号", "序号", "货号", "colour", "数量", "Qty"],
                                        ["M", 1, "S", "red", 1, 1]]))
     assert info.value.message == "the workbook header is wrong"
     assert info.value.errors == [
@@ -207,7 +207,7 @@ def test_a_table_placed_lower_right_and_blank_columns():
         sheet.write_row(3, 2, ["manifest_no", "line_no", None, "sku", "name", "declared_qty"])
         sheet.write_row(4, 2, ["M1", 1, None, "S", "N", 0])
     with pytest.raises(ValidationError) as info:
-        manifests.validate(manifests.parse_xlsx(workbook([], edit=placed)))
+        manifests.validate(workbooks.parse_xlsx(workbook([], edit=placed)))
     assert info.value.errors == [
         {"row": 5, "field": "declared_qty", "message": "must be at least 1, got 0"}
     ]
@@ -224,7 +224,7 @@ def test_a_table_placed_lower_right_and_blank_columns():
 )
 def test_what_is_not_an_xlsx_is_refused(data, message):
     with pytest.raises(ValidationError) as info:
-        manifests.parse_xlsx(data)
+        workbooks.parse_xlsx(data)
     assert message in info.value.message
 
 
@@ -233,19 +233,19 @@ def test_other_zips_are_refused():
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("content.xml", "<office:document-content/>")  # an .ods
     with pytest.raises(ValidationError) as info:
-        manifests.parse_xlsx(out.getvalue())
+        workbooks.parse_xlsx(out.getvalue())
     assert "xl/workbook.xml" in info.value.message
     truncated = workbook([ENGLISH, *ROWS])[:-300]
     with pytest.raises(ValidationError):
-        manifests.parse_xlsx(truncated)
+        workbooks.parse_xlsx(truncated)
 
 
 def test_a_zip_bomb_is_refused_before_it_is_unpacked(monkeypatch):
-    monkeypatch.setattr(manifests, "MAX_XLSX_UNPACKED", 4 * 2**20)
+    monkeypatch.setattr(workbooks, "MAX_XLSX_UNPACKED", 4 * 2**20)
     data = rewrite(workbook([ENGLISH, *ROWS]), lambda xml: xml + b" " * (8 * 2**20))
     assert len(data) < 100_000
     with pytest.raises(ValidationError) as info:
-        manifests.parse_xlsx(data)
+        workbooks.parse_xlsx(data)
     assert "unpacks to more than 4 MB" in info.value.message
 
 
@@ -255,7 +255,7 @@ def test_a_lying_crc_is_refused():
     at = info.header_offset + 30 + len(info.filename) + len(info.extra) + 10
     data[at] ^= 0xFF  # one byte of the deflated sheet
     with pytest.raises(ValidationError) as caught:
-        manifests.parse_xlsx(bytes(data))
+        workbooks.parse_xlsx(bytes(data))
     assert "not an .xlsx" in caught.value.message
 
 
@@ -263,7 +263,7 @@ def test_a_dtd_is_refused():
     data = rewrite(workbook([ENGLISH, *ROWS]), lambda xml: xml.replace(
         b"?>", b'?><!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">]>', 1))
     with pytest.raises(ValidationError) as info:
-        manifests.parse_xlsx(data)
+        workbooks.parse_xlsx(data)
     assert "DTD" in info.value.message
 
 
@@ -271,9 +271,9 @@ def test_a_workbook_over_the_row_bound(monkeypatch):
     monkeypatch.setattr(manifests, "MAX_LINES", 5)
     rows = [ENGLISH[:5] + ["declared_qty"]] + [["M", n, "B", f"S{n}", "N", 1] for n in range(1, 7)]
     with pytest.raises(ValidationError) as info:
-        manifests.parse_xlsx(workbook(rows))
+        workbooks.parse_xlsx(workbook(rows))
     assert info.value.message == "the sheet has more than 5 rows; a manifest has at most 5 lines"
-    assert len(manifests.parse_xlsx(workbook(rows[:6]))["lines"]) == 5
+    assert len(workbooks.parse_xlsx(workbook(rows[:6]))["lines"]) == 5
 
 
 def test_far_cells_are_refused_before_the_reader_allocates_them():
@@ -281,12 +281,12 @@ def test_far_cells_are_refused_before_the_reader_allocates_them():
     def far(sheet):
         sheet.write(1_048_575, 0, "x")
     with pytest.raises(ValidationError) as rows:
-        manifests.parse_xlsx(workbook([ENGLISH, *ROWS], edit=far))
+        workbooks.parse_xlsx(workbook([ENGLISH, *ROWS], edit=far))
     assert "more than 100000 rows" in rows.value.message
 
     def wide(sheet):
         sheet.write(0, 16_383, "x")
     with pytest.raises(ValidationError) as columns:
-        manifests.parse_xlsx(workbook([ENGLISH, *ROWS], edit=wide))
+        workbooks.parse_xlsx(workbook([ENGLISH, *ROWS], edit=wide))
     assert columns.value.message == "the sheet has more than 32 columns"
     assert columns.value.errors[0]["message"] == "column XFD is past the limit"

@@ -4,7 +4,7 @@ import io
 
 import xlsxwriter
 
-from tally.manifests import XLSX_MIMETYPE
+from tally.workbooks import XLSX_MIMETYPE
 
 HEADER = ["舱单号", "序号", "提运单号", "货号", "商品名称", "商品编码", "原产国", "数量",
           "计量单位", "单价", "币制"]

@@ -8,7 +8,7 @@ import xlsxwriter
 from flask import Response, current_app, g, request
 
 from labels.report_sheet import render_reconciliation_pdf
-from tally import confirmation, manifests, outbox, reconcile
+from tally import confirmation, manifests, outbox, reconcile, workbooks
 from tally.config import site_settings
 from tally.db import now
 from tally.errors import PayloadTooLarge, ValidationError
@@ -40,18 +40,18 @@ bp = api_blueprint("manifests")
 def create():
     if request.mimetype == "text/csv":
         manifest = manifests.parse_csv(request.get_data())
-    elif request.mimetype == manifests.XLSX_MIMETYPE:  # the first sheet, or ?sheet=
-        manifest = manifests.parse_xlsx(request.get_data(), request.args.get("sheet"))
+    elif request.mimetype == workbooks.XLSX_MIMETYPE:  # the first sheet, or ?sheet=
+        manifest = workbooks.parse_xlsx(request.get_data(), request.args.get("sheet"))
     elif request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
             raise ValidationError("the multipart form needs a 'file' field with the CSV or .xlsx")
         data = upload.read()
         if (upload.filename or "").lower().endswith(".xlsx") or data.startswith(
-            manifests.ZIP_MAGIC
+            workbooks.ZIP_MAGIC
         ):
             sheet = request.args.get("sheet") or request.form.get("sheet")
-            manifest = manifests.parse_xlsx(data, sheet)
+            manifest = workbooks.parse_xlsx(data, sheet)
         else:
             manifest = manifests.parse_csv(data)
     else:  # a manifest may be as large as a CSV upload
