@@ -10,7 +10,7 @@ waiting together in one transaction; everything else runs in one of the worker's
 import logging
 import os
 
-from granian.constants import HTTPModes, Interfaces
+from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.server import Server
 
@@ -55,6 +55,8 @@ def server(config) -> Server:
         http1_settings=HTTP1Settings(header_read_timeout=head_ms, keep_alive=True),
         log_access=bool(config["ACCESS_LOG"]),
         respawn_failed_workers=True,
+        # uvloop: a quarter less CPU per scan than asyncio's loop (docs/ingestion.md).
+        loop=Loops.uvloop,
     )
 
 
