@@ -4,7 +4,8 @@ A request's fields are read into a ``Fields``, which collects every problem in t
 shape (``{"field", "message"}`` plus where, e.g. a batch index) so that the caller refuses the
 request once, with all of them, before anything is written. Readers accept exactly what the
 domain means: whole numbers as JSON integers (or ASCII digits where the request is text) within
-bounds the database can hold, and text without control characters within a length.
+bounds the database can hold, text without control characters within a length, and one of a
+fixed set of choices exactly as written.
 """
 
 import math
@@ -18,6 +19,7 @@ MAX_INTEGER = 2**63 - 1
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _DIGITS = re.compile(r"[0-9]{1,19}")
+_SIGNED_DIGITS = re.compile(r"[+-]?[0-9]{1,19}")
 # Our bound for amounts and weights: 14 digits before the point and 5 after, past any real price
 # or weight, and written plainly (no exponent, no sign, ASCII digits only).
 _DECIMAL = re.compile(r"[0-9]{1,14}(\.[0-9]{1,5})?")
@@ -57,21 +59,34 @@ class Fields:
         return text
 
     def integer(self, value, field: str, *, minimum: int = 0, maximum: int = MAX_INTEGER,
-                required: bool = True) -> int | None:
-        """A whole number from ``minimum`` to ``maximum`` given as a JSON integer."""
+                required: bool = True, written: bool = False) -> int | None:
+        """A whole number from ``minimum`` to ``maximum`` given as a JSON integer; ``written``
+        also takes it as a spreadsheet writes one: ASCII digits in text (``"12"``, ``"+12"``,
+        blank for none) or a whole float (``12.0``)."""
         expected = (f"a whole number of at least {minimum}" if maximum == MAX_INTEGER
                     else f"a whole number from {minimum} to {maximum}")
+        if written:
+            value = _written_integer(value)
         if value is None:
             if required:
                 self.problem(field, f"{expected} is required")
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(field, f"{expected} is required")
-            return None
-        if not minimum <= value <= maximum:
-            self.problem(field, f"{expected}, got {value}")
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+                minimum <= value <= maximum):
+            self.problem(field, f"{expected}, got {_shown(value)}")
             return None
         return value
+
+    def choice(self, value, field: str, choices, *, required: bool = True) -> str | None:
+        """One of the texts ``choices``, exactly as written; None when absent and not required."""
+        if value is None:
+            if required:
+                self.problem(field, f"one of {', '.join(choices)} is required")
+            return None
+        if isinstance(value, str) and value in choices:
+            return value
+        self.problem(field, f"one of {', '.join(choices)}, got {_shown(value)}")
+        return None
 
     def decimal(self, value, field: str, *, places: int = 5, maximum: Decimal | int | None = None,
                 positive: bool = False, required: bool = True) -> Decimal | None:
@@ -107,6 +122,21 @@ class Fields:
         """Refuse the request with every problem found, if there is one."""
         if self.errors:
             raise ValidationError(message, self.errors)
+
+
+def _written_integer(value):
+    """An integer, or None, from a text or float number; anything else as it came."""
+    if isinstance(value, str):
+        text = value.strip()
+        return None if not text else int(text) if _SIGNED_DIGITS.fullmatch(text) else value
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_INTEGER:
+        return int(value)
+    return value
+
+
+def _shown(value) -> str:
+    """A value as a message quotes it: text in quotes, at most 40 characters."""
+    return (repr(value) if isinstance(value, str) else str(value))[:40]
 
 
 def whole_number(text: str) -> int | None:

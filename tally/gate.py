@@ -12,7 +12,7 @@ from tally.db import now, write
 from tally.errors import ValidationError
 from tally.events import record_event
 from tally.fields import Fields
-from tally.release_orders import MAX_VEHICLE_KG
+from tally.release_orders import IO_TYPES, MAX_VEHICLE_KG
 
 
 def _parse(body: object) -> dict:
@@ -26,9 +26,7 @@ def _parse(body: object) -> dict:
             errors.append({"field": name, "message": "text of 1 to 32 characters"})
     if not plate and not ic_card:
         errors.append({"field": "plate", "message": "the plate or the IC card is required"})
-    direction = body.get("direction", "I")
-    if direction not in ("I", "E"):
-        errors.append({"field": "direction", "message": "I (into the zone) or E"})
+    direction = Fields(errors=errors).choice(body.get("direction", "I"), "direction", IO_TYPES)
     reading = Fields(errors=errors).decimal(body.get("weighbridge_kg"), "weighbridge_kg",
                                             maximum=MAX_VEHICLE_KG, positive=True)
     gate_code = body.get("gate_code", "G1")

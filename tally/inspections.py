@@ -35,24 +35,20 @@ def _parse_pallet(raw, index, errors) -> dict | None:
     if not isinstance(raw, dict):
         errors.append({**where, "message": "a pallet must be an object"})
         return None
+    fields = Fields(where, errors)
     pallet = {
         "pallet_no": _text(raw.get("pallet_no"), "pallet_no", errors, where, required=True,
                            limit=32),
-        "material": raw.get("material"),
+        "material": fields.choice(raw.get("material"), "material", MATERIALS),
         "mark_text": _text(raw.get("mark_text"), "mark_text", errors, where),
         "pests_found": raw.get("pests_found", False),
         "pest_note": _text(raw.get("pest_note"), "pest_note", errors, where, limit=500),
-        "disposition": raw.get("disposition"),
+        "disposition": fields.choice(raw.get("disposition"), "disposition", DISPOSITIONS),
         "mark": None,
         "mark_problems": [],
     }
-    if pallet["material"] not in MATERIALS:
-        errors.append({**where, "field": "material", "message": f"one of {', '.join(MATERIALS)}"})
     if not isinstance(pallet["pests_found"], bool):
         errors.append({**where, "field": "pests_found", "message": "true or false"})
-    if pallet["disposition"] not in DISPOSITIONS:
-        errors.append({**where, "field": "disposition",
-                       "message": f"one of {', '.join(DISPOSITIONS)}"})
     if pallet["material"] == "wood":
         # ISPM 15: wood packaging must carry the IPPC mark; a malformed mark is reported, not
         # guessed, and counts as no mark.

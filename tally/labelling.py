@@ -8,16 +8,29 @@ from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
 from tally.fields import Fields
 
+# The hard bound of one request, whoever asks (a supervisor beyond the surplus allowance too).
 MAX_LABELS_PER_REQUEST = 10_000
+# Goods arrive over-shipped and surplus units need labels too: an operator may label a line up to
+# its declared quantity plus this surplus, 10 % rounded up and at least 5 units.
+SURPLUS_PERCENT = 10
+SURPLUS_MINIMUM = 5
+
+
+def label_allowance(declared_qty: int) -> int:
+    """Labels (not void) an operator may have on a line: declared plus the surplus allowance."""
+    surplus = max(-(-declared_qty * SURPLUS_PERCENT // 100), SURPLUS_MINIMUM)
+    return declared_qty + surplus
 
 
 def issue_labels(
-    db: Database, manifest_id: int, *, line_no, count, box_no=None, user_id: int | None
+    db: Database, manifest_id: int, *, line_no, count, box_no=None, user_id: int | None,
+    may_exceed: bool = False,
 ) -> list[dict]:
     """Issue ``count`` new unit codes for one manifest line (and box); return them.
 
-    The unit's row id is its serial, allocated inside the write transaction, so codes are
-    unique across the database without a separate sequence.
+    Beyond the line's ``label_allowance`` (labels not void counted) only ``may_exceed`` (the
+    supervisor role) may issue. The unit's row id is its serial, allocated inside the write
+    transaction, so codes are unique across the database without a separate sequence.
     """
     fields = Fields()
     count = fields.integer(count, "count", minimum=1, maximum=MAX_LABELS_PER_REQUEST)
@@ -28,6 +41,8 @@ def issue_labels(
         workflow.require_tally_open(db, manifest_id,
                                     f"no labels can be issued for manifest {manifest_id}")
         line = manifests.find_line(db, manifest_id, line_no)
+        if not may_exceed:
+            _check_allowance(db, manifest_id, line, count)
         first = (next(iter(db.query("SELECT max(id) AS m FROM units")))["m"] or 0) + 1
         issued_at = now()
         rows = [
@@ -51,6 +66,41 @@ def issue_labels(
             last_code=rows[-1][1],
         )
     return [{"code": r[1], "line_no": line_no, "box_no": box_no} for r in rows]
+
+
+def issued_per_line(db: Database, manifest_id: int, line_nos: list[int]) -> dict[int, int]:
+    """Labels not void of each of the manifest's ``line_nos`` (up to a page of them)."""
+    marks = ", ".join("?" * len(line_nos))
+    return dict(db.execute(
+        "SELECT l.line_no, count(u.id) FROM manifest_lines l LEFT JOIN units u"
+        " ON u.manifest_id = l.manifest_id AND u.line_id = l.id AND u.status = 'issued'"
+        f" WHERE l.manifest_id = ? AND l.line_no IN ({marks}) GROUP BY l.line_no",
+        [manifest_id, *line_nos]).fetchall())
+
+
+def issued_summary(db: Database, manifest_id: int) -> dict:
+    """The manifest's labels not void: how many (``issued_total``) and their ``boxes``."""
+    total = db.execute("SELECT count(*) FROM units WHERE manifest_id = ? AND status = 'issued'",
+                       [manifest_id]).fetchone()[0]
+    boxes = [r[0] for r in db.execute(
+        "SELECT DISTINCT box_no FROM units WHERE manifest_id = ? AND status = 'issued'"
+        " AND box_no IS NOT NULL ORDER BY box_no", [manifest_id])]
+    return {"issued_total": total, "boxes": boxes}
+
+
+def _check_allowance(db: Database, manifest_id: int, line: dict, count: int) -> None:
+    """ConflictError when ``count`` more labels would take the line past its allowance."""
+    issued = issued_per_line(db, manifest_id, [line["line_no"]])[line["line_no"]]
+    allowance = label_allowance(line["declared_qty"])
+    left = max(allowance - issued, 0)
+    if count > left:
+        raise ConflictError(
+            f"line {line['line_no']} declares {line['declared_qty']} and has {issued} label(s)"
+            f" (void ones not counted); {left} more can be issued, up to {allowance} with the"
+            " surplus allowance. A supervisor can issue more.",
+            [{"field": "count", "message": f"at most {left} on line {line['line_no']}"}],
+            line_no=line["line_no"], declared_qty=line["declared_qty"], issued=issued,
+            allowance=allowance, remaining=left, required_role="supervisor")
 
 
 def list_labels(db: Database, manifest_id: int, *, line_no=None, box_no=None) -> list[dict]:

@@ -36,18 +36,25 @@ MAX_LINES = 100_000
 MAX_ROWS = MAX_LINES + 10_000
 MAX_QTY = 10_000_000
 
-# Manifest and bill numbers go into file names, headers and customs messages: a plain alphabet.
-_NUMBER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 _TEXT_LIMITS = {"manifest_no": 64, "sku": 64, "name": 200, "bill_no": 64, "unit": 16}
+# Manifest and bill numbers go into file names, headers and customs messages: a plain alphabet.
+_NUMBER = (re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*"),
+           "letters, digits and . _ / - only, starting with a letter or digit")
+# The text fields written in a fixed form (fields.Fields.text matches the whole text, ASCII only).
 _PATTERNS = {
+    "manifest_no": _NUMBER,
+    "bill_no": _NUMBER,
+    "gtin": (re.compile(r"[0-9]{8}|[0-9]{12,14}"), "a GTIN has 8, 12, 13 or 14 digits"),
     # gdecd: the HS code is 10 digits in China; manifests often carry 6 or 8.
-    "hs_code": (re.compile(r"^[0-9]{6}([0-9]{2}){0,2}$"), "6, 8 or 10 digits"),
+    "hs_code": (re.compile(r"[0-9]{6}([0-9]{2}){0,2}"), "expected 6, 8 or 10 digits"),
     # ISO 3166 alpha-2/alpha-3, or the 3-digit customs country code (natcd).
-    "origin_country": (re.compile(r"^([A-Z]{2,3}|[0-9]{3})$"),
-                       "an ISO country code or 3-digit code"),
+    "origin_country": (re.compile(r"[A-Z]{2,3}|[0-9]{3}"),
+                       "expected an ISO country code or 3-digit code"),
     # ISO 4217, or the 3-digit customs currency code (dclCurrcd, e.g. 142 CNY).
-    "currency": (re.compile(r"^([A-Z]{3}|[0-9]{3})$"), "a 3-letter or 3-digit currency code"),
+    "currency": (re.compile(r"[A-Z]{3}|[0-9]{3}"), "expected a 3-letter or 3-digit currency code"),
 }
+# Codes written in capitals, whatever case the manifest has them in (au is AU).
+_CAPITALS = ("hs_code", "origin_country", "currency")
 
 
 # The header names forwarders and brokers use, English and Chinese, per column; matched after
@@ -249,87 +256,33 @@ def validate(manifest: object) -> dict:
 
 
 def _validate_line(raw: dict, row: int, errors: list) -> dict:
+    fields = Fields({"row": row}, errors)
     line = {
-        "line_no": _integer(raw.get("line_no"), "line_no", row, errors, minimum=1),
-        "sku": _text(raw.get("sku"), "sku", row, errors, required=True),
-        "name": _text(raw.get("name"), "name", row, errors, required=True),
-        "declared_qty": _integer(raw.get("declared_qty"), "declared_qty", row, errors, minimum=1),
-        "bill_no": _text(raw.get("bill_no"), "bill_no", row, errors),
-        "unit": _text(raw.get("unit"), "unit", row, errors),
-        "gtin": _gtin(raw.get("gtin"), row, errors),
+        field: fields.integer(raw.get(field), field, minimum=1, maximum=MAX_QTY, written=True)
+        for field in ("line_no", "declared_qty")
     }
-    for field, (pattern, expected) in _PATTERNS.items():
-        value = _text(raw.get(field), field, row, errors)
-        value = value.upper() if value else value
-        if value and not pattern.match(value):
-            errors.append(
-                {"row": row, "field": field, "message": f"expected {expected}, got {value!r}"}
-            )
-        line[field] = value
+    for field in ("sku", "name", "bill_no", "unit", "gtin", *_CAPITALS):
+        value = raw.get(field)
+        if field in _CAPITALS and isinstance(value, str):
+            value = value.upper()
+        line[field] = _text(value, field, row, errors, required=field in ("sku", "name"))
+    if line["gtin"] is not None and not _gs1_check_ok(line["gtin"]):
+        errors.append({"row": row, "field": "gtin",
+                       "message": f"GTIN check digit is wrong: {line['gtin']}"})
     for field in ("unit_value", "gross_weight_kg", "net_weight_kg"):
-        line[field] = _decimal(raw.get(field), field, row, errors)
+        number = fields.decimal(raw.get(field), field, required=False)
+        line[field] = None if number is None else str(number)
     return line
-
-
-def _where(row, field) -> dict:
-    return {"field": field} if row is None else {"row": row, "field": field}
 
 
 def _text(value, field, row, errors, *, required=False):
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # a number typed where text is expected (a JSON sku of 1234)
     where = {} if row is None else {"row": row}
-    pattern = _NUMBER_PATTERN if field in ("manifest_no", "bill_no") else None
-    return Fields(where, errors).text(
-        value, field, required=required, max_length=_TEXT_LIMITS.get(field, 64),
-        pattern=pattern, hint="letters, digits and . _ / - only, starting with a letter or digit")
-
-
-def _integer(value, field, row, errors, *, minimum):
-    if value is None or value == "":
-        errors.append({**_where(row, field), "message": "required"})
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str | float):
-        errors.append({**_where(row, field), "message": "must be a whole number"})
-        return None
-    text = str(value).strip()
-    if isinstance(value, float):
-        if not value.is_integer():
-            errors.append({**_where(row, field), "message": f"must be a whole number, got {value}"})
-            return None
-        text = str(int(value))
-    if not re.fullmatch(r"[+-]?[0-9]+", text):
-        errors.append({**_where(row, field), "message": f"must be a whole number, got {text!r}"})
-        return None
-    number = int(text)
-    if number < minimum:
-        errors.append(
-            {**_where(row, field), "message": f"must be at least {minimum}, got {number}"}
-        )
-        return None
-    if number > MAX_QTY:
-        errors.append({**_where(row, field), "message": f"must be at most {MAX_QTY}"})
-        return None
-    return number
-
-
-def _decimal(value, field, row, errors):
-    where = {} if row is None else {"row": row}
-    number = Fields(where, errors).decimal(value, field, required=False)
-    return None if number is None else str(number)
-
-
-def _gtin(value, row, errors):
-    value = _text(value, "gtin", row, errors)
-    if value is None:
-        return None
-    if not re.fullmatch(r"[0-9]{8}|[0-9]{12,14}", value):
-        errors.append({"row": row, "field": "gtin", "message": "a GTIN has 8, 12, 13 or 14 digits"})
-    elif not _gs1_check_ok(value):
-        errors.append(
-            {"row": row, "field": "gtin", "message": f"GTIN check digit is wrong: {value}"}
-        )
-    return value
+    pattern, hint = _PATTERNS.get(field, (None, ""))
+    return Fields(where, errors).text(value, field, required=required,
+                                      max_length=_TEXT_LIMITS.get(field, 64), pattern=pattern,
+                                      hint=hint)
 
 
 def _gs1_check_ok(digits: str) -> bool:
@@ -393,15 +346,31 @@ def load_head(db: Database, manifest_id: int) -> dict:
     return row
 
 
-def list_lines(db: Database, manifest_id: int) -> list[dict]:
-    """The manifest's lines in line order."""
+def list_lines(db: Database, manifest_id: int, *, offset: int = 0,
+               limit: int = -1) -> list[dict]:
+    """The manifest's lines in line order: ``limit`` of them (-1: all) from ``offset``."""
     return list(
         db.query(
             f"SELECT id, {', '.join(LINE_FIELDS)} FROM manifest_lines WHERE manifest_id = ?"
-            " ORDER BY line_no",
-            [manifest_id],
+            " ORDER BY line_no LIMIT ? OFFSET ?",
+            [manifest_id, limit, offset],
         )
     )
+
+
+def line_numbers(db: Database, manifest_id: int) -> list[int]:
+    """The manifest's line numbers in order."""
+    return [r[0] for r in db.execute(
+        "SELECT line_no FROM manifest_lines WHERE manifest_id = ? ORDER BY line_no",
+        [manifest_id])]
+
+
+def line_totals(db: Database, manifest_id: int) -> dict:
+    """How many lines the manifest has and the units they declare."""
+    lines, declared = db.execute(
+        "SELECT count(*), coalesce(sum(declared_qty), 0) FROM manifest_lines"
+        " WHERE manifest_id = ?", [manifest_id]).fetchone()
+    return {"lines": lines, "declared": declared}
 
 
 def find_line(db: Database, manifest_id: int, line_no) -> dict:

@@ -21,6 +21,8 @@ from tally.errors import ConflictError, NotFoundError, PermissionDenied, Validat
 from tally.events import record_event
 from tally.fields import Fields
 
+ACTIONS = ("record", "replace", "reverse")  # a record, or a correction of one
+
 _DISCREPANCY_FIELDS = ("line_no", "kind", "qty", "note", "disposition")
 
 
@@ -47,12 +49,9 @@ def record_discrepancy(
     """
     if not isinstance(body, dict):
         raise ValidationError("a discrepancy must be a JSON object")
-    corrects, action = body.get("corrects"), body.get("action", "record")
-    if action not in ("record", "replace", "reverse"):
-        raise ValidationError(
-            "action must be record, replace or reverse",
-            [{"field": "action", "message": f"unknown action {action!r}"}],
-        )
+    corrects, fields = body.get("corrects"), Fields()
+    action = fields.choice(body.get("action", "record"), "action", ACTIONS)
+    fields.raise_if_any("action must be record, replace or reverse")
     if (corrects is None) != (action == "record"):
         raise ValidationError(
             "a correction names the record it corrects and the action",
@@ -113,9 +112,7 @@ def _in_force_record(db, manifest_id, record_id) -> dict:
 
 def _validate_fields(body: dict, db, manifest_id) -> dict:
     fields = Fields()
-    kind = body.get("kind")
-    if kind not in KINDS:
-        fields.problem("kind", f"one of {', '.join(KINDS)}")
+    kind = fields.choice(body.get("kind"), "kind", KINDS)
     qty = fields.integer(body.get("qty"), "qty", minimum=1)
     line_no = body.get("line_no")
     if line_no is None and kind != "wrong_item":

@@ -24,6 +24,7 @@ BIND_TYPES = {"1": "one truck, many tickets", "2": "one truck, one ticket",
 BIND_NAMES = {"one_truck_many_tickets": "1", "one_truck_one_ticket": "2",
               "one_ticket_many_trucks": "3"}
 # A consignment can be put on release orders once its inventory list is approved.
+IO_TYPES = ("I", "E")  # into the zone, out of it
 RELEASABLE = (workflow.Status.DECLARED, workflow.Status.RELEASED, workflow.Status.VEHICLE_BOUND)
 
 
@@ -36,13 +37,11 @@ def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] |
     if bind not in BIND_TYPES:
         errors.append({"field": "bind_type", "message": "1 / one_truck_many_tickets, "
                        "2 / one_truck_one_ticket or 3 / one_ticket_many_trucks"})
-    passport_type = str(body.get("passport_type", "1"))
-    if passport_type not in ("1", "2"):
-        # docs/customs.md: 1 enter first, declare later (先入区后报关); 2 first-line integrated.
-        errors.append({"field": "passport_type", "message": "1 or 2"})
-    io_type = body.get("io_type", "I")
-    if io_type not in ("I", "E"):
-        errors.append({"field": "io_type", "message": "I (into the zone) or E"})
+    fields = Fields(errors=errors)
+    # docs/customs.md: 1 enter first, declare later (先入区后报关); 2 first-line integrated.
+    passport_type = fields.choice(str(body.get("passport_type", "1")), "passport_type",
+                                  ("1", "2"))
+    io_type = fields.choice(body.get("io_type", "I"), "io_type", IO_TYPES)
     ids = body.get("manifests")
     if not isinstance(ids, list) or not ids or not all(_whole(i) for i in ids):
         errors.append({"field": "manifests", "message": "a non-empty list of manifest ids"})

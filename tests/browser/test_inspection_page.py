@@ -5,9 +5,11 @@ import base64
 import io
 
 from PIL import Image
+from playwright.sync_api import expect
 
 from tally.ippc import MarkError, parse_mark
 from tests.browser.conftest import PHONE, screenshot, sign_in
+from tests.conftest import MANIFEST_CSV
 
 
 def draw_signature(page, selector: str) -> None:
@@ -241,3 +243,50 @@ def test_the_signature_pad_takes_a_finger_at_the_screens_pixel_ratio(phone, site
     assert phone.evaluate("scrollY") == scrolled  # the page stays put under the finger
     phone.click("#form-pad-clear")
     assert phone.evaluate("() => formPad.isEmpty()")
+
+
+def test_a_long_manifest_is_checked_page_by_page(desk, site):
+    """450 lines on three pages: what is set on one page is kept while turning to another, and
+    the record carries a check for every line."""
+    header = MANIFEST_CSV.splitlines()[0]
+    lines = "".join(f"MF-TEST-1,{n},BL-1,SKU-{n},Item {n},,,AU,1,,,,,\n" for n in range(1, 451))
+    mid = site.new_manifest(f"{header}\n{lines}")["id"]
+    sign_in(desk, "operator")
+    desk.goto(f"/manifests/{mid}/inspection")
+    rows = desk.locator("[data-testid=check-row]")
+    assert rows.count() == 200
+    desk.locator("[data-testid=pallet] select[name=material]").first.select_option("plastic")
+    line_3 = desk.locator("tr[data-line-no='3']")
+    line_3.locator("button.verdict[data-aspect=origin]").click()
+    line_3.locator("input[data-note=origin]").fill("made elsewhere")
+
+    desk.click("[data-testid=checks-pager] a[data-page='3']")
+    expect(rows.first).to_have_attribute("data-line-no", "401")
+    assert rows.count() == 50 and desk.url.endswith("?page=3")
+    desk.locator("tr[data-line-no='450'] button.verdict[data-aspect=value]").click()
+    desk.locator("[data-testid=checks-pager]").scroll_into_view_if_needed()
+    screenshot(desk, "inspection-pages-desk")
+    desk.click("[data-testid=checks-pager] a[data-page='1']")
+    expect(rows.first).to_have_attribute("data-line-no", "1")
+    assert line_3.locator("input[data-note=origin]").input_value() == "made elsewhere"
+    assert line_3.locator("button.verdict[data-aspect=origin]").get_attribute(
+        "aria-pressed") == "true"
+
+    # Line 450's failed check has no note: refused, though its page is not the one shown.
+    desk.click("[data-testid=submit]")
+    errors = desk.locator("[data-testid=form-errors]")
+    expect(errors).to_contain_text("line no 450, value.note")
+    desk.click("[data-testid=checks-pager-bottom] a[data-page='3']")
+    expect(rows.first).to_have_attribute("data-line-no", "401")
+    desk.locator("tr[data-line-no='450'] input[data-note=value]").fill("priced low")
+    desk.click("[data-testid=submit]")
+    desk.wait_for_selector("[data-testid=result][data-result=failed]")
+    expect(desk.locator("[data-testid=checks-summary]")).to_contain_text(
+        "2 项不合格 failed in 2 line(s); 其余 448 行合格")
+    _, listed = site.api["operator"].call("GET", f"/api/manifests/{mid}/inspections")
+    checks = listed["inspections"][-1]["checks"]
+    assert len(checks) == 450
+    failed = {(c["line_no"], aspect, c[aspect]["note"]) for c in checks for aspect in
+              ("nature", "origin", "condition", "quantity", "value")
+              if c[aspect]["result"] == "fail"}
+    assert failed == {(3, "origin", "made elsewhere"), (450, "value", "priced low")}

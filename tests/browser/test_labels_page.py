@@ -42,6 +42,12 @@ def test_issue_preview_download_and_reprint(desk, site):
     desk.click("#issue-submit")
     expect(desk.locator("#flash")).to_contain_text("count: a whole number from 1", timeout=WAIT)
     assert desk.input_value("#issue-box") == "BOX-1"
+    # Past the declared 3 and the surplus allowance of 5: refused, saying what is left.
+    desk.fill("#issue-count", "9")
+    desk.click("#issue-submit")
+    expect(desk.locator("#flash")).to_contain_text("8 more can be issued", timeout=WAIT)
+    expect(desk.locator("#flash")).to_contain_text("A supervisor can issue more")
+    expect(desk.locator("[data-testid=issued-1]")).to_have_text("0")
 
     desk.fill("#issue-count", "3")
     desk.click("#issue-submit")

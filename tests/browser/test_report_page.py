@@ -7,6 +7,7 @@ import pypdfium2
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot, sign_in
+from tests.conftest import MANIFEST_CSV, WRITE_OFF, passing_inspection
 
 WAIT = 20_000  # ms
 
@@ -166,6 +167,8 @@ def test_supervisor_corrects_and_withdraws_records(desk, phone, site):
     form = desk.locator(f"#fix-{wrong_id} [data-testid=correct-form]")
     expect(form).to_be_visible()
     assert form.locator("[name=line_no]").input_value() == "2"
+    assert form.locator("[name=line_no] option").evaluate_all(
+        "options => options.map((o) => o.value)") == ["1", "2", "3", ""]  # this page's lines
     assert form.locator("[name=kind]").input_value() == "short"
     assert form.locator("[name=qty]").input_value() == "2"
     assert form.locator("[name=note]").input_value() == "箱内只有 1 件 box held 1"
@@ -232,3 +235,32 @@ def test_supervisor_corrects_and_withdraws_records(desk, phone, site):
     expect(phone.locator("[data-testid=withdraw]")).to_have_count(0)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(phone, "report-corrections-phone")
+
+
+def test_a_long_report_is_read_and_explained_page_by_page(desk, site):
+    """450 lines on three pages: a discrepancy recorded on page 2 leaves the report on page 2."""
+    header = MANIFEST_CSV.splitlines()[0]
+    lines = "".join(f"MF-TEST-1,{n},BL-1,SKU-{n},Item {n},,,AU,1,,,,,\n" for n in range(1, 451))
+    mid = site.new_manifest(f"{header}\n{lines}")["id"]
+    status, body = site.api["operator"].call("POST", f"/api/manifests/{mid}/inspections",
+                                             json_body=passing_inspection(range(1, 451)))
+    assert status == 201, body
+    status, body = site.api["supervisor"].call("POST", f"/api/manifests/{mid}/write-off",
+                                               json_body=WRITE_OFF)
+    assert status == 200, body
+    sign_in(desk, "operator")
+    desk.goto(f"/manifests/{mid}/report")
+    rows = desk.locator("[data-testid=lines] tbody tr")
+    expect(rows).to_have_count(200)
+    expect(desk.locator("[data-testid=chart] svg rect")).to_have_count(400)
+    desk.click("[data-testid=pager] a[data-page='2']")
+    expect(rows.first).to_have_attribute("data-line", "201")
+    assert desk.input_value("#d-line") == "201"  # the first line of this page left to explain
+    desk.select_option("#d-line", "250")
+    desk.fill("#d-note", "未到货 not arrived")
+    desk.click("#d-submit")
+    expect(desk.locator("#flash")).to_contain_text("Recorded discrepancy", timeout=WAIT)
+    expect(rows.first).to_have_attribute("data-line", "201")
+    expect(desk.locator("tr[data-line='250']")).to_contain_text("已说明 Explained")
+    expect(desk.locator("[data-testid=pager]")).to_contain_text("201–400 / 450")
+    screenshot(desk, "report-pages-desk")

@@ -139,7 +139,8 @@ def test_numbers_stored_as_floats_read_back_as_typed():
 def test_a_fractional_quantity_is_a_row_error():
     rows = [ENGLISH[:5] + ["declared_qty"], ["M1", 1, "BL", "S", "N", 12.5]]
     assert errors_of(workbook(rows)) == [
-        {"row": 2, "field": "declared_qty", "message": "must be a whole number, got '12.5'"}
+        {"row": 2, "field": "declared_qty",
+         "message": "a whole number from 1 to 10000000, got '12.5'"}
     ]
 
 
@@ -209,7 +210,7 @@ def test_a_table_placed_lower_right_and_blank_columns():
     with pytest.raises(ValidationError) as info:
         manifests.validate(workbooks.parse_xlsx(workbook([], edit=placed)))
     assert info.value.errors == [
-        {"row": 5, "field": "declared_qty", "message": "must be at least 1, got 0"}
+        {"row": 5, "field": "declared_qty", "message": "a whole number from 1 to 10000000, got 0"}
     ]
 
 

@@ -5,6 +5,8 @@ import io
 
 import pytest
 
+from tests.conftest import passing_inspection
+
 BIG = 2**63  # one past SQLite's largest integer
 
 
@@ -101,6 +103,10 @@ def manifest_body(**changes) -> dict:
     ({"unit_value": "-3"}, "unit_value"),
     ({"declared_qty": "٥"}, "declared_qty"),
     ({"declared_qty": BIG}, "declared_qty"),
+    ({"declared_qty": "1" * 5000}, "declared_qty"),  # past int()'s digit limit: was a 500
+    ({"line_no": "9" * 20}, "line_no"),
+    ({"declared_qty": "１２"}, "declared_qty"),
+    ({"declared_qty": 1e300}, "declared_qty"),
     ({"manifest_no": 'MF"; filename="x'}, "manifest_no"),
     ({"manifest_no": "MF\r\nX-Injected: 1"}, "manifest_no"),
     ({"manifest_no": "MF-📦"}, "manifest_no"),
@@ -112,6 +118,25 @@ def test_manifests_refuse_what_the_domain_does_not_mean(as_, db, changes, field)
     assert answer.status_code == 422, answer.json
     assert field in [e.get("field") for e in answer.json["errors"]]
     assert db.execute("SELECT count(*) FROM manifests").fetchone() == (0,)
+
+
+def test_a_csv_quantity_of_thousands_of_digits_is_a_row_error(as_, db):
+    body = f"manifest_no,line_no,sku,name,declared_qty\nMF-H-2,1,S,N,{'7' * 5000}\n"
+    answer = as_("supervisor").post("/api/manifests", data=body.encode(), content_type="text/csv")
+    assert answer.status_code == 422, answer.json
+    [error] = answer.json["errors"]
+    assert error["row"] == 2 and error["field"] == "declared_qty"
+    assert error["message"].startswith("a whole number from 1 to 10000000, got '777")
+    assert len(error["message"]) < 100
+    assert db.execute("SELECT count(*) FROM manifests").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("value, number", [(12, 12), ("12", 12), (" +12 ", 12), (12.0, 12),
+                                           ("0012", 12)])
+def test_manifest_quantities_are_read_as_before(as_, value, number):
+    answer = as_("supervisor").post("/api/manifests", json=manifest_body(declared_qty=value))
+    assert answer.status_code == 201, answer.json
+    assert answer.json["lines"][0]["declared_qty"] == number
 
 
 @pytest.mark.parametrize("reading", ["1E+30", 1e30, "9E+999999999", -5, "٥"])
@@ -140,3 +165,28 @@ def test_a_reconciliation_pdf_is_bounded_in_lines(as_):
     refused = as_("operator").get(path + "?format=pdf")
     assert refused.status_code == 413 and "format=xlsx" in refused.json["error"]
     assert as_("operator").get(path + "?format=xlsx").status_code == 200
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("discrepancies", {"line_no": 1, "kind": ["short"], "qty": 1}, "kind"),
+    ("discrepancies", {"line_no": 1, "kind": "SHORT", "qty": 1}, "kind"),
+    ("discrepancies", {"line_no": 1, "kind": "short", "qty": 1, "corrects": 1,
+                       "action": "undo"}, "action"),
+])
+def test_choices_are_read_by_the_one_reader(as_, db, manifest, path, body, field):
+    before = counts(db)
+    answer = as_("supervisor").post(f"/api/manifests/{manifest['id']}/{path}", json=body)
+    assert answer.status_code == 422, answer.json
+    [error] = [e for e in answer.json["errors"] if e["field"] == field]
+    assert error["message"].startswith("one of ") and ", got " in error["message"]
+    assert counts(db) == before
+
+
+def test_an_inspection_names_its_pallet_choices(as_, imported):
+    body = passing_inspection([1, 2, 3])
+    body["pallets"][0].update(material="WOOD", disposition=None)
+    answer = as_("operator").post(f"/api/manifests/{imported['id']}/inspections", json=body)
+    assert answer.status_code == 422
+    assert {(e["field"], e["message"]) for e in answer.json["errors"]} == {
+        ("material", "one of wood, plastic, metal, paper, none, got 'WOOD'"),
+        ("disposition", "one of pass, fumigate, destroy, return is required")}

@@ -71,7 +71,8 @@ def test_bad_rows_answer_422_in_the_error_shape(as_):
     assert response.status_code == 422
     assert response.json["ok"] is False and response.json["status"] == 422
     assert response.json["errors"] == [
-        {"row": 2, "field": "declared_qty", "message": "must be a whole number, got '12.5'"}
+        {"row": 2, "field": "declared_qty",
+         "message": "a whole number from 1 to 10000000, got '12.5'"}
     ]
     assert as_("operator").get("/api/manifests").json["manifests"] == []
 

@@ -1,6 +1,6 @@
 """Unit labels: issue codes, render them (PNG, SVG, PDF, ZPL), reprint and void."""
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from labels.render import Label, LabelSize, render_pdf, render_png, render_svg, render_zpl
 from tally import labelling
@@ -8,6 +8,7 @@ from tally.db import write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
 from tally.fields import Fields
+from tally.users import has_role
 from web import printer
 from web.api import api_blueprint, int_arg, json_body
 from web.auth import requires, user_id
@@ -31,6 +32,7 @@ def issue(manifest_id):
         count=body.get("count"),
         box_no=body.get("box_no"),
         user_id=user_id(),
+        may_exceed=has_role(g.user, "supervisor"),
     )
     return {"labels": issued}, 201
 

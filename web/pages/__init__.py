@@ -4,11 +4,16 @@ Each page module has a blueprint; ``signed_in`` sends an anonymous visitor to th
 """
 
 import functools
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, g, redirect, request, url_for
 
+from tally.fields import whole_number
 from tally.users import has_role
 from web.auth import session_user
+
+# Manifest lines on one page: every line of a 100,000-line manifest made ~420 MB of HTML.
+PAGE_SIZE = 200
 
 
 def signed_in(view):
@@ -48,6 +53,20 @@ def register_pages(app: Flask) -> None:
             "nav_links": lambda: [(e, label) for e, label in NAV if e in app.view_functions],
             "has_page": lambda endpoint: endpoint in app.view_functions,
         }
+
+
+def page_of_lines(total: int) -> dict:
+    """The ``?page=`` of the request over ``total`` lines: ``number`` (from 1), ``pages``,
+    ``offset``, ``limit``, ``first`` and ``last`` (1-based line positions shown), and the
+    ``query`` a page link starts with (the request's other arguments kept); a missing or
+    malformed page is the first, one past the last is the last."""
+    pages = max(-(-total // PAGE_SIZE), 1)
+    number = min(max(whole_number(request.args.get("page", "")) or 1, 1), pages)
+    offset = (number - 1) * PAGE_SIZE
+    others = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "page"])
+    return {"number": number, "pages": pages, "offset": offset, "limit": PAGE_SIZE,
+            "total": total, "first": min(offset + 1, total),
+            "last": min(offset + PAGE_SIZE, total), "query": f"?{others}&" if others else "?"}
 
 
 def page_blueprint(name: str) -> Blueprint:

@@ -9,6 +9,10 @@ from web.pages import page_blueprint, signed_in
 
 bp = page_blueprint("consignment_pages")
 
+# Unmet conditions shown per next step: one per line of a long manifest would list them all.
+SHOWN_CONDITIONS = 20
+
+
 @bp.app_template_filter("status_name")
 def status_name(status: str) -> str:
     return MANIFEST_STATUS_NAMES.get(status, status)
@@ -34,4 +38,5 @@ def show(manifest_id):
     state = workflow_state(db, manifest_id)
     steps = [s.value for s in workflow.Status if s != workflow.Status.RETURNED]
     return render_template("consignment.html", state=state, steps=steps, by_names=ACTOR_NAMES,
-                           manifest=manifests.load_head(db, manifest_id))
+                           manifest=manifests.load_head(db, manifest_id),
+                           shown=SHOWN_CONDITIONS)

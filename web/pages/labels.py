@@ -4,14 +4,12 @@ Issue unit labels per manifest line and box, preview them, download them as PDF 
 A4 sheet) or ZPL, send them to the network printer, and reprint a spoiled label as a copy.
 """
 
-from collections import Counter
-
 from flask import current_app, render_template, request
 
 from tally import labelling, manifests, workflow
 from tally.errors import NotFoundError
 from web.db import get_db
-from web.pages import page_blueprint, signed_in
+from web.pages import page_blueprint, page_of_lines, signed_in
 
 bp = page_blueprint("label_pages")
 
@@ -41,6 +39,7 @@ def labels():
         "sizes": SIZES,
         "reasons": REPRINT_REASONS,
         "printer": current_app.config.get("PRINTER") or None,
+        "surplus": {"percent": labelling.SURPLUS_PERCENT, "minimum": labelling.SURPLUS_MINIMUM},
         "manifest": None,
         "error": None,
     }
@@ -49,16 +48,18 @@ def labels():
         page["error"] = f"没有这个货物 No consignment {request.args['manifest']!r}"
     elif manifest_id is not None:
         try:
-            manifest = manifests.get_manifest(db, manifest_id)
+            manifest = _tally(manifests.load_head(db, manifest_id))
         except NotFoundError:
             page["error"] = f"没有这个货物 No consignment with id {manifest_id}"
         else:
-            issued = labelling.list_labels(db, manifest_id)
-            per_line = Counter(label["line_no"] for label in issued)
-            manifest = _tally(manifest)
-            manifest["issued_total"] = len(issued)
-            manifest["boxes"] = sorted({label["box_no"] for label in issued if label["box_no"]})
-            for line in manifest["lines"]:
-                line["issued"] = per_line.get(line["line_no"], 0)
+            totals = manifests.line_totals(db, manifest_id)
+            page["pager"] = page_of_lines(totals["lines"])
+            lines = manifests.list_lines(db, manifest_id, offset=page["pager"]["offset"],
+                                         limit=page["pager"]["limit"])
+            issued = labelling.issued_per_line(db, manifest_id, [n["line_no"] for n in lines])
+            for line in lines:
+                line["issued"] = issued[line["line_no"]]
+            manifest.update(lines=lines, declared_total=totals["declared"],
+                            **labelling.issued_summary(db, manifest_id))
             page["manifest"] = manifest
     return render_template("labels.html", page=page, manifest=page["manifest"])

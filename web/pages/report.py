@@ -9,7 +9,7 @@ from tally.db import now
 from tally.names import DISCREPANCY_KIND_NAMES, LINE_STATUS_NAMES
 from tally.users import get_user
 from web.db import get_db
-from web.pages import page_blueprint, signed_in
+from web.pages import PAGE_SIZE, page_blueprint, page_of_lines, signed_in
 
 bp = page_blueprint("report_pages")
 
@@ -39,14 +39,21 @@ def report(manifest_id):
     actions = {r["id"]: r["action"] for r in records}
     for r in records:
         r["superseded_action"] = actions.get(r["superseded_by"])
+    pager = page_of_lines(len(data["lines"]))
+    lines = data["lines"][pager["offset"]:pager["offset"] + pager["limit"]]
     chart = [
         {"line_no": line["line_no"], "sku": line["sku"], "declared": line["declared"],
          "counted": line["counted"], "status": line["status"]}
-        for line in data["lines"]
+        for line in lines
     ]
+    # Where the manager finds the first difference left to explain, when it is on another page.
+    first = next((i for i, line in enumerate(data["lines"]) if line["unexplained"]), None)
     return render_template(
         "report.html",
         report=data,
+        lines=lines,
+        pager=pager,
+        unexplained_page=None if first is None else first // PAGE_SIZE + 1,
         manifest=data["manifest"],
         records=records,
         tally=tally,

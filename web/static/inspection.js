@@ -22,6 +22,9 @@ const TREATMENT_ZH = { HT: "热处理", MB: "溴甲烷熏蒸", DH: "介电加热
 
 const PAGE = JSON.parse(document.getElementById("inspection-page").textContent);
 const BASE = `/api/manifests/${PAGE.manifest_id}/inspections`;
+// Every line of the manifest, from its [first, last] runs: the table shows one page of them.
+const LINE_NOS = PAGE.line_runs.flatMap(([first, last]) =>
+  Array.from({ length: last - first + 1 }, (_, i) => first + i));
 
 // --- the IPPC mark, read as tally/ippc.py reads it (the server's answer is the one that counts) --
 
@@ -212,6 +215,57 @@ function checkRows() {
   return [...form.querySelectorAll("tr[data-line-no]")];
 }
 
+// The failed checks of every line, line_no -> {aspect: note}: only this page's rows are drawn.
+const failures = new Map();
+
+function saveRows() {
+  for (const row of checkRows()) {
+    const failed = {};
+    for (const cell of row.querySelectorAll("td[data-aspect]")) {
+      if (cell.querySelector(".verdict").getAttribute("aria-pressed") === "true") {
+        failed[cell.dataset.aspect] = cell.querySelector(".fail-note").value;
+      }
+    }
+    if (Object.keys(failed).length) failures.set(Number(row.dataset.lineNo), failed);
+    else failures.delete(Number(row.dataset.lineNo));
+  }
+}
+
+function showRows() {
+  for (const row of checkRows()) {
+    const failed = failures.get(Number(row.dataset.lineNo)) || {};
+    for (const cell of row.querySelectorAll("td[data-aspect]")) {
+      const note = setVerdict(cell.querySelector(".verdict"), cell.dataset.aspect in failed);
+      note.value = failed[cell.dataset.aspect] || "";
+    }
+  }
+}
+
+// Another page of lines: its rows fetched and swapped in, what was set on this one kept.
+async function turnPage(link) {
+  saveRows();
+  try {
+    const response = await fetch(link.href, {
+      credentials: "same-origin", headers: { Accept: "text/html" },
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    const rows = fresh.querySelector("#inspection-form table.checks tbody");
+    if (!rows) throw new Error("the form is no longer offered; reload the page");
+    form.querySelector("table.checks tbody").replaceWith(document.importNode(rows, true));
+    for (const id of ["checks-pager", "checks-pager-bottom"]) {
+      const next = fresh.querySelector(`[data-testid=${id}]`);
+      const old = form.querySelector(`[data-testid=${id}]`);
+      if (next && old) old.replaceWith(document.importNode(next, true));
+    }
+    showRows();
+    history.replaceState(null, "", link.href);
+    form.querySelector("table.checks").scrollIntoView({ block: "start" });
+  } catch (error) {
+    flash(`这一页未能打开 The page could not be opened: ${error.message}`);
+  }
+}
+
 function setVerdict(button, failed) {
   button.setAttribute("aria-pressed", failed ? "true" : "false");
   const cell = button.closest("td");
@@ -224,6 +278,7 @@ function setVerdict(button, failed) {
 }
 
 function collectBody() {
+  saveRows();
   const value = (name) => form.elements[name].value.trim();
   const body = {
     location: value("location"), ciq_officer: value("ciq_officer"),
@@ -240,12 +295,12 @@ function collectBody() {
         disposition: fs.querySelector("[name=disposition]").value,
       };
     }),
-    checks: checkRows().map((row) => {
-      const check = { line_no: Number(row.dataset.lineNo) };
-      for (const cell of row.querySelectorAll("td[data-aspect]")) {
-        const failed = cell.querySelector(".verdict").getAttribute("aria-pressed") === "true";
-        const note = cell.querySelector(".fail-note").value.trim();
-        check[cell.dataset.aspect] = failed ? { result: "fail", note } : { result: "pass" };
+    checks: LINE_NOS.map((lineNo) => {
+      const failed = failures.get(lineNo) || {};
+      const check = { line_no: lineNo };
+      for (const aspect of Object.keys(ASPECT_NAMES)) {
+        check[aspect] = aspect in failed ? { result: "fail", note: failed[aspect].trim() }
+          : { result: "pass" };
       }
       return check;
     }),
@@ -279,7 +334,6 @@ function markInvalid(node) {
 // A refused submit: every problem next to the field it is about, in the box beside the submit
 // button and in the flash; nothing typed (or drawn) is touched.
 function showFormErrors(error) {
-  const rows = checkRows();
   const list = pallets();
   if (error.errors) {
     for (const e of error.errors) {
@@ -292,12 +346,12 @@ function showFormErrors(error) {
         const own = fs.querySelector(".pallet-errors");
         own.hidden = false;
         own.append(el("li", { text: (e.field ? e.field + ": " : "") + (e.message || "") }));
-      } else if (Number.isInteger(e.check) && rows[e.check]) {
-        const row = rows[e.check];
-        e.line_no = Number(row.dataset.lineNo);
+      } else if (Number.isInteger(e.check) && LINE_NOS[e.check] !== undefined) {
+        e.line_no = LINE_NOS[e.check]; // the body lists every line in LINE_NOS order
         delete e.check;
+        const row = form.querySelector(`tr[data-line-no="${e.line_no}"]`);
         const aspect = (e.field || "").split(".")[0];
-        const cell = row.querySelector(`td[data-aspect="${aspect}"]`);
+        const cell = row && row.querySelector(`td[data-aspect="${aspect}"]`);
         if (cell) markInvalid(cell.querySelector(e.field.endsWith(".note") ? ".fail-note" : ".verdict"));
       } else if (e.field === "escort.name") {
         markInvalid(form.elements.escort_name);
@@ -323,29 +377,34 @@ function fillForm(inspection) {
   form.elements.customs_officer.value = inspection.customs_officer || "";
   palletList.replaceChildren();
   for (const p of inspection.pallets) addPallet(p);
-  const byLine = Object.fromEntries(inspection.checks.map((c) => [c.line_no, c]));
-  for (const row of checkRows()) {
-    const check = byLine[row.dataset.lineNo];
-    if (!check) continue;
-    for (const cell of row.querySelectorAll("td[data-aspect]")) {
-      const verdict = check[cell.dataset.aspect];
-      const note = setVerdict(cell.querySelector(".verdict"), verdict && verdict.result === "fail");
-      note.value = (verdict && verdict.note) || "";
+  failures.clear();
+  for (const check of inspection.checks) {
+    const failed = {};
+    for (const aspect of Object.keys(ASPECT_NAMES)) {
+      if (check[aspect] && check[aspect].result === "fail") failed[aspect] = check[aspect].note || "";
     }
+    if (Object.keys(failed).length) failures.set(check.line_no, failed);
   }
+  showRows();
 }
 
 function setUpForm() {
   document.getElementById("add-pallet").addEventListener("click", () => {
     addPallet().querySelector("[name=pallet_no]").focus();
   });
-  for (const button of form.querySelectorAll(".verdict")) {
-    button.addEventListener("click", () => {
+  // Delegated: a turned page brings new rows and page links.
+  form.addEventListener("click", (event) => {
+    const button = event.target.closest("button.verdict");
+    const link = event.target.closest("nav.pager a[data-page]");
+    if (button) {
       const failed = button.getAttribute("aria-pressed") !== "true";
       const note = setVerdict(button, failed);
       if (failed) note.focus();
-    });
-  }
+    } else if (link) {
+      event.preventDefault();
+      turnPage(link);
+    }
+  });
   formPad = new SignaturePad(document.getElementById("form-pad"), {
     onChange: (pad) => document.getElementById("form-pad").closest(".pad-box")
       .classList.toggle("signed", !pad.isEmpty()),
@@ -487,12 +546,14 @@ function renderPallets(inspection) {
       : el("p", { class: "muted", text: "无托盘 No pallets recorded." }));
 }
 
+// The lines with a failed check (the page has only those; a line not listed passed).
 function renderChecks(inspection) {
   const aspects = Object.keys(ASPECT_NAMES);
-  const failed = inspection.checks.reduce(
-    (n, c) => n + aspects.filter((a) => c[a] && c[a].result === "fail").length, 0);
+  const failing = (c) => aspects.filter((a) => c[a] && c[a].result === "fail").length;
+  const lines = inspection.checks.filter(failing);
+  const failed = lines.reduce((n, c) => n + failing(c), 0);
   const list = el("ul", { class: "checks-record", dataTestid: "checks-record" },
-    inspection.checks.map((c) => el("li", {},
+    lines.map((c) => el("li", {},
       el("span", { class: "line-name" }, `${c.line_no} · ${c.name}`, " ",
         el("small", { class: "muted", text: c.sku })),
       el("span", { class: "chips" }, aspects.map((a) => {
@@ -501,10 +562,12 @@ function renderChecks(inspection) {
         return el("span", { class: `chip ${fail ? "fail" : "pass"}` },
           `${fail ? "✗" : "✓"} ${ASPECT_NAMES[a]}`, v.note ? `: ${v.note}` : "");
       })))));
+  const passed = LINE_NOS.length - lines.length;
   document.getElementById("recorded-checks").replaceChildren(
     el("h3", {}, "海关查验 Customs checks ",
-      el("small", { text: failed ? `${failed} 项不合格 failed`
-        : `全部合格 all ${inspection.checks.length} lines passed` })),
+      el("small", { dataTestid: "checks-summary", text: failed
+        ? `${failed} 项不合格 failed in ${lines.length} line(s); 其余 ${passed} 行合格 the other ${passed} passed`
+        : `全部合格 all ${passed} lines passed` })),
     list);
 }
 

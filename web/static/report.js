@@ -91,7 +91,7 @@ function sizeProgress() {
 // --- fetching the page afresh ------------------------------------------------------------------
 
 async function refresh() {
-  const response = await fetch(location.pathname, {
+  const response = await fetch(location.pathname + location.search, {
     credentials: "same-origin", headers: { Accept: "text/html" },
   });
   if (!response.ok) throw new Error(`HTTP ${response.status}: the report could not be reloaded`);
@@ -186,9 +186,29 @@ document.addEventListener("submit", async (event) => {
 
 // --- a supervisor's correction of a record: replace it with a new one, or withdraw it -------
 
+// A correction may move a record to any line of this page: the discrepancy form's choices.
+function addPageLines(select) {
+  const none = select.querySelector('option[value=""]');
+  for (const option of $("d-line").options) {
+    if (!option.value) continue;
+    const own = [...select.options].find((o) => o.value === option.value);
+    if (own) {
+      own.textContent = option.dataset.label;
+      continue;
+    }
+    const after = [...select.options].find((o) => o === none || Number(o.value) > Number(option.value));
+    select.insertBefore(new Option(option.dataset.label, option.value), after);
+  }
+}
+
 function openFix(recordId, action) {
   const row = $(`fix-${recordId}`);
   if (!row) return;
+  const select = row.querySelector("select[name=line_no]");
+  if (select && !select.dataset.filled) {
+    select.dataset.filled = "true";
+    addPageLines(select);
+  }
   row.hidden = false;
   for (const form of row.querySelectorAll("form.fix-form")) {
     form.hidden = form.dataset.action !== action;
