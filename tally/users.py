@@ -26,7 +26,7 @@ def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | N
 
     Only the token's hash is stored: a stolen database does not yield working tokens.
     """
-    name = (name or "").strip()
+    name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise ValidationError("user name is required", [{"field": "user", "message": "required"}])
     if role not in ROLES:

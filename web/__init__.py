@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.session_interface = _CookieSessions()
 
-    from web import db, errors, health
+    from web import db, errors, health, openapi
     from web.api import (
         clearance,
         decode,
@@ -56,7 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     errors.init_app(app)
     for module in (health, manifests, labels, scans, decode, users, inspections, clearance,
-                   release_orders):
+                   release_orders, openapi):
         app.register_blueprint(module.bp)
     from web.pages import register_pages
 

@@ -30,6 +30,8 @@ CONTENT_SECURITY_POLICY = "; ".join((
     "style-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'",
     "base-uri 'none'", "form-action 'self'",
 ))
+# The /api paths answered without a caller: the API's description and its page (web/openapi.py).
+PUBLIC_PATHS = frozenset({"/api/openapi.json", "/api/docs"})
 SECURITY_HEADERS = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
     ("X-Content-Type-Options", "nosniff"),
@@ -46,7 +48,8 @@ class Front:
 
     def before(self, environ: dict) -> tuple | None:
         """What applies to every request: an answer when the request ends here (an error)."""
-        if environ.get("PATH_INFO", "").startswith("/api/"):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/api/") and path not in PUBLIC_PATHS:
             try:
                 environ[USER_KEY] = identify(db_for(self.config["DATABASE"]), environ,
                                              self._session(environ))
