@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 APT_PACKAGES := libzbar0 fonts-wqy-microhei curl chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench lint system clean
+.PHONY: run test bench fuzz lint system clean
 
 run: $(STAMP)
 	$(BIN)/tally migrate
@@ -24,6 +24,10 @@ bench: $(STAMP)
 	@dpkg -s wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk; }
 	$(BIN)/python -m bench.run
+
+# Schemathesis against the running server for 15 minutes (make test runs 2): FUZZ_SECONDS, FUZZ_SEED.
+fuzz: $(STAMP)
+	$(BIN)/python -m bench.fuzz $${FUZZ_SECONDS:-900} $${FUZZ_SEED:-$$(date +%s)}
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

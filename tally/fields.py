@@ -17,12 +17,25 @@ from tally.errors import ValidationError
 # SQLite's largest integer: any id or quantity past it cannot be stored or even looked up.
 MAX_INTEGER = 2**63 - 1
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_DIGITS = re.compile(r"[0-9]{1,19}")
-_SIGNED_DIGITS = re.compile(r"[+-]?[0-9]{1,19}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _numbers_up_to(limit: int) -> str:
+    """A regular expression of the numbers 0 to ``limit`` in ASCII digits (leading zeros
+    allowed up to its width), so that a router can refuse a larger one by its form."""
+    top = str(limit)
+    below = [f"{top[:i]}[0-{int(d) - 1}][0-9]{{{len(top) - i - 1}}}"
+             for i, d in enumerate(top) if d != "0"]
+    return "|".join((f"[0-9]{{1,{len(top) - 1}}}", *below, top))
+
+
+# A row id in a path or query: what SQLite's integers hold.
+WHOLE_NUMBER = f"(?:{_numbers_up_to(MAX_INTEGER)})"
+_DIGITS = re.compile(WHOLE_NUMBER)
+SIGNED_DIGITS = re.compile(r"[+-]?[0-9]{1,19}")
 # Our bound for amounts and weights: 14 digits before the point and 5 after, past any real price
 # or weight, and written plainly (no exponent, no sign, ASCII digits only).
-_DECIMAL = re.compile(r"[0-9]{1,14}(\.[0-9]{1,5})?")
+DECIMAL = re.compile(r"[0-9]{1,14}(\.[0-9]{1,5})?")
 
 
 class Fields:
@@ -46,12 +59,12 @@ class Fields:
             if required or (value is not None and not isinstance(value, str)):
                 self.problem(field, f"text of 1 to {max_length} characters required")
             return None
-        if _CONTROL.search(value) and (not controls or _CONTROL.search(
+        if CONTROL.search(value) and (not controls or CONTROL.search(
                 value.translate(dict.fromkeys(map(ord, controls))))):
             self.problem(field, "control characters (line breaks, tabs, NUL) are not allowed")
             return None
-        if len(text) > max_length:
-            self.problem(field, f"at most {max_length} characters, got {len(text)}")
+        if len(value) > max_length:  # as sent: a limit that spaces around could pass is none
+            self.problem(field, f"at most {max_length} characters, got {len(value)}")
             return None
         if pattern is not None and not pattern.fullmatch(text):
             self.problem(field, hint or "not in the expected form")
@@ -104,7 +117,7 @@ class Fields:
             text = text.removesuffix(".0")
         else:
             text = value.strip() if isinstance(value, str) else str(value)
-        match = _DECIMAL.fullmatch(text)
+        match = DECIMAL.fullmatch(text)
         if match is None or len(match.group(1) or ".") - 1 > places:
             self.problem(field, f"a plain number of zero or more with at most {places} decimal"
                                 f" places, got {str(value)[:40]!r}")
@@ -128,7 +141,7 @@ def _written_integer(value):
     """An integer, or None, from a text or float number; anything else as it came."""
     if isinstance(value, str):
         text = value.strip()
-        return None if not text else int(text) if _SIGNED_DIGITS.fullmatch(text) else value
+        return None if not text else int(text) if SIGNED_DIGITS.fullmatch(text) else value
     if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_INTEGER:
         return int(value)
     return value
@@ -144,5 +157,4 @@ def whole_number(text: str) -> int | None:
     paths and query strings, where a number arrives as text)."""
     if not isinstance(text, str) or not _DIGITS.fullmatch(text):
         return None
-    number = int(text)
-    return number if number <= MAX_INTEGER else None
+    return int(text)

@@ -4,12 +4,14 @@ from sqlite_utils import Database
 
 from tally import manifests, units, workflow
 from tally.db import now, write
-from tally.errors import ConflictError, NotFoundError, ValidationError
+from tally.errors import ConflictError, NotFoundError, PayloadTooLarge, ValidationError
 from tally.events import record_event
 from tally.fields import Fields
 
 # The hard bound of one request, whoever asks (a supervisor beyond the surplus allowance too).
 MAX_LABELS_PER_REQUEST = 10_000
+# Labels in one list, PDF or print job: a PDF takes ~0.7 ms a label to draw (docs/benchmarks.md).
+MAX_LABELS_LISTED = 2_000
 # Goods arrive over-shipped and surplus units need labels too: an operator may label a line up to
 # its declared quantity plus this surplus, 10 % rounded up and at least 5 units.
 SURPLUS_PERCENT = 10
@@ -103,8 +105,12 @@ def _check_allowance(db: Database, manifest_id: int, line: dict, count: int) -> 
             allowance=allowance, remaining=left, required_role="supervisor")
 
 
-def list_labels(db: Database, manifest_id: int, *, line_no=None, box_no=None) -> list[dict]:
-    """Issued (not void) labels of a manifest with what a label prints, in code order."""
+def list_labels(db: Database, manifest_id: int, *, line_no=None, box_no=None, codes=None,
+                bounded: bool = True) -> list[dict]:
+    """Issued (not void) labels of a manifest with what a label prints, in code order (of the
+    ``codes`` only, if given); if ``bounded``, more than MAX_LABELS_LISTED of them is refused
+    (PayloadTooLarge), none read past it."""
+    limit = MAX_LABELS_LISTED if bounded else None
     manifests.load_head(db, manifest_id)
     sql = [
         """SELECT u.code, l.line_no, u.box_no, l.sku, l.name, m.manifest_no, u.status
@@ -119,8 +125,19 @@ def list_labels(db: Database, manifest_id: int, *, line_no=None, box_no=None) ->
     if box_no is not None:
         sql.append("AND u.box_no = ?")
         params.append(box_no)
+    if codes is not None:
+        sql.append(f"AND u.code IN ({', '.join('?' * len(codes))})")
+        params.extend(codes)
     sql.append("ORDER BY u.id")
-    return list(db.query(" ".join(sql), params))
+    if limit is not None:
+        sql.append(f"LIMIT {int(limit) + 1}")
+    rows = list(db.query(" ".join(sql), params))
+    if limit is not None and len(rows) > limit:
+        raise PayloadTooLarge(
+            f"more than {limit} labels match; a list or print job holds at most {limit}:"
+            " choose a line (line_no) or a box (box_no)",
+            [{"field": "line_no", "message": "choose a line or a box"}])
+    return rows
 
 
 def get_label(db: Database, code: str) -> dict:

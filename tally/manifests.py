@@ -36,12 +36,12 @@ MAX_LINES = 100_000
 MAX_ROWS = MAX_LINES + 10_000
 MAX_QTY = 10_000_000
 
-_TEXT_LIMITS = {"manifest_no": 64, "sku": 64, "name": 200, "bill_no": 64, "unit": 16}
+TEXT_LIMITS = {"manifest_no": 64, "sku": 64, "name": 200, "bill_no": 64, "unit": 16}
 # Manifest and bill numbers go into file names, headers and customs messages: a plain alphabet.
 _NUMBER = (re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*"),
            "letters, digits and . _ / - only, starting with a letter or digit")
 # The text fields written in a fixed form (fields.Fields.text matches the whole text, ASCII only).
-_PATTERNS = {
+PATTERNS = {
     "manifest_no": _NUMBER,
     "bill_no": _NUMBER,
     "gtin": (re.compile(r"[0-9]{8}|[0-9]{12,14}"), "a GTIN has 8, 12, 13 or 14 digits"),
@@ -54,7 +54,7 @@ _PATTERNS = {
     "currency": (re.compile(r"[A-Z]{3}|[0-9]{3}"), "expected a 3-letter or 3-digit currency code"),
 }
 # Codes written in capitals, whatever case the manifest has them in (au is AU).
-_CAPITALS = ("hs_code", "origin_country", "currency")
+CAPITALS = ("hs_code", "origin_country", "currency")
 
 
 # The header names forwarders and brokers use, English and Chinese, per column; matched after
@@ -261,9 +261,9 @@ def _validate_line(raw: dict, row: int, errors: list) -> dict:
         field: fields.integer(raw.get(field), field, minimum=1, maximum=MAX_QTY, written=True)
         for field in ("line_no", "declared_qty")
     }
-    for field in ("sku", "name", "bill_no", "unit", "gtin", *_CAPITALS):
+    for field in ("sku", "name", "bill_no", "unit", "gtin", *CAPITALS):
         value = raw.get(field)
-        if field in _CAPITALS and isinstance(value, str):
+        if field in CAPITALS and isinstance(value, str):
             value = value.upper()
         line[field] = _text(value, field, row, errors, required=field in ("sku", "name"))
     if line["gtin"] is not None and not _gs1_check_ok(line["gtin"]):
@@ -279,9 +279,9 @@ def _text(value, field, row, errors, *, required=False):
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # a number typed where text is expected (a JSON sku of 1234)
     where = {} if row is None else {"row": row}
-    pattern, hint = _PATTERNS.get(field, (None, ""))
+    pattern, hint = PATTERNS.get(field, (None, ""))
     return Fields(where, errors).text(value, field, required=required,
-                                      max_length=_TEXT_LIMITS.get(field, 64), pattern=pattern,
+                                      max_length=TEXT_LIMITS.get(field, 64), pattern=pattern,
                                       hint=hint)
 
 

@@ -28,7 +28,7 @@ from tally.fields import Fields
 MAX_BATCH = 1000
 log = logging.getLogger(__name__)
 OUTCOMES = ("counted", "duplicate", "unknown", "other_manifest", "void", "invalid")
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _CODE = re.compile(r"[\x20-\x7e\x1d]+")  # what a linear barcode carries; GS in GS1 codes
 
 
@@ -75,7 +75,7 @@ def parse_request(body: object) -> list[Scan]:
 
 def read_client_scan_id(fields: Fields, value) -> str | None:
     """A client scan id: 1-64 of letters, digits and ``._:-`` (e.g. a UUID)."""
-    return fields.text(value, "client_scan_id", max_length=64, pattern=_CLIENT_ID,
+    return fields.text(value, "client_scan_id", max_length=64, pattern=CLIENT_ID,
                        hint="1 to 64 letters, digits or ._:- (e.g. a UUID) required")
 
 

@@ -115,7 +115,8 @@ def cmd_labels(args, config):
     from web.api.labels import label_of
 
     db = _open(config)
-    rows = labelling.list_labels(db, args.manifest_id, line_no=args.line_no, box_no=args.box_no)
+    rows = labelling.list_labels(db, args.manifest_id, line_no=args.line_no, box_no=args.box_no,
+                                 bounded=False)
     if not rows:
         print("no issued labels match", file=sys.stderr)
         return 1

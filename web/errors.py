@@ -7,7 +7,7 @@ details the domain error carries (e.g. ``current_status``, ``action``).
 import logging
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from labels.decode import ImageError, ImageTooLarge
 from tally import errors as domain
@@ -74,7 +74,10 @@ def init_app(app: Flask) -> None:
     # Flask hands HTTPExceptions (404, 405, 413...) to this handler too.
     @app.errorhandler(Exception)
     def _any(exc: Exception):
-        return _response(*describe(exc))
+        response = _response(*describe(exc))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # RFC 9110: say which
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
 
 
 def _status_of(exc: Exception) -> int:

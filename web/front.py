@@ -70,7 +70,7 @@ class Front:
             manifest_id = self.scan_manifest(environ)
             if manifest_id is None:
                 return self.flask(environ, lambda status, headers, exc_info=None: start_response(
-                    status, with_security_headers(headers), exc_info))
+                    status, _flask_headers(environ, headers), exc_info))
             try:
                 answer = json_answer(200, scan_endpoint.record(environ, manifest_id, self.config))
             except Exception as exc:  # noqa: BLE001 - every error answers in the one shape
@@ -84,6 +84,15 @@ class Front:
         if "HTTP_COOKIE" not in environ:
             return {}
         return self.app.session_interface.open_session(self.app, Request(environ)) or {}
+
+
+def _flask_headers(environ: dict, headers: list) -> list:
+    """The headers of a Flask answer, with the security headers; on the scan path, Flask's
+    Allow (405, OPTIONS) names the POST answered here, which Flask does not know."""
+    if scan_endpoint.PATH.fullmatch(environ.get("PATH_INFO", "")):
+        headers = [(name, f"{value}, POST" if name.lower() == "allow" else value)
+                   for name, value in headers]
+    return with_security_headers(headers)
 
 
 def with_security_headers(headers: list) -> list:

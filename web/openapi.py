@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, json, send_from_direc
 from labels.render import MAX_LABEL_MM, MIN_LABEL_MM
 from tally import conditions, inspections, labelling, manifests, release_orders, scans
 from tally.customs.messages import EDITABLE_LINE_FIELDS
-from tally.fields import _CONTROL, _DECIMAL, MAX_INTEGER
+from tally.fields import CONTROL, DECIMAL, MAX_INTEGER, SIGNED_DIGITS
 from tally.signatures import MAX_SIGNATURE_BYTES
 from tally.users import ROLES
 from tally.workflow import ReleaseStatus, Status
@@ -29,12 +29,13 @@ bp = Blueprint("openapi", __name__)
 SWAGGER_FILES = frozenset({"swagger-ui-bundle.js", "swagger-ui.css"})
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_NO_CONTROL = _CONTROL.pattern[1:-1]  # the character class of fields.py, without brackets
+_NO_CONTROL = CONTROL.pattern[1:-1]  # the character class of fields.py, without brackets
 # Text as tally.fields reads it: no control characters, not blank (written to match in one pass:
 # the leading spaces cannot be taken for the first other character).
 TEXT = f"^[^\\S{_NO_CONTROL}]*[^\\s{_NO_CONTROL}][^{_NO_CONTROL}]*$"
 OPTIONAL_TEXT = f"^[^{_NO_CONTROL}]*$"
-DECIMAL = f"^{_DECIMAL.pattern}$"
+SPACES = f"[^\\S{_NO_CONTROL}]*"  # around a value, stripped by the readers
+DECIMAL = f"^{DECIMAL.pattern}$"
 LABEL_SIZE = r"^\s*[0-9]{1,3}(\.[0-9]+)?\s*[xX×*]\s*[0-9]{1,3}(\.[0-9]+)?\s*(mm)?\s*$"
 
 
@@ -97,7 +98,7 @@ def binary(media_type: str, **extra) -> dict:
 STRING, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 ANY_OBJECT = {"type": "object"}
 TIME = {"type": "string", "description": "ISO 8601, UTC"}
-CLIENT_SCAN_ID = {"type": "string", "pattern": f"^{scans._CLIENT_ID.pattern}$",
+CLIENT_SCAN_ID = {"type": "string", "pattern": f"^{scans.CLIENT_ID.pattern}$",
                   "description": "the client's id of this scan (e.g. a UUID): the same id sent "
                                  "again gets the first answer back"}
 
@@ -111,14 +112,24 @@ AMOUNTS = ("unit_value", "gross_weight_kg", "net_weight_kg")
 
 
 def manifest_text(field: str, *, required: bool = True) -> dict:
-    """A manifest's text field: its length and, for codes and numbers, its form (an optional
-    field may be blank)."""
-    schema = text(manifests._TEXT_LIMITS.get(field, 64), required=required)
-    if field in manifests._PATTERNS:
-        pattern, hint = manifests._PATTERNS[field]
-        form = f"^(?:{pattern.pattern})$" if required else f"^(?:{pattern.pattern})?$"
-        schema.update(pattern=form, description=hint)
-    return schema
+    """A manifest's text field as tally/manifests.py reads a cell: its length and, for codes and
+    numbers, its form, with spaces around (stripped), codes in capitals in any case, and a
+    number where text is expected taken as its digits (an optional field may be blank)."""
+    schema = text(manifests.TEXT_LIMITS.get(field, 64), required=required)
+    if field in manifests.PATTERNS:
+        pattern, hint = manifests.PATTERNS[field]
+        form = pattern.pattern
+        if field in manifests.CAPITALS:
+            form = form.replace("A-Z", "A-Za-z")
+        schema.update(pattern=f"^{SPACES}(?:{form}){'' if required else '?'}{SPACES}$",
+                      description=hint)
+    return {"anyOf": [schema, INT]}
+
+
+def written_integer(minimum: int, maximum: int) -> dict:
+    """A whole number as tally.fields reads a spreadsheet's: a JSON number, or digits in text."""
+    return {"anyOf": [integer(minimum, maximum),
+                      {"type": "string", "pattern": f"^\\s*{SIGNED_DIGITS.pattern}\\s*$"}]}
 
 
 def schemas() -> dict:
@@ -162,14 +173,14 @@ def schemas() -> dict:
             "bill_no": manifest_text("bill_no", required=False),
             "lines": array(obj({
                 "row": INT, "manifest_no": STRING,
-                "line_no": integer(1, manifests.MAX_QTY),
-                "declared_qty": integer(1, manifests.MAX_QTY),
+                "line_no": written_integer(1, manifests.MAX_QTY),
+                "declared_qty": written_integer(1, manifests.MAX_QTY),
                 **{f: manifest_text(f, required=f in manifests.REQUIRED)
                    for f in manifests.LINE_FIELDS if f not in ("line_no", "declared_qty")
                    and f not in AMOUNTS},
                 **{f: null(decimal(10**14)) for f in AMOUNTS}},
                 optional=("row", "manifest_no", *manifests.OPTIONAL),
-                description="the numbers may also be written as text, as a CSV cell is"),
+                description="numbers may also be written as text, as in a CSV cell"),
                 minItems=1, maxItems=manifests.MAX_LINES)}, optional=("bill_no",), open_=True),
         "LabelIssue": obj({"line_no": integer(1),
                            "count": integer(1, labelling.MAX_LABELS_PER_REQUEST),
@@ -178,7 +189,7 @@ def schemas() -> dict:
         "LabelPrint": obj({
             "line_no": null(integer(1)), "box_no": text(32, required=False),
             "codes": array({"type": "string", "minLength": 1}, minItems=1,
-                           maxItems=labelling.MAX_LABELS_PER_REQUEST),
+                           maxItems=labelling.MAX_LABELS_LISTED),
             "copy": integer(1, 999, description="a recorded reprint; with exactly one code"),
             "dpi": {"type": "integer", "enum": [203, 300], "default": 203},
             "size": null({"type": "string", "pattern": LABEL_SIZE, "default": "50x30"})},
@@ -412,7 +423,8 @@ ERRORS = {
     404: "no such record",
     409: "the request conflicts with the current state (current_status and every unmet "
          "condition are in the answer)",
-    413: "the body or upload is over its limit",
+    413: "the body or upload is over its limit, or so would the answer be (e.g. more labels "
+         "than one document holds: choose a line or a box)",
     422: "the request is malformed: every problem is listed in errors",
     502: "the customs system answered with an error",
     503: "the customs system (or the label printer) cannot be reached: try again later",
@@ -609,20 +621,20 @@ def paths() -> dict:
             "get": op("get", "List labels", {ok: json_answer(obj({
                 "labels": array(ref("Label"))}), "issued (not void), in code order")},
                 tag="labels", params=[m, *parameters("line_no", "box_no")],
-                errors=(404, 422))},
+                errors=(404, 413, 422))},
         "/api/manifests/{manifest_id}/labels.pdf": {"get": op(
             "get", "Labels as PDF", {ok: file_answer(pdf, "one label a page, or A4 sheets",
                                                      download=True)},
             tag="labels", params=[m, *parameters("line_no", "box_no", "size", "sheet",
-                                                 "dpi300")], errors=(404, 422))},
+                                                 "dpi300")], errors=(404, 413, 422))},
         "/api/manifests/{manifest_id}/labels.zpl": {"get": op(
             "get", "Labels as ZPL", {ok: file_answer("application/zpl", "for a label printer",
                                                      download=True)},
             tag="labels", params=[m, *parameters("line_no", "box_no", "size", "dpi203")],
-            errors=(404, 422))},
+            errors=(404, 413, 422))},
         "/api/manifests/{manifest_id}/labels/print": {"post": op(
             "post", "Print labels", {ok: json_answer(obj({"sent": INT, "printer": STRING}))},
-            role="operator", tag="labels", params=[m], errors=(404, 409, 503),
+            role="operator", tag="labels", params=[m], errors=(404, 409, 413, 503),
             request=body(ref("LabelPrint")),
             description="Sends ZPL to the site's network printer (TALLY_PRINTER); 409 when "
                         "none is configured, 503 when it cannot be reached.")},
@@ -654,7 +666,7 @@ def paths() -> dict:
             "post": op("post", "Scan", {ok: json_answer(obj({
                 "results": array(ref("ScanResult"))}), "one result per code, in order")},
                 role="operator", tag="scans", errors=(404, 409),
-                params=[param("manifest_id", "path", integer(0, 10**18 - 1)),
+                params=[PARAMS["manifest_id"],
                         param("blind", "query", {"type": "integer", "enum": [0, 1]},
                               "1: a blind count (answers leave out counted and declared)")],
                 request=content_body({

@@ -190,3 +190,57 @@ def test_an_inspection_names_its_pallet_choices(as_, imported):
     assert {(e["field"], e["message"]) for e in answer.json["errors"]} == {
         ("material", "one of wood, plastic, metal, paper, none, got 'WOOD'"),
         ("disposition", "one of pass, fumigate, destroy, return is required")}
+
+
+# What the fuzzer (tests/web/test_fuzz.py) found, each kept as a test of its own.
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", f"/api/manifests/{BIG}/inspections"), ("POST", f"/api/manifests/{BIG}/sync"),
+    ("POST", f"/api/manifests/{10**18}/scans"), ("POST", f"/api/manifests/{BIG}/scans"),
+])
+def test_a_number_beyond_the_database_is_not_found_whatever_the_method(as_, method, path):
+    scan = {"code": "U000000000017", "client_scan_id": "big-1"}
+    answer = as_("admin").open(path, method=method, json=scan)
+    assert answer.status_code == 404
+
+
+@pytest.mark.parametrize("path, allowed", [
+    ("/api/release-orders", {"GET", "POST"}), ("/api/manifests/1/scans", {"GET", "POST"}),
+])
+def test_a_method_not_allowed_says_which_are(as_, path, allowed):
+    answer = as_("admin").open(path, method="TRACE")
+    assert answer.status_code == 405 and answer.json["status"] == 405
+    assert allowed <= {m.strip() for m in answer.headers["Allow"].split(",")}
+
+
+@pytest.mark.parametrize("query, field", [
+    ("format=csv&format=pdf", "format"), ("format=", "format"), ("after=", "after"),
+])
+def test_a_query_argument_given_twice_or_empty_is_refused(as_, manifest, query, field):
+    mid = manifest["id"]
+    path = "scans" if field == "after" else "reconciliation"
+    answer = as_("operator").get(f"/api/manifests/{mid}/{path}?{query}")
+    assert answer.status_code == 422 and answer.json["errors"][0]["field"] == field
+
+
+def test_a_length_limit_counts_the_spaces_sent_around_the_text(as_, db):
+    line = {"line_no": 1, "sku": " " + "S" * 64, "name": "x", "declared_qty": 1}
+    before = counts(db)
+    answer = as_("supervisor").post("/api/manifests", json={"manifest_no": "MF-LEN",
+                                                            "lines": [line]})
+    assert answer.status_code == 422 and answer.json["errors"][0]["field"] == "sku"
+    assert counts(db) == before
+
+
+def test_labels_documents_are_bounded_and_say_how_to_choose_fewer(as_, manifest, monkeypatch):
+    from tally import labelling
+
+    monkeypatch.setattr(labelling, "MAX_LABELS_LISTED", 3)
+    mid = manifest["id"]
+    as_("supervisor").post(f"/api/manifests/{mid}/labels", json={"line_no": 1, "count": 4})
+    for path in ("labels", "labels.pdf", "labels.zpl"):
+        answer = as_("operator").get(f"/api/manifests/{mid}/{path}")
+        assert answer.status_code == 413, path
+        assert "choose a line" in answer.json["error"]
+    answer = as_("operator").get(f"/api/manifests/{mid}/labels?line_no=2")
+    assert answer.status_code == 200 and answer.json["labels"] == []  # a line: within bounds

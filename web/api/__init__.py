@@ -63,15 +63,26 @@ def _deeper_than(value: object, limit: int) -> bool:
     return False
 
 
+def arg(name: str, default: str | None = None) -> str | None:
+    """An optional query argument of the Flask request as sent; 422 when given more than once
+    (which of them was meant cannot be known)."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise ValidationError(f"{name} is given {len(values)} times; give it once",
+                              [{"field": name, "message": "repeated"}])
+    return values[0] if values else default
+
+
 def int_arg(name: str, *, choices=None) -> int | None:
     """An optional whole-number query argument of the Flask request, 422 when malformed."""
+    arg(name)  # given once
     return int_arg_of(request.args, name, choices=choices)
 
 
 def int_arg_of(args, name: str, *, choices=None) -> int | None:
     """An optional whole-number argument from the query ``args``, 422 when malformed."""
     value = args.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
     number = whole_number(value)
     if number is None:

@@ -1,6 +1,6 @@
 """Unit labels: issue codes, render them (PNG, SVG, PDF, ZPL), reprint and void."""
 
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g
 
 from labels.render import Label, LabelSize, render_pdf, render_png, render_svg, render_zpl
 from tally import labelling
@@ -10,7 +10,7 @@ from tally.events import record_event
 from tally.fields import Fields
 from tally.users import has_role
 from web import printer
-from web.api import api_blueprint, int_arg, json_body
+from web.api import api_blueprint, arg, int_arg, json_body
 from web.auth import requires, user_id
 from web.db import get_db
 from web.downloads import download_headers
@@ -40,14 +40,14 @@ def issue(manifest_id):
 @bp.get("/manifests/<int:manifest_id>/labels")
 def index(manifest_id):
     rows = labelling.list_labels(
-        get_db(), manifest_id, line_no=int_arg("line_no"), box_no=request.args.get("box_no")
+        get_db(), manifest_id, line_no=int_arg("line_no"), box_no=arg("box_no")
     )
     return {"labels": rows}
 
 
 def _size() -> LabelSize:
     try:
-        return LabelSize.parse(request.args.get("size", "50x30"))
+        return LabelSize.parse(arg("size", "50x30"))
     except ValueError as exc:
         raise ValidationError(str(exc), [{"field": "size", "message": str(exc)}]) from None
 
@@ -144,7 +144,7 @@ def void(code):
 
 
 def _sheet() -> str | None:
-    sheet = request.args.get("sheet") or None
+    sheet = arg("sheet")
     if sheet not in (None, "a4"):
         raise ValidationError("sheet must be a4 or omitted (one label per page)")
     return sheet
@@ -152,7 +152,7 @@ def _sheet() -> str | None:
 
 def _selected(manifest_id) -> list[Label]:
     rows = labelling.list_labels(
-        get_db(), manifest_id, line_no=int_arg("line_no"), box_no=request.args.get("box_no")
+        get_db(), manifest_id, line_no=int_arg("line_no"), box_no=arg("box_no")
     )
     if not rows:
         raise NotFoundError("no issued labels match; issue labels first")
@@ -201,7 +201,7 @@ def _print_request(body: object) -> dict:
     if codes is not None and (
         not isinstance(codes, list)
         or not codes
-        or len(codes) > labelling.MAX_LABELS_PER_REQUEST
+        or len(codes) > labelling.MAX_LABELS_LISTED
         or not all(isinstance(code, str) and code for code in codes)
     ):
         errors.append({"field": "codes", "message": "a non-empty list of unit codes"})
@@ -238,7 +238,7 @@ def print_labels(manifest_id):
         )
     db = get_db()
     rows = labelling.list_labels(
-        db, manifest_id, line_no=wanted["line_no"], box_no=wanted["box_no"]
+        db, manifest_id, line_no=wanted["line_no"], box_no=wanted["box_no"], codes=wanted["codes"]
     )
     if wanted["codes"] is not None:
         by_code = {row["code"]: row for row in rows}

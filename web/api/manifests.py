@@ -20,7 +20,7 @@ from tally.names import (
     MANIFEST_STATUS_NAMES,
 )
 from tally.users import get_user, has_role
-from web.api import api_blueprint, int_arg, json_body
+from web.api import api_blueprint, arg, int_arg, json_body
 from web.auth import requires, user_id
 from web.customs import customs_client
 from web.db import get_db
@@ -81,7 +81,7 @@ MAX_PDF_LINES = 2_000
 def reconciliation(manifest_id):
     db = get_db()
     report = reconcile.load_reconciliation(db, manifest_id)
-    kind = request.args.get("format") or "json"
+    kind = arg("format", "json")
     if kind == "csv":
         return _reconciliation_csv(report)
     if kind == "xlsx":

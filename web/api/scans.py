@@ -21,7 +21,7 @@ from werkzeug.http import parse_options_header
 from labels.decode import decode_image, review_copy
 from tally import manifests, scans, units
 from tally.errors import PayloadTooLarge, ValidationError
-from tally.fields import Fields
+from tally.fields import WHOLE_NUMBER, Fields
 from tally.users import require_role
 from web.api import api_blueprint, int_arg, int_arg_of, read_json
 from web.auth import USER_KEY
@@ -30,7 +30,7 @@ from web.db import db_for, get_db
 bp = api_blueprint("scans")
 # What a blind count does not show: the quantities the operator would count towards.
 BLIND_HIDDEN = frozenset({"counted", "declared"})
-PATH = re.compile(r"/api/manifests/([0-9]{1,18})/scans")
+PATH = re.compile(f"/api/manifests/({WHOLE_NUMBER})/scans")
 
 
 @dataclass
