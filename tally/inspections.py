@@ -81,7 +81,9 @@ def _parse_checks(raw_checks, lines_by_no, errors) -> list[dict]:
         if not isinstance(raw, dict):
             errors.append({**where, "message": "a check must be an object"})
             continue
-        line_no = raw.get("line_no")
+        line_no = Fields(where, errors).integer(raw.get("line_no"), "line_no", minimum=1)
+        if line_no is None:
+            continue
         if line_no not in lines_by_no:
             errors.append({**where, "field": "line_no", "message": f"no manifest line {line_no}"})
             continue

@@ -244,3 +244,14 @@ def test_labels_documents_are_bounded_and_say_how_to_choose_fewer(as_, manifest,
         assert "choose a line" in answer.json["error"]
     answer = as_("operator").get(f"/api/manifests/{mid}/labels?line_no=2")
     assert answer.status_code == 200 and answer.json["labels"] == []  # a line: within bounds
+
+
+@pytest.mark.parametrize("line_no", [[1], {"a": 1}, True, "1"])
+def test_an_inspection_check_names_its_line_by_number(as_, db, imported, line_no):
+    body = passing_inspection([1, 2, 3])
+    body["checks"][0]["line_no"] = line_no
+    before = counts(db)
+    answer = as_("operator").post(f"/api/manifests/{imported['id']}/inspections", json=body)
+    assert answer.status_code == 422
+    assert answer.json["errors"][0]["field"] == "line_no"
+    assert counts(db) == before
