@@ -255,3 +255,13 @@ def test_an_inspection_check_names_its_line_by_number(as_, db, imported, line_no
     assert answer.status_code == 422
     assert answer.json["errors"][0]["field"] == "line_no"
     assert counts(db) == before
+
+
+@pytest.mark.parametrize("query", ["size=", "size=٥٠x٣٠", "dpi=204"])
+def test_a_label_document_checks_its_own_arguments_first(as_, manifest, monkeypatch, query):
+    from tally import labelling
+
+    monkeypatch.setattr(labelling, "MAX_LABELS_LISTED", 0)  # listing would be a 413
+    for kind in ("pdf", "zpl"):
+        answer = as_("operator").get(f"/api/manifests/{manifest['id']}/labels.{kind}?{query}")
+        assert answer.status_code == 422, kind

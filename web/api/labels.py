@@ -161,14 +161,9 @@ def _selected(manifest_id) -> list[Label]:
 
 @bp.get("/manifests/<int:manifest_id>/labels.pdf")
 def pdf(manifest_id):
-    selected = _selected(manifest_id)
-    data = _render(
-        render_pdf,
-        selected,
-        size=_size(),
-        sheet=_sheet(),
-        dpi=int_arg("dpi", choices=(203, 300)) or 300,
-    )
+    # The request's own arguments first: a bad one is a 422 whatever the labels.
+    size, sheet, dpi = _size(), _sheet(), int_arg("dpi", choices=(203, 300)) or 300
+    data = _render(render_pdf, _selected(manifest_id), size=size, sheet=sheet, dpi=dpi)
     return Response(
         data,
         mimetype="application/pdf",
@@ -178,10 +173,8 @@ def pdf(manifest_id):
 
 @bp.get("/manifests/<int:manifest_id>/labels.zpl")
 def zpl(manifest_id):
-    selected = _selected(manifest_id)
-    data = _render(
-        render_zpl, selected, dpi=int_arg("dpi", choices=(203, 300)) or 203, size=_size()
-    )
+    size, dpi = _size(), int_arg("dpi", choices=(203, 300)) or 203
+    data = _render(render_zpl, _selected(manifest_id), dpi=dpi, size=size)
     return Response(
         data,
         mimetype="application/zpl",
