@@ -102,7 +102,8 @@ class LabelSize:
     def parse(cls, text: str) -> "LabelSize":
         """Parse ``"50x30"`` (also ``"50 x 30 mm"``, ``"62.5×30"``); ValueError otherwise."""
         match = re.fullmatch(
-            r"\s*([0-9]{1,3}(?:\.[0-9]+)?)\s*[xX×*]\s*([0-9]{1,3}(?:\.[0-9]+)?)\s*(?:mm)?\s*", text or ""
+            r"\s*([0-9]{1,3}(?:\.[0-9]+)?)\s*[xX×*]\s*([0-9]{1,3}(?:\.[0-9]+)?)\s*(?:mm)?\s*",
+            text or "",
         )
         if not match:
             raise ValueError(f"label size must look like 50x30 (mm): {text!r}")
