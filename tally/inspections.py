@@ -71,7 +71,9 @@ def _parse_pallet(raw, index, errors) -> dict | None:
     return pallet
 
 
-def _parse_checks(raw_checks, lines_by_no, errors) -> list[dict]:
+def _parse_checks(raw_checks, lines_by_no, errors, *, others_pass: bool = False) -> list[dict]:
+    """The checks of every line; with ``others_pass``, a line not listed passed every aspect
+    (an inspection of a manifest of thousands of lines lists only what failed)."""
     if not isinstance(raw_checks, list):
         errors.append({"field": "checks", "message": "a list of per-line checks is required"})
         return []
@@ -103,7 +105,10 @@ def _parse_checks(raw_checks, lines_by_no, errors) -> list[dict]:
             checks.append({"line_id": lines_by_no[line_no]["id"], "aspect": aspect,
                            "result": value["result"], "note": note})
     missing = sorted(set(lines_by_no) - seen)
-    if missing:
+    if others_pass:
+        checks += [{"line_id": lines_by_no[line_no]["id"], "aspect": aspect, "result": "pass",
+                    "note": None} for line_no in missing for aspect in ASPECTS]
+    elif missing:
         errors.append({"field": "checks", "message": "every manifest line must be checked; "
                        f"missing line(s) {', '.join(map(str, missing))}"})
     return checks
@@ -155,7 +160,9 @@ def record_inspection(db: Database, manifest_id: int, body: object, *,
     lines_by_no = {line["line_no"]: line for line in manifests.list_lines(db, manifest_id)}
     if not lines_by_no:
         manifests.load_head(db, manifest_id)  # 404 for an unknown manifest
-    checks = _parse_checks(body.get("checks"), lines_by_no, errors)
+    others = Fields({}, errors).choice(body.get("other_lines"), "other_lines", ("pass",),
+                                       required=False)
+    checks = _parse_checks(body.get("checks"), lines_by_no, errors, others_pass=others == "pass")
     escort = body.get("escort")
     signature = None
     if escort is not None:

@@ -231,9 +231,13 @@ def schemas() -> dict:
                                 "note": text(500, required=False)}, optional=("note",),
                                open_=True, description="a failed check needs a note")
                    for aspect in inspections.ASPECTS}}, open_=True),
-                description="one per manifest line, each line once"),
+                description="one per manifest line, each line once (with other_lines, only "
+                            "the lines that failed a check)"),
+            "other_lines": {"const": "pass",
+                            "description": "every line not in checks passed every check"},
             "escort": null(ref("Signature"))},
-            optional=("location", "ciq_officer", "customs_officer", "pallets", "escort"),
+            optional=("location", "ciq_officer", "customs_officer", "pallets", "other_lines",
+                      "escort"),
             open_=True),
         "Signature": obj({
             "name": text(64),

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
+from tally.inspections import ASPECTS
 from tests.conftest import passing_inspection
 from web.pages import PAGE_SIZE
 
 LINES = 3_000
-ASPECTS = ("nature", "origin", "condition", "quantity", "value")
 
 
 @pytest.fixture
@@ -99,3 +99,24 @@ def test_the_consignment_page_names_a_few_unmet_conditions(as_, client, big):
     html = client.get(f"/manifests/{big}").get_data(as_text=True)
     assert html.count("nature check failed") == 20
     assert "and 30 more" in html
+
+
+def test_an_inspection_may_list_only_the_lines_that_failed(as_, big):
+    body = passing_inspection([], signed=False)
+    body["checks"] = [{"line_no": 2_999, **{a: {"result": "pass"} for a in ASPECTS},
+                       "value": {"result": "fail", "note": "under-declared"}}]
+    refused = as_("operator").post(f"/api/manifests/{big}/inspections", json=body)
+    assert refused.status_code == 422 and "missing line(s) 1, 2" in refused.json["errors"][0][
+        "message"]
+    body["other_lines"] = "pass"
+    recorded = as_("operator").post(f"/api/manifests/{big}/inspections", json=body)
+    assert recorded.status_code == 201, recorded.json
+    checks = {c["line_no"]: c for c in recorded.json["checks"]}
+    assert len(checks) == LINES and checks[1]["nature"] == {"result": "pass", "note": None}
+    assert checks[2_999]["value"] == {"result": "fail", "note": "under-declared"}
+
+
+def test_other_lines_can_only_pass(as_, big):
+    body = {**passing_inspection([], signed=False), "other_lines": "fail"}
+    answer = as_("operator").post(f"/api/manifests/{big}/inspections", json=body)
+    assert answer.status_code == 422 and answer.json["errors"][0]["field"] == "other_lines"

@@ -217,6 +217,8 @@ function checkRows() {
 
 // The failed checks of every line, line_no -> {aspect: note}: only this page's rows are drawn.
 const failures = new Map();
+// The line of each check in the last body sent (its errors name a check by its index).
+let sentCheckLines = [];
 
 function saveRows() {
   for (const row of checkRows()) {
@@ -295,8 +297,10 @@ function collectBody() {
         disposition: fs.querySelector("[name=disposition]").value,
       };
     }),
-    checks: LINE_NOS.map((lineNo) => {
-      const failed = failures.get(lineNo) || {};
+    // Only the lines with a failed check: every other line passed (a manifest of 100,000
+    // lines would otherwise be a body far over the JSON limit).
+    checks: (sentCheckLines = LINE_NOS.filter((lineNo) => failures.has(lineNo))).map((lineNo) => {
+      const failed = failures.get(lineNo);
       const check = { line_no: lineNo };
       for (const aspect of Object.keys(ASPECT_NAMES)) {
         check[aspect] = aspect in failed ? { result: "fail", note: failed[aspect].trim() }
@@ -304,6 +308,7 @@ function collectBody() {
       }
       return check;
     }),
+    other_lines: "pass",
   };
   const name = value("escort_name");
   const signature = formPad && !formPad.isEmpty() ? formPad.toDataURL() : null;
@@ -346,8 +351,8 @@ function showFormErrors(error) {
         const own = fs.querySelector(".pallet-errors");
         own.hidden = false;
         own.append(el("li", { text: (e.field ? e.field + ": " : "") + (e.message || "") }));
-      } else if (Number.isInteger(e.check) && LINE_NOS[e.check] !== undefined) {
-        e.line_no = LINE_NOS[e.check]; // the body lists every line in LINE_NOS order
+      } else if (Number.isInteger(e.check) && sentCheckLines[e.check] !== undefined) {
+        e.line_no = sentCheckLines[e.check]; // errors name a check by its place in the body
         delete e.check;
         const row = form.querySelector(`tr[data-line-no="${e.line_no}"]`);
         const aspect = (e.field || "").split(".")[0];
