@@ -44,15 +44,17 @@ def open_scan(page, query: str) -> None:
 
 
 def wedge(page, text: str, end: str = "Enter") -> None:
-    """A keyboard-wedge read: the keys at scanner speed into no field, then Enter or Tab."""
+    """A keyboard-wedge read: the keys at scanner speed, then Enter or Tab (into the focused
+    element, if any: tests/browser/test_scan_bursts.py)."""
     page.keyboard.type(text, delay=5)
     page.keyboard.press(end)
 
 
 def expect_result(page, outcome: str, code: str | None = None) -> None:
-    expect(page.locator(RESULT)).to_have_attribute("data-outcome", outcome, timeout=WAIT)
+    # The code first: the panel may still show the same outcome for the scan before.
     if code is not None:
-        expect(page.locator("[data-testid=result-code]")).to_have_text(code)
+        expect(page.locator("[data-testid=result-code]")).to_have_text(code, timeout=WAIT)
+    expect(page.locator(RESULT)).to_have_attribute("data-outcome", outcome, timeout=WAIT)
 
 
 def background(page, selector: str) -> str:
@@ -125,9 +127,9 @@ def test_wedge_scans_each_outcome(phone, site):
     expect(phone.locator("[data-testid=recent-item]")).to_have_count(6)
     expect_result(phone, "invalid", corrupt(milk[2]))
 
-    # Typing by hand goes in the manual field; its keys are not taken as a wedge read.
+    # Typing by hand goes in the manual field, at a person's pace; its Enter sends the code.
     phone.click("[data-testid=manual-code]")
-    phone.keyboard.type(milk[2].lower(), delay=5)
+    phone.keyboard.type(milk[2].lower(), delay=120)
     phone.keyboard.press("Enter")
     expect_result(phone, "counted", milk[2])
     expect(phone.locator("[data-testid=manual-code]")).to_have_value("")

@@ -4,12 +4,18 @@
 "use strict";
 
 (() => {
-  // A scanner read: keys at 50 ms or less apart on average (a person types 150+ ms apart),
-  // none of them after a pause of more than WEDGE_PAUSE_MS (a pause starts a new read). The
-  // average, not every gap, so one hiccup of a Bluetooth link or a busy page does not cut a read.
+  // A scanner read (a burst), wherever the focus is: keys 50 ms or less apart on average (wedge
+  // scanners send one every 1-40 ms; a person averages 80+ ms even in a practised word), at least
+  // MIN_SCAN_LENGTH of them, ended by Enter or Tab. The average, not every gap, so a hiccup of a
+  // Bluetooth link or a busy device does not cut a read; a pause of more than WEDGE_PAUSE_MS ends
+  // it, and MIN_SCAN_LENGTH keys PERSON_GAP_MS or more apart on average are a person's typing.
   const WEDGE_GAP_MS = 50;
-  const WEDGE_PAUSE_MS = 300;
+  const PERSON_GAP_MS = 100;
+  const WEDGE_PAUSE_MS = 500;
   const MIN_SCAN_LENGTH = 4; // shorter bursts are stray keys, not a label
+  // A burst with no Enter after WEDGE_PAUSE_MS is still a scan from this length (a unit code has
+  // 13 characters; no person types 8 keys in 350 ms); a shorter one is told, never dropped silently.
+  const NO_ENTER_MIN_LENGTH = 8;
   const FRAME_INTERVAL_MS = 500; // a camera frame about twice a second
   const CAMERA_REPEAT_MS = 3000; // a code seen again by the camera within this is not re-sent
   const RETRY_MS = 4000; // the offline queue is retried this often while it holds scans
@@ -31,6 +37,7 @@
     void: { tone: "bad", label: "已作废 Void label" },
     invalid: { tone: "bad", label: "校验错误 Invalid" },
     queued: { tone: "queued", label: "已保存待发 Queued" },
+    scanning: { tone: "idle", label: "扫描中 Scanning…" },
     sending: { tone: "idle", label: "发送中 Sending…" },
     error: { tone: "error", label: "未记录 Not recorded" },
   };
@@ -63,7 +70,7 @@
     manual: $("manual"), manualCode: $("manual-code"), progress: $("progress"), lines: $("lines"),
     progressTotal: $("progress-total"), recent: $("recent"), recentEmpty: $("recent-empty"),
     pending: $("pending"), pendingCount: $("pending-count"), network: $("network"),
-    queueProblem: $("queue-problem"),
+    queueProblem: $("queue-problem"), boxNote: $("box-note"),
   };
   const part = (name) => els.result.querySelector(`[data-testid=result-${name}]`);
 
@@ -73,6 +80,7 @@
     blind: false,
     lines: new Map(), // line_no -> {line_no, name, declared, counted}
     boxCodes: null, // codes issued to the chosen box (null: no box, or not known)
+    boxFailed: false, // the look-up of the box's codes failed: tried again at the next scan
     recent: [], // newest first: {id, code, source, time, status, result, message, manifestId}
     shown: null, // the id of the entry in the large result panel
     pending: 0,
@@ -163,18 +171,38 @@
     }
   }
 
+  // The box check: a scan of a label not issued to the chosen box is flagged. It never goes
+  // off unseen: a box with no labels flags every scan, and a failed look-up says so and is retried.
   async function loadBox() {
     const id = state.manifestId;
     const box = state.box;
     state.boxCodes = null;
+    state.boxFailed = false;
+    setBoxNote("");
     if (!id || !box) return;
+    let note = "";
     try {
       const found = await api("GET",
         `/api/manifests/${id}/labels?box_no=${encodeURIComponent(box)}`);
-      if (id === state.manifestId && box === state.box) {
-        state.boxCodes = new Set(found.labels.map((l) => l.code));
+      if (id !== state.manifestId || box !== state.box) return;
+      state.boxCodes = new Set(found.labels.map((l) => l.code));
+      if (!state.boxCodes.size) {
+        note = `箱 ${box} 没有已签发的标签 No labels were issued to box ${box}:`
+          + " every scan is flagged as not from it.";
       }
-    } catch { /* the box check is a help, not a condition */ }
+    } catch (err) {
+      if (id !== state.manifestId || box !== state.box) return;
+      state.boxFailed = true;
+      note = `暂时无法检查箱号 The box check is paused: the labels of box ${box} could not be`
+        + ` loaded (${errorMessage(err)}). It is tried again at the next scan.`;
+    }
+    setBoxNote(note);
+    if (state.shown) show(findEntry(state.shown), false); // the shown answer's box note
+  }
+
+  function setBoxNote(text) {
+    els.boxNote.textContent = text;
+    els.boxNote.hidden = !text;
   }
 
   function renderLines() {
@@ -253,7 +281,7 @@
       }
     }
     const notes = EXPLAIN[r.outcome] ? [EXPLAIN[r.outcome]] : [];
-    if (state.boxCodes && state.boxCodes.size && entry.manifestId === state.manifestId
+    if (state.boxCodes && entry.manifestId === state.manifestId
         && ["counted", "duplicate"].includes(r.outcome) && !state.boxCodes.has(r.code)) {
       notes.push(`不是箱 ${state.box} 的标签 Not issued to box ${state.box}`);
     }
@@ -282,9 +310,28 @@
       part("line").append(fraction);
     }
     part("note").textContent = note;
-    if (signal) {
-      beep(info.tone);
-      if (navigator.vibrate && VIBRATIONS[info.tone]) navigator.vibrate(VIBRATIONS[info.tone]);
+    if (signal) sound(info.tone);
+  }
+
+  function sound(tone) {
+    beep(tone);
+    if (navigator.vibrate && VIBRATIONS[tone]) navigator.vibrate(VIBRATIONS[tone]);
+  }
+
+  // The newest scan's answer takes the panel. An earlier scan answered late still sounds, and a
+  // problem with it is written in the flash box: no answer passes unnoticed.
+  function announce(entry, signal = true) {
+    renderRecent();
+    if (state.shown === entry.id) {
+      show(entry, signal);
+      return;
+    }
+    if (!signal) return;
+    const info = OUTCOMES[kindOf(entry)] || OUTCOMES.error;
+    sound(info.tone);
+    if (info.tone !== "ok") {
+      const { note } = describe(entry);
+      flash(`较早的扫描 An earlier scan, ${codeOf(entry)}: ${info.label}${note ? ` · ${note}` : ""}`);
     }
   }
 
@@ -297,7 +344,7 @@
     part("code").textContent = "";
     part("line").textContent = "";
     part("note").textContent = message;
-    beep("error");
+    sound("error");
   }
 
   function addRecent(scan, source) {
@@ -466,6 +513,7 @@
       els.manifest.focus();
       return false;
     }
+    if (state.boxFailed) loadBox();
     const scan = {
       client_scan_id: newScanId(), code, device: deviceId(), manifest_id: state.manifestId,
       time: new Date().toISOString(),
@@ -484,7 +532,7 @@
         { code: scan.code, client_scan_id: scan.client_scan_id, device: scan.device }),
       POST_TIMEOUT_MS);
       setOnline(true);
-      finish(entry, body.results[0], state.shown === entry.id);
+      finish(entry, body.results[0], true);
       return true;
     } catch (err) {
       if (isRetryable(err) || (err instanceof ApiError && err.status === 401)) {
@@ -493,14 +541,13 @@
           state.blocked.set(scan.manifest_id, err);
           renderQueueProblem();
         }
-        await enqueue(scan, entry);
+        await enqueue(scan, entry, err);
         return true;
       }
       entry.status = "error";
       entry.message = errorMessage(err);
-      renderRecent();
-      if (state.shown === entry.id) show(entry);
-      problem(err);
+      if (state.shown === entry.id) problem(err);
+      announce(entry);
       return false;
     }
   }
@@ -509,8 +556,7 @@
     entry.status = "done";
     entry.result = result;
     updateLine(result, entry.manifestId);
-    renderRecent();
-    if (state.shown === entry.id) show(entry, signal);
+    announce(entry, signal);
   }
 
   // ---- the offline queue: IndexedDB, one record per scan, replayed in order ----
@@ -588,22 +634,26 @@
     };
   })();
 
-  async function enqueue(scan, entry) {
+  // Saved to be sent later: why (no network, a server fault, the session) is said with it.
+  async function enqueue(scan, entry, cause = null) {
     try {
       await queue.add(scan);
     } catch (err) {
       entry.status = "error";
       entry.message = `未能保存 Could not be saved for later: ${err.message}`;
-      renderRecent();
-      if (state.shown === entry.id) show(entry);
+      announce(entry);
       return;
     }
     entry.status = "queued";
-    entry.message = state.blocked.has(scan.manifest_id)
-      ? "已保存：重新登录后发送 Saved: sent once you sign in again"
-      : "离线：已保存，联网后自动发送 Offline: saved, sent when the network returns";
-    renderRecent();
-    if (state.shown === entry.id) show(entry);
+    if (state.blocked.has(scan.manifest_id)) {
+      entry.message = "已保存：重新登录后发送 Saved: sent once you sign in again";
+    } else if (cause instanceof ApiError) {
+      entry.message = `服务器出错，已保存，稍后自动重发 Server error (${cause.status}):`
+        + " saved, sent again automatically";
+    } else {
+      entry.message = "离线：已保存，联网后自动发送 Offline: saved, sent when the network returns";
+    }
+    announce(entry);
     await refreshPending();
   }
 
@@ -664,8 +714,12 @@
         const result = answers.get(s.client_scan_id);
         sent[result.outcome] = (sent[result.outcome] || 0) + 1;
         const entry = findEntry(s.client_scan_id);
-        // A scan made a moment ago is announced as usual; older ones only update the list.
-        if (entry) finish(entry, result, Date.now() - entry.time.getTime() < FRESH_MS);
+        // The scan in the panel, made a moment ago, is announced as usual; the others (a queue
+        // may hold many) only update the list, and the summary below tells them.
+        if (entry) {
+          finish(entry, result, state.shown === entry.id
+            && Date.now() - entry.time.getTime() < FRESH_MS);
+        }
       }
       await refreshPending();
       if (acknowledged.length < chunk.length) break; // never loop on an unexpected answer
@@ -716,60 +770,172 @@
     els.network.classList.toggle("offline", !online);
   }
 
-  // ---- the keyboard wedge: keys arriving faster than a person types, ended by Enter or Tab ----
+  // ---- the keyboard wedge: a burst of keys faster than a person types, wherever the focus is ----
 
+  // Seen in the capture phase, before any field. The keys of a burst that went into a field are
+  // taken back out when it proves to be a scan, so the box number or a half-typed code stays
+  // as it was; slow keys, and Enter after them, are the field's as usual.
   const TEXT_INPUTS = new Set(["text", "search", "number", "tel", "url", "email", "password"]);
-  function isTypingTarget(el) {
-    if (!el || el === document.body) return false;
-    if (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
-    return el.tagName === "INPUT" && TEXT_INPUTS.has((el.type || "text").toLowerCase());
+  const MODIFIER_KEYS = new Set(["Shift", "CapsLock", "Control", "Alt", "AltGraph", "Meta",
+    "NumLock"]);
+
+  function isTextField(el) {
+    return Boolean(el) && (el.tagName === "TEXTAREA"
+      || (el.tagName === "INPUT" && TEXT_INPUTS.has((el.type || "text").toLowerCase())));
   }
 
-  let buffer = "";
-  let firstKeyAt = -Infinity;
-  let lastKeyAt = -Infinity;
+  const burst = {
+    keys: "", firstAt: -Infinity, lastAt: -Infinity, timer: null,
+    fields: new Map(), // element -> its value (or checked state) before the burst's first key
+    panel: null, // what the result panel showed before "Scanning…", until the burst is decided
+    takenAt: -Infinity, // the last key of a burst taken as a scan on its time-out (no Enter yet)
+    person: false, // the keys just before came at a person's pace
+  };
 
-  function onKeyDown(event) {
-    // A field with the focus gets its keys (manual entry, box number): nothing is swallowed.
-    if (isTypingTarget(event.target) || event.isComposing) {
-      buffer = "";
+  function meanGap() {
+    return (burst.lastAt - burst.firstAt) / Math.max(1, burst.keys.length - 1);
+  }
+
+  function isScanBurst() {
+    return burst.keys.length >= MIN_SCAN_LENGTH && meanGap() <= WEDGE_GAP_MS;
+  }
+
+  function remember(el) {
+    if (!el || burst.fields.has(el)) return;
+    if (el.tagName === "INPUT" && (el.type === "checkbox" || el.type === "radio")) {
+      burst.fields.set(el, { checked: el.checked });
+    } else if (el.tagName === "SELECT" || isTextField(el)) {
+      // selectionStart is null where a type has no caret (number, email).
+      burst.fields.set(el, { value: el.value, start: el.selectionStart, end: el.selectionEnd });
+    }
+  }
+
+  function restoreFields() {
+    for (const [el, before] of burst.fields) {
+      if ("checked" in before) {
+        if (el.checked === before.checked) continue;
+        el.checked = before.checked;
+      } else {
+        if (el.value === before.value) continue;
+        el.value = before.value;
+        if (typeof before.start === "number") el.setSelectionRange(before.start, before.end);
+        if (isTextField(el)) continue; // a text field announces its change only when left
+      }
+      // A select or a checkbox announced the burst's change at once: announce the way back too.
+      el.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+
+  function showScanning() {
+    burst.panel = {
+      shown: state.shown, className: els.result.className, outcome: els.result.dataset.outcome,
+      nodes: [...els.result.children].map((node) => node.cloneNode(true)),
+    };
+    state.shown = null; // an answer to an earlier scan no longer takes the panel
+    els.result.className = "result tone-idle outcome-scanning";
+    els.result.dataset.outcome = "scanning";
+    part("outcome").textContent = OUTCOMES.scanning.label;
+    part("code").textContent = "";
+    part("line").textContent = "";
+    part("note").textContent = "";
+  }
+
+  function restorePanel() {
+    const saved = burst.panel;
+    burst.panel = null;
+    if (!saved) return;
+    const entry = saved.shown && findEntry(saved.shown);
+    if (entry) {
+      show(entry, false); // as it stands now: it may have been answered meanwhile
       return;
     }
+    els.result.className = saved.className;
+    if (saved.outcome === undefined) delete els.result.dataset.outcome; // "Ready" has none
+    else els.result.dataset.outcome = saved.outcome;
+    els.result.replaceChildren(...saved.nodes);
+  }
+
+  // Forget the burst; as a scan, its keys leave the fields and its code is returned.
+  function endBurst(asScan) {
+    clearTimeout(burst.timer);
+    const code = burst.keys;
+    if (asScan) restoreFields();
+    else restorePanel();
+    burst.keys = "";
+    burst.fields = new Map();
+    burst.panel = null;
+    return code;
+  }
+
+  // No Enter came: a long burst is a scan all the same; a short one is shown, not dropped.
+  function onBurstTimeout() {
+    if (!isScanBurst()) {
+      endBurst(false);
+    } else if (burst.keys.length >= NO_ENTER_MIN_LENGTH) {
+      burst.takenAt = burst.lastAt;
+      submitCode(endBurst(true), "wedge");
+    } else if ([...burst.fields.keys()].some(isTextField)) {
+      endBurst(false); // fast typing in a field, as far as anyone can tell: it stays there
+    } else {
+      const keys = printable(endBurst(true));
+      showProblem(OUTCOMES.error.label, `读到 ${keys} 但没有回车 These keys came as fast as a`
+        + " scanner's but with no Enter: not taken as a scan. Scan again, or type the code below.");
+    }
+  }
+
+  function keyChar(event) {
+    // GS arrives as its own character, or as Ctrl+] (the ASCII control-key spelling of 0x1D).
+    if (event.key === GS || (event.ctrlKey && !event.altKey && !event.metaKey
+        && (event.key === "]" || event.code === "BracketRight"))) return GS;
+    if (event.ctrlKey || event.altKey || event.metaKey) return ""; // a shortcut: ignored
+    return event.key.length === 1 ? event.key : null; // null: a named key (Backspace, arrows)
+  }
+
+  function onKeyDown(event) {
+    if (event.isComposing) return;
     const now = event.timeStamp || performance.now();
-    const paused = now - lastKeyAt > WEDGE_PAUSE_MS;
+    const gap = now - burst.lastAt;
     if (event.key === "Enter" || event.key === "Tab") {
-      const code = buffer;
-      buffer = "";
-      const meanGap = (lastKeyAt - firstKeyAt) / Math.max(1, code.length - 1);
-      if (!paused && code.length >= MIN_SCAN_LENGTH && meanGap <= WEDGE_GAP_MS) {
-        event.preventDefault(); // not a click on the focused button, not a focus move
-        submitCode(code, "wedge");
+      if (burst.keys && gap <= WEDGE_PAUSE_MS && isScanBurst()) {
+        event.preventDefault(); // not a click, a form submit, a blur or a focus move
+        event.stopPropagation(); // nor the focused field's own Enter
+        submitCode(endBurst(true), "wedge");
+      } else if (!burst.keys && now - burst.takenAt <= WEDGE_PAUSE_MS) {
+        event.preventDefault(); // the late Enter of a burst already taken on its time-out
+        event.stopPropagation();
+      } else if (burst.keys) {
+        endBurst(false);
       }
       return;
     }
-    if (event.repeat) {
-      buffer = "";
+    if (MODIFIER_KEYS.has(event.key)) return; // Shift for capitals: the read goes on
+    const ch = keyChar(event);
+    if (ch === "") return;
+    if (ch === null || event.repeat) {
+      if (burst.keys) endBurst(false); // editing keys or a held key: a person
       return;
     }
-    let ch = null;
-    // GS arrives as its own character, or as Ctrl+] (the ASCII control-key spelling of 0x1D).
-    if (event.key === GS || (event.ctrlKey && !event.altKey && !event.metaKey
-        && (event.key === "]" || event.code === "BracketRight"))) {
-      ch = GS;
+    // A pause starts a new burst here. So does each slow key once a person is seen typing (a box
+    // number), until fast keys come. Fewer or faster keys cannot be told from a scanner's first
+    // keys slowed by a Bluetooth hiccup or a busy device: they stay, so no scanner key is lost.
+    const paused = !burst.keys || gap > WEDGE_PAUSE_MS;
+    burst.person = !paused && gap > WEDGE_GAP_MS && (burst.person
+      || (burst.keys.length >= MIN_SCAN_LENGTH && meanGap() >= PERSON_GAP_MS));
+    if (paused || burst.person) {
+      if (burst.keys) endBurst(false);
+      burst.firstAt = now;
+    }
+    remember(event.target);
+    if (ch === GS || (burst.keys && gap <= WEDGE_GAP_MS && !isTextField(event.target))) {
+      // Inside a burst on a button, checkbox or select: no click, no toggle, no type-ahead.
       event.preventDefault();
-    } else if (event.ctrlKey || event.altKey || event.metaKey) {
-      return; // a shortcut, not part of a code
-    } else if (event.key.length === 1) {
-      ch = event.key;
-    } else {
-      return; // Shift, CapsLock and other named keys: ignored, the read goes on
     }
-    if (paused || !buffer) {
-      buffer = ""; // a pause: whatever came before was not the same read
-      firstKeyAt = now;
-    }
-    buffer += ch;
-    lastKeyAt = now;
+    burst.keys += ch;
+    burst.lastAt = now;
+    if (!burst.panel && isScanBurst()) showScanning(); // a scan has started: no old answer stands
+    else if (burst.panel && !isScanBurst()) restorePanel(); // it slowed down: a person after all
+    clearTimeout(burst.timer);
+    burst.timer = setTimeout(onBurstTimeout, WEDGE_PAUSE_MS);
   }
 
   // ---- the camera: this device's BarcodeDetector, else frames decoded by the server ----
