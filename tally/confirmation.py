@@ -19,6 +19,8 @@ def confirm_tally(db: Database, manifest_id: int, *, user_id: int | None, settin
     """
     with write(db):
         workflow.apply(db, manifest_id, "confirm_tally", user_id=user_id)
+        lines = manifests.list_lines(db, manifest_id)
+        manifests.require_sound_amounts(lines)
         report = load_reconciliation(db, manifest_id)
         head = manifests.load_head(db, manifest_id)
         confirmed_at = now()
@@ -27,9 +29,7 @@ def confirm_tally(db: Database, manifest_id: int, *, user_id: int | None, settin
             " VALUES (?, ?, ?, ?)",
             [manifest_id, confirmed_at, user_id, snapshot(report)],
         )
-        payload = build_inv101(
-            head, manifests.list_lines(db, manifest_id), report, settings=settings
-        )
+        payload = build_inv101(head, lines, report, settings=settings)
         message_id = outbox.enqueue(
             db,
             manifest_id=manifest_id,

@@ -31,6 +31,8 @@ OPTIONAL = (
     "net_weight_kg",
 )
 LINE_FIELDS = ("line_no", "sku", "name", "declared_qty") + OPTIONAL
+# Amounts and weights: plain numbers of at most 5 decimal places (fields.Fields.decimal).
+AMOUNTS = ("unit_value", "gross_weight_kg", "net_weight_kg")
 MAX_LINES = 100_000
 # Rows read at most, blank ones included (an export's trailing blank rows), before refusing.
 MAX_ROWS = MAX_LINES + 10_000
@@ -255,6 +257,20 @@ def validate(manifest: object) -> dict:
     return {**head, "lines": lines}
 
 
+def require_sound_amounts(lines: list[dict]) -> None:
+    """ConflictError naming each stored amount today's readers refuse (kept by an earlier
+    version, e.g. ``1E+30``): no customs message can be built from it."""
+    errors: list[dict] = []
+    for line in lines:
+        fields = Fields({"line_no": line["line_no"]}, errors)
+        for field in AMOUNTS:
+            fields.decimal(line.get(field), field, required=False)
+    if errors:
+        raise ConflictError(
+            f"{len(errors)} stored amount(s) of this manifest, kept by an earlier version, are"
+            " not plain numbers customs can take; correct them before confirming", errors)
+
+
 def _validate_line(raw: dict, row: int, errors: list) -> dict:
     fields = Fields({"row": row}, errors)
     line = {
@@ -269,7 +285,7 @@ def _validate_line(raw: dict, row: int, errors: list) -> dict:
     if line["gtin"] is not None and not _gs1_check_ok(line["gtin"]):
         errors.append({"row": row, "field": "gtin",
                        "message": f"GTIN check digit is wrong: {line['gtin']}"})
-    for field in ("unit_value", "gross_weight_kg", "net_weight_kg"):
+    for field in AMOUNTS:
         number = fields.decimal(raw.get(field), field, required=False)
         line[field] = None if number is None else str(number)
     return line

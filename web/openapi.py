@@ -108,7 +108,7 @@ ERROR = {"ok": {"const": False}, "status": integer(400, 599), "error": STRING,
          "errors": array({"type": "object", "properties": {"field": STRING, "message": STRING}},
                          description="every problem found, with where: field, row, column, "
                                      "index...")}
-AMOUNTS = ("unit_value", "gross_weight_kg", "net_weight_kg")
+AMOUNTS = manifests.AMOUNTS
 
 
 def manifest_text(field: str, *, required: bool = True) -> dict:

@@ -265,3 +265,22 @@ def test_a_label_document_checks_its_own_arguments_first(as_, manifest, monkeypa
     for kind in ("pdf", "zpl"):
         answer = as_("operator").get(f"/api/manifests/{manifest['id']}/labels.{kind}?{query}")
         assert answer.status_code == 422, kind
+
+
+def test_an_amount_stored_by_an_earlier_version_is_a_clear_conflict_at_confirm(as_, db, manifest):
+    from tests.web.test_api import issue, scan
+
+    mid = manifest["id"]
+    for i, code in enumerate(issue(as_, mid, 1, 3) + issue(as_, mid, 2, 2) + issue(as_, mid, 3, 1)):
+        scan(as_, mid, code, f"legacy-{i}")
+    # What the readers of earlier builds let through (issue 11: confirm then failed forever).
+    db.execute("UPDATE manifest_lines SET unit_value = '1E+30' WHERE manifest_id = ? AND"
+               " line_no = 2", [mid])
+    db.conn.commit()
+    before = as_("operator").get(f"/api/manifests/{mid}").json["status"]
+    refused = as_("supervisor").post(f"/api/manifests/{mid}/tally/confirm")
+    assert refused.status_code == 409
+    assert refused.json["errors"][0]["line_no"] == 2
+    assert refused.json["errors"][0]["field"] == "unit_value"
+    # Nothing changed: the tally stays open to be confirmed once the value is corrected.
+    assert as_("operator").get(f"/api/manifests/{mid}").json["status"] == before
