@@ -118,6 +118,15 @@ def compute_reconciliation(
     }
 
 
+def unit_totals(db: Database, manifest_id: int) -> tuple[int, int]:
+    """Units counted (from the scan ledger) and declared, over the whole manifest."""
+    return db.execute(
+        "SELECT (SELECT count(*) FROM scans WHERE manifest_id = ? AND outcome = 'counted'),"
+        " (SELECT coalesce(sum(declared_qty), 0) FROM manifest_lines WHERE manifest_id = ?)",
+        [manifest_id, manifest_id],
+    ).fetchone()
+
+
 def list_discrepancies(db: Database, manifest_id: int) -> list[dict]:
     """Every discrepancy record of a manifest, corrections included, with whether it is in force."""
     rows = list(

@@ -28,8 +28,11 @@ WORKFLOW_ACTION_NAMES = {
 }
 ACTOR_NAMES = {"customs": "海关 customs", "gate": "卡口 gate", "operator": "operator",
                "supervisor": "supervisor"}
-# A manifest line at reconciliation.
-LINE_STATUS_NAMES = {"match": "相符 Match", "short": "短少 Short", "over": "溢余 Over"}
+# A manifest line at reconciliation; the pages show not_counted until counting begins.
+LINE_STATUS_NAMES = {"match": "相符 Match", "short": "短少 Short", "over": "溢余 Over",
+                     "not_counted": "未计数 Not counted yet"}
+# The steps the tally waits for before it opens (tally.workflow.tally_stage).
+PENDING_STEP_NAMES = {"pass_inspection": "查验 inspection", "write_off": "核销 write-off"}
 DISCREPANCY_KIND_NAMES = {
     "short": "短少 Short",
     "over": "溢余 Over",
@@ -44,3 +47,8 @@ CORRECTION_ACTION_NAMES = {"record": "记录 Record", "replace": "替换 Replace
 def chinese(name: str) -> str:
     """The Chinese word of a bilingual name: ``chinese("短少 Short") == "短少"``."""
     return name.split(" ", 1)[0]
+
+
+def english(name: str) -> str:
+    """The English words of a bilingual name: ``english("核销 write-off") == "write-off"``."""
+    return name.split(" ", 1)[1]

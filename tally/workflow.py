@@ -17,6 +17,7 @@ from tally import conditions
 from tally.db import write
 from tally.errors import ConflictError, NotFoundError
 from tally.events import record_event
+from tally.names import PENDING_STEP_NAMES, chinese, english
 
 
 class Status(enum.StrEnum):
@@ -89,6 +90,12 @@ def _tally_status_normal(db: Database, manifest_id: int, context: dict) -> list[
 
 def _no_unexplained_differences(db: Database, manifest_id: int, context: dict) -> list[dict]:
     report = conditions.reconciliation(db, manifest_id)
+    totals = report["totals"]
+    stage = tally_stage(current_status(db, manifest_id), totals["counted"], totals["declared"])
+    if not stage.counting_begun and not report["balanced"]:
+        # Before any unit is counted every line differs: that says nothing about any one line.
+        return [{"condition": "counting", "counted": totals["counted"],
+                 "declared": totals["declared"], "message": stage.text}]
     return [
         {
             "line_no": line["line_no"],
@@ -210,8 +217,68 @@ def require_tally_open(db: Database, manifest_id: int, refused: str) -> Status:
     why = why_tally_not_open(status)
     if why is not None:
         raise ConflictError(f"{why}; {refused}", current_status=status.value,
-                            tally="closed" if has_tally_opened(status) else "not_open_yet")
+                            tally=tally_stage(status).tally)
     return status
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Where a consignment stands for the tally, in the pages' words (Chinese, then English).
+
+    ``key``: not_open_yet, not_counted (open, nothing counted yet), counting or closed;
+    ``tally``: not_open_yet, open or closed, as require_tally_open's refusal says it;
+    ``pending``: the steps left, in order (the actions before the tally opens; issue_labels,
+    scan and confirm_tally while it is open; none once it is closed).
+    """
+
+    key: str
+    tally: str
+    text: str
+    pending: tuple[str, ...]
+    counted: int
+    declared: int
+
+    @property
+    def counting_begun(self) -> bool:
+        """A unit is counted, or the tally is closed (its counts final): differences mean
+        something only then."""
+        return self.key in ("counting", "closed")
+
+
+def tally_stage(status: Status, counted: int = 0, declared: int = 0) -> Stage:
+    """Where a consignment at ``status`` with ``counted`` of ``declared`` units stands for the
+    tally and what is pending: the one text every page shows."""
+    if status in _TALLY_NOT_YET:
+        pending = _steps_to_tally(status)
+        names = [PENDING_STEP_NAMES[action] for action in pending]
+        text = (f"理货未开始：{'、'.join(map(chinese, names))}待完成 The tally opens after "
+                f"{' and '.join(map(english, names))}")
+        return Stage("not_open_yet", "not_open_yet", text, pending, counted, declared)
+    if not is_tally_open(status):
+        return Stage("closed", "closed", "理货已确认 The tally is confirmed: nothing more can be "
+                     "recorded", (), counted, declared)
+    if not counted:
+        return Stage("not_counted", "open", f"理货未开始计数，0 / {declared}：先发放标签，再扫描"
+                     f" Counting not started, 0 / {declared}: issue labels, then scan",
+                     ("issue_labels", "scan", "confirm_tally"), counted, declared)
+    return Stage("counting", "open", f"理货中，已点 {counted} / {declared} Counting: {counted} / "
+                 f"{declared} counted", ("scan", "confirm_tally"), counted, declared)
+
+
+def consignment_stage(db: Database, manifest_id: int) -> Stage:
+    """tally_stage of a stored consignment; NotFoundError if there is none."""
+    return tally_stage(current_status(db, manifest_id),
+                       *conditions.unit_totals(db, manifest_id))
+
+
+def _steps_to_tally(status: Status) -> tuple[str, ...]:
+    """The actions that lead from ``status`` (before the tally) to the open tally."""
+    steps = []
+    while status in _TALLY_NOT_YET:
+        transition = next(t for t in TRANSITIONS if t.source == status)
+        steps.append(transition.action)
+        status = transition.target
+    return tuple(steps)
 
 
 def unmet_conditions(db: Database, transition: Transition, subject_id: int,

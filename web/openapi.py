@@ -604,7 +604,8 @@ def paths() -> dict:
             "post", "Confirm the tally", {ok: json_answer(ref("TallyConfirmed"),
                                                           "tallied: the inventory list queued")},
             role="supervisor", tag="tally", params=[m], errors=(404, 409),
-            description="409 lists the lines whose difference is unexplained.")},
+            description="409 lists the lines whose difference is unexplained (before any unit "
+                        "is counted: one condition, counting, says counting has not started).")},
         "/api/manifests/{manifest_id}/sync": {
             "get": op("get", "Show the sync log", {ok: json_answer(ref("SyncStatus"))},
                       tag="customs", params=[m], errors=(404,),

@@ -42,11 +42,11 @@ class Site:
         assert status == 201, manifest
         return manifest
 
-    def cleared_manifest(self) -> dict:
+    def cleared_manifest(self, csv_text: str = MANIFEST_CSV) -> dict:
         """A consignment inspected and written off: ready to tally."""
         from tests.conftest import WRITE_OFF, passing_inspection
 
-        manifest = self.new_manifest()
+        manifest = self.new_manifest(csv_text)
         mid = manifest["id"]
         status, body = self.api["operator"].call(
             "POST", f"/api/manifests/{mid}/inspections",

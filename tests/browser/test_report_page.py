@@ -64,12 +64,12 @@ def test_report_confirm_flow(desk, site):
     expect(desk.locator("tr[data-line='2']")).to_have_class("line-short unexplained refused")
     screenshot(desk, "report-refused-desk")
 
-    # Recording the discrepancy: choosing line 2 suggests short 1; a refusal keeps the form.
+    # Recording the discrepancy: choosing line 2 suggests short, never the quantity; a refusal
+    # keeps the form.
     desk.select_option("#d-line", "2")
-    assert desk.input_value("#d-kind") == "short" and desk.input_value("#d-qty") == "1"
+    assert desk.input_value("#d-kind") == "short" and desk.input_value("#d-qty") == ""
     desk.fill("#d-note", "箱内只有 1 件 box held 1")
     desk.fill("#d-disposition", "按实收 Settle on actual received")
-    desk.fill("#d-qty", "")
     desk.click("#d-submit")
     expect(desk.locator("#flash")).to_contain_text("qty: a whole number of at least 1",
                                                    timeout=WAIT)
@@ -125,14 +125,18 @@ def test_operator_sees_no_confirm_button(phone, site):
     expect(phone.locator("[data-testid=confirm-needs-supervisor]")).to_be_visible()
     expect(phone.locator("[data-testid=discrepancy-form]")).to_be_visible()
     expect(phone.locator("[data-testid=chart] svg rect")).to_have_count(6)
-    # An operator records the short from the phone: line 2 and short 1 are suggested.
-    assert phone.input_value("#d-line") == "2" and phone.input_value("#d-qty") == "1"
+    # An operator records the short from the phone: line 2 and short are suggested, and the
+    # quantity is typed.
+    assert phone.input_value("#d-line") == "2" and phone.input_value("#d-kind") == "short"
+    assert phone.input_value("#d-qty") == ""
+    phone.fill("#d-qty", "1")
     phone.fill("#d-disposition", "按实收 Settle on actual received")
     phone.click("#d-submit")
     expect(phone.locator("#flash")).to_contain_text("Recorded discrepancy", timeout=WAIT)
     expect(phone.locator("tr[data-line='2']")).to_contain_text("已说明 Explained")
     expect(phone.locator("[data-testid=records] tbody tr")).to_have_count(1)
     expect(phone.locator("[data-testid=confirm]")).to_have_count(0)
+    expect(phone.locator("[data-testid=correct-needs-supervisor]")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(phone, "report-phone")
 
@@ -255,12 +259,13 @@ def test_a_long_report_is_read_and_explained_page_by_page(desk, site):
     expect(desk.locator("[data-testid=chart] svg rect")).to_have_count(400)
     desk.click("[data-testid=pager] a[data-page='2']")
     expect(rows.first).to_have_attribute("data-line", "201")
-    assert desk.input_value("#d-line") == "201"  # the first line of this page left to explain
+    assert desk.input_value("#d-line") == "201"  # nothing counted yet: this page's first line
     desk.select_option("#d-line", "250")
+    desk.fill("#d-qty", "1")
     desk.fill("#d-note", "未到货 not arrived")
     desk.click("#d-submit")
     expect(desk.locator("#flash")).to_contain_text("Recorded discrepancy", timeout=WAIT)
     expect(rows.first).to_have_attribute("data-line", "201")
-    expect(desk.locator("tr[data-line='250']")).to_contain_text("已说明 Explained")
+    expect(desk.locator("tr[data-line='250']")).to_contain_text("短少 Short 1")
     expect(desk.locator("[data-testid=pager]")).to_contain_text("201–400 / 450")
     screenshot(desk, "report-pages-desk")

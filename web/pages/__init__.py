@@ -6,7 +6,7 @@ Each page module has a blueprint; ``signed_in`` sends an anonymous visitor to th
 import functools
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, g, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 
 from tally.fields import whole_number
 from tally.users import has_role
@@ -33,6 +33,16 @@ NAV = (
     ("label_pages.labels", "标签 Labels"),
     ("gate_pages.gate", "卡口 Gate"),
 )
+# The page of each pending step of a tally stage (tally.workflow.Stage.pending): endpoint, label,
+# how it takes the consignment. The write-off has no page: the consignment page's next step says
+# what it waits for.
+STEP_PAGES = {
+    "pass_inspection": ("inspection_pages.inspection", "查验 Inspection", "manifest_id"),
+    "write_off": ("consignment_pages.show", "核销 Write-off", "manifest_id"),
+    "issue_labels": ("label_pages.labels", "标签 Labels", "manifest"),
+    "scan": ("scan_pages.scan", "扫描 Scan", "manifest"),
+    "confirm_tally": ("report_pages.report", "对账 Report", "manifest_id"),
+}
 PAGE_MODULES = ("auth", "consignments", "scan", "labels", "report", "inspection", "gate")
 
 
@@ -53,6 +63,20 @@ def register_pages(app: Flask) -> None:
             "nav_links": lambda: [(e, label) for e, label in NAV if e in app.view_functions],
             "has_page": lambda endpoint: endpoint in app.view_functions,
         }
+
+    app.add_template_global(step_link)  # a global: templates/stage.html is imported
+
+
+def step_link(stage, manifest_id: int) -> dict | None:
+    """``url`` and ``label`` of the page for the first pending step of a tally stage (None when
+    nothing is pending, or that step has no page or is the page shown)."""
+    for step in stage.pending[:1]:
+        endpoint, label, argument = STEP_PAGES[step]
+        if endpoint in current_app.view_functions and endpoint != request.endpoint:
+            anchor = {"_anchor": "next-step"} if step == "write_off" else {}
+            return {"url": url_for(endpoint, **{argument: manifest_id}, **anchor),
+                    "label": label, "step": step}
+    return None
 
 
 def page_of_lines(total: int) -> dict:

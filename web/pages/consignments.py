@@ -39,4 +39,5 @@ def show(manifest_id):
     steps = [s.value for s in workflow.Status if s != workflow.Status.RETURNED]
     return render_template("consignment.html", state=state, steps=steps, by_names=ACTOR_NAMES,
                            manifest=manifests.load_head(db, manifest_id),
+                           stage=workflow.consignment_stage(db, manifest_id),
                            shown=SHOWN_CONDITIONS)

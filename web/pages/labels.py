@@ -24,8 +24,7 @@ def _tally(manifest: dict) -> dict:
     """The manifest with the tally rule's answer for it (tally.workflow decides, not the page)."""
     status = workflow.Status(manifest["status"])
     return {**manifest, "tally_open": workflow.is_tally_open(status),
-            "tally_opened": workflow.has_tally_opened(status),
-            "tally_note": workflow.why_tally_not_open(status)}
+            "tally_opened": workflow.has_tally_opened(status)}
 
 
 @bp.get("/labels")
@@ -60,6 +59,7 @@ def labels():
             for line in lines:
                 line["issued"] = issued[line["line_no"]]
             manifest.update(lines=lines, declared_total=totals["declared"],
+                            stage=workflow.consignment_stage(db, manifest_id),
                             **labelling.issued_summary(db, manifest_id))
             page["manifest"] = manifest
     return render_template("labels.html", page=page, manifest=page["manifest"])

@@ -28,12 +28,13 @@ def utc_time(value) -> str:
 def report(manifest_id):
     db = get_db()
     data = reconcile.load_reconciliation(db, manifest_id)
-    status = workflow.Status(data["manifest"]["status"])
+    totals = data["totals"]
+    stage = workflow.tally_stage(workflow.Status(data["manifest"]["status"]), totals["counted"],
+                                 totals["declared"])
     tally = confirmation.get_confirmed(db, manifest_id)
     if tally is not None:
         by = get_user(db, tally["confirmed_by"]) if tally["confirmed_by"] else None
         tally = {"confirmed_at": tally["confirmed_at"], "by": by["name"] if by else "—"}
-    totals = data["totals"]
     records = reconcile.list_discrepancies(db, manifest_id)
     # For a record no longer in force: whether the record after it replaced or withdrew it.
     actions = {r["id"]: r["action"] for r in records}
@@ -41,13 +42,17 @@ def report(manifest_id):
         r["superseded_action"] = actions.get(r["superseded_by"])
     pager = page_of_lines(len(data["lines"]))
     lines = data["lines"][pager["offset"]:pager["offset"] + pager["limit"]]
+    for line in lines:  # before counting begins no line is short or unexplained: it is uncounted
+        line["shown"] = line["status"] if stage.counting_begun else "not_counted"
+        line["to_explain"] = line["unexplained"] if stage.counting_begun else 0
     chart = [
         {"line_no": line["line_no"], "sku": line["sku"], "declared": line["declared"],
-         "counted": line["counted"], "status": line["status"]}
+         "counted": line["counted"], "status": line["shown"]}
         for line in lines
     ]
     # Where the manager finds the first difference left to explain, when it is on another page.
-    first = next((i for i, line in enumerate(data["lines"]) if line["unexplained"]), None)
+    first = next((i for i, line in enumerate(data["lines"]) if line["unexplained"]), None
+                 ) if stage.counting_begun else None
     return render_template(
         "report.html",
         report=data,
@@ -57,7 +62,8 @@ def report(manifest_id):
         manifest=data["manifest"],
         records=records,
         tally=tally,
-        tally_open=workflow.is_tally_open(status),
+        stage=stage,
+        tally_open=stage.tally == "open",
         progress=round(progress(totals["counted"], totals["declared"]) * 100),
         chart=chart,
         status_names=LINE_STATUS_NAMES,

@@ -13,15 +13,18 @@ bp = page_blueprint("scan_pages")
 @bp.get("/scan")
 @signed_in
 def scan():
-    listing = manifests.list_manifests(get_db())
+    db = get_db()
     selected = request.args.get("manifest", type=int)
     # Only consignments whose tally is open take scans; the one asked for stays in the list
-    # (marked closed) so the page can say why its scans are refused.
+    # with where it stands, so the page can say why its scans are refused.
     choices = [
         {**m, "open": workflow.is_tally_open(workflow.Status(m["status"]))}
-        for m in listing
+        for m in manifests.list_manifests(db)
     ]
     choices = [m for m in choices if m["open"] or m["id"] == selected]
+    for m in choices:
+        if not m["open"]:
+            m["stage"] = workflow.consignment_stage(db, m["id"])
     return render_template(
         "scan.html",
         consignments=choices,

@@ -115,34 +115,31 @@ async function refreshOrSay(message) {
 
 // --- the discrepancy form ----------------------------------------------------------------------
 
-// Which fields the manager has typed into: those are never overwritten by a default.
-let touched = { kind: false, qty: false };
+// Whether the manager has chosen the kind: a chosen kind is never overwritten by a suggestion.
+// The quantity is never suggested: it is typed, so no single click writes a line off.
+let kindChosen = false;
 
 function suggest() {
   const line = $("d-line");
-  if (!line) return;
+  if (!line || kindChosen) return;
   const option = line.selectedOptions[0];
   const unexplained = option && option.value ? Number(option.dataset.unexplained) : 0;
-  if (!touched.kind) {
-    if (option && !option.value) $("d-kind").value = "wrong_item";
-    else if (unexplained < 0) $("d-kind").value = "short";
-    else if (unexplained > 0) $("d-kind").value = "over";
-  }
-  if (!touched.qty) $("d-qty").value = unexplained ? String(Math.abs(unexplained)) : "";
+  if (option && !option.value) $("d-kind").value = "wrong_item";
+  else if (unexplained < 0) $("d-kind").value = "short";
+  else if (unexplained > 0) $("d-kind").value = "over";
 }
 
 function initForm() {
-  touched = { kind: false, qty: false };
+  kindChosen = false;
   suggest();
 }
 
 document.addEventListener("input", (event) => {
-  if (event.target.id === "d-kind") touched.kind = true;
-  if (event.target.id === "d-qty") touched.qty = true;
+  if (event.target.id === "d-kind") kindChosen = true;
 });
 
 document.addEventListener("change", (event) => {
-  if (event.target.id === "d-kind") touched.kind = true;
+  if (event.target.id === "d-kind") kindChosen = true;
   if (event.target.id === "d-line") suggest();
 });
 

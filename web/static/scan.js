@@ -64,7 +64,7 @@
   if (!root) return;
   const $ = (id) => document.getElementById(id);
   const els = {
-    manifest: $("manifest"), box: $("box"), blind: $("blind"), closedNote: $("closed-note"),
+    manifest: $("manifest"), box: $("box"), blind: $("blind"),
     result: $("result"), video: $("video"), camera: $("camera"), cameraToggle: $("camera-toggle"),
     cameraStop: $("camera-stop"), cameraMode: $("camera-mode"), torch: $("torch"),
     manual: $("manual"), manualCode: $("manual-code"), progress: $("progress"), lines: $("lines"),
@@ -136,8 +136,10 @@
       localStorage.setItem(STORE_KEY, JSON.stringify(
         { manifest: state.manifestId, box: state.box, blind: state.blind }));
     } catch { /* private mode: the URL still remembers */ }
-    const option = els.manifest.selectedOptions[0];
-    els.closedNote.hidden = !(option && option.dataset.open === "0");
+    // A consignment that takes no scans says why (not open yet, or closed) under the choice.
+    for (const note of root.querySelectorAll(".closed-note")) {
+      note.hidden = note.dataset.manifest !== els.manifest.value;
+    }
     document.body.classList.toggle("blind", state.blind);
     if (state.manifestId !== previous) {
       stopCamera();
