@@ -27,6 +27,7 @@ Positions are in the stored pixel grid of the upload: a phone JPEG with an EXIF 
 is decoded as stored, not as displayed (decoding itself does not care about orientation).
 """
 
+import functools
 import io
 import threading
 import warnings
@@ -48,8 +49,10 @@ cv2.setNumThreads(CV_THREADS)
 FORMATS_1D = ("Code128", "Code39", "EAN13", "EAN8", "UPCA", "UPCE", "ITF")
 FORMATS_2D = ("QRCode", "DataMatrix")
 DEFAULT_FORMATS = FORMATS_1D + FORMATS_2D
+# Product codes: a misread shows the wrong product, and one check digit is all that guards them.
+RETAIL_FORMATS = frozenset({"EAN13", "UPCA", "UPCE", "EAN8"})
 # Reads of these need a confirming read from another engine or crop (short, or weak checksum).
-WEAK_FORMATS = frozenset({"Code39", "ITF", "EAN8", "UPCE"})
+WEAK_FORMATS = frozenset({"Code39", "ITF"}) | RETAIL_FORMATS
 
 # Image containers we accept; Pillow only parses their header (never EPS/PSD & co.).
 ACCEPTED_CONTAINERS = ["JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"]  # JPEG covers MPO
@@ -67,6 +70,12 @@ ENHANCE_SCALE = 2.0  # enhanced crop: upscale across the bars
 SMOOTH_FRACTION = 0.25  # enhanced crop: average along this fraction of the bar height
 UNSHARP_SIGMA = 1.6  # enhanced crop: unsharp mask (frame pixels) ...
 UNSHARP_AMOUNT = 4.0  # ... and strength, tuned on the camera benchmark
+# Retail requests only: the levelled profile deconvolved (Richardson-Lucy) for these Gaussian
+# defocus sigmas (frame px), for the blurred product photos the crops above do not read.
+DEBLUR_SIGMAS = (1.0, 1.3, 1.6, 2.0, 2.5, 3.0)
+DEBLUR_ITERATIONS = 30
+DEBLUR_ROWS = 16  # the deconvolved profile is read as a strip this many rows high
+UPSCALE_BELOW = 720  # px, short side: a small retail photo with nothing read is read again at 2x
 
 _ZX_FORMAT = {name: getattr(zxingcpp.BarcodeFormat, name) for name in DEFAULT_FORMATS}
 _ZBAR_SYMBOL = {
@@ -78,6 +87,9 @@ _ZBAR_SYMBOL = {
     "UPCE": pyzbar.ZBarSymbol.UPCE,
     "ITF": pyzbar.ZBarSymbol.I25,
 }
+# ISO/IEC 15424 symbology identifiers of ZBar reads (ZBar does not report them); only EAN/UPC
+# reads can be answered from ZBar reads alone, and those carry no add-on here.
+_ZBAR_SYMBOLOGY = {"EAN13": "]E0", "UPCA": "]E0", "UPCE": "]E0", "EAN8": "]E4"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,8 @@ class Barcode:
     text: str
     position: list[tuple[int, int]]  # 4 corners in the original image's pixel coordinates
     engine: str  # "zxing" / "zbar": which engine read it, for diagnostics
+    # ISO/IEC 15424 symbology identifier: "]E0" EAN-13/UPC, "]C1" GS1-128, "]d2" GS1 DataMatrix ...
+    symbology_identifier: str = ""
 
 
 class ImageError(ValueError):
@@ -201,15 +215,28 @@ def decode_array(gray: np.ndarray, *, formats: Iterable[str] | None = None) -> l
     found = _Results()
     linear = [f for f in wanted if f in FORMATS_1D]
     matrix = len(linear) < len(wanted)
+    retail = any(f in RETAIL_FORMATS for f in wanted)
     if matrix:  # 2D codes are read at any angle by the full-frame pass only
         _read_full_frame(gray, wanted, found)
-    if linear and not any(b.format in FORMATS_1D for b in found.items):
-        _read_located(gray, linear, found)
+    if linear and not found.has_linear():
+        _read_located(gray, linear, found, retail=retail)
     if not matrix and not found.items:
         # 1D only (the scan endpoint): the locator reads most frames faster than a full-frame
         # pass would; the full frame is the fallback for symbols it did not find.
         _read_full_frame(gray, wanted, found)
-    return found.items
+    if retail and not found.has_linear() and min(gray.shape) < UPSCALE_BELOW:
+        _read_upscaled(gray, linear, found)
+    return found.finish()
+
+
+def _read_upscaled(gray: np.ndarray, linear: list[str], found: "_Results") -> None:
+    """Both engines on the frame at 2x: thin EAN/UPC modules of small photos (measured)."""
+    up = cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    back = np.array([[0.5, 0, 0], [0, 0.5, 0]])
+    for code in _read_zxing(up, linear, full_frame=True, back=back):
+        found.offer(code, "up2")
+    for code in _read_zbar(up, linear, back):
+        found.offer(code, "up2")
 
 
 def _read_full_frame(gray: np.ndarray, formats: tuple[str, ...], found: "_Results") -> None:
@@ -253,24 +280,53 @@ class _Results:
         self.items: list[Barcode] = []
         self._keys: set[tuple[str, str]] = set()
         self._sources: dict[tuple[str, str], set[str]] = {}
+        self._reads: dict[tuple[str, str], list[Barcode]] = {}
 
     def offer(self, code: Barcode, variant: str) -> bool:
         """Accept a read (True), or hold it until a read from another source agrees (False).
 
         A source is an engine on an image variant ("zxing/frame", "zbar/level", ...): two reads
-        of one crop by one engine are not independent, two engines or two variants are.
+        of one crop by one engine are not independent, two engines or two variants are. An
+        accepted EAN/UPC read that another read of the same place contradicts answers False, so
+        that the caller keeps reading; finish() drops it unless it outvotes the other 2 to 1.
         """
         key = (code.format, code.text)
+        self._reads.setdefault(key, []).append(code)
         if key in self._keys:
-            return True
+            self._sources.get(key, set()).add(f"{code.engine}/{variant}")
+            return not self._contested(key)
         if _needs_confirmation(code):
             sources = self._sources.setdefault(key, set())
             sources.add(f"{code.engine}/{variant}")
-            if len(sources) < 2:
+            if not _confirmed(code.format, sources):
                 return False
+            # answer zxing-cpp's read when there is one: its text and symbology identifier
+            code = next((r for r in self._reads[key] if r.engine == "zxing"), code)
         self._keys.add(key)
         self.items.append(code)
-        return True
+        return not self._contested(key)
+
+    def finish(self) -> list[Barcode]:
+        """The accepted barcodes, less the EAN/UPC reads that a conflicting read contests."""
+        return [b for b in self.items if not self._contested((b.format, b.text))]
+
+    def has_linear(self) -> bool:
+        """True once an uncontested 1D read was accepted."""
+        return any(b.format in FORMATS_1D for b in self.finish())
+
+    def _contested(self, key: tuple[str, str]) -> bool:
+        """An EAN/UPC text is contested by another EAN/UPC text read at the same place by at
+        least half as many sources: two decodings of one symbol, so neither is trusted."""
+        if key[0] not in RETAIL_FORMATS:
+            return False
+        votes = len(self._sources.get(key, ()))
+        return any(
+            other != key
+            and other[0] in RETAIL_FORMATS
+            and 2 * len(self._sources.get(other, ())) >= votes
+            and any(_overlap(a, b) for a in self._reads[key] for b in reads)
+            for other, reads in self._reads.items()
+        )
 
     def pending(self, source: str) -> list[tuple[str, str]]:
         """(format, text) of unconfirmed reads seen only from ``source``."""
@@ -282,7 +338,7 @@ class _Results:
         """True if the point lies inside an accepted 1D symbol (a duplicate locator box)."""
         return any(
             cv2.pointPolygonTest(np.array(b.position, np.float32), point, False) >= 0
-            for b in self.items
+            for b in self.finish()
             if b.format in FORMATS_1D
         )
 
@@ -290,6 +346,21 @@ class _Results:
 def _needs_confirmation(code: Barcode) -> bool:
     """Weak formats from any engine, and everything ZBar reads (measured false reads of both)."""
     return code.engine == "zbar" or code.format in WEAK_FORMATS
+
+
+def _confirmed(fmt: str, sources: set[str]) -> bool:
+    """Two independent sources; ZBar alone confirms only EAN/UPC digits (it drops Code128
+    FNC4 and reads Latin-1 text as other ASCII the same way on every variant: measured)."""
+    if len(sources) < 2:
+        return False
+    return fmt in RETAIL_FORMATS or any(s.startswith("zxing/") for s in sources)
+
+
+def _overlap(a: Barcode, b: Barcode) -> bool:
+    """Two reads lie on one symbol: their centres are closer than half the longer one."""
+    pa, pb = np.array(a.position, np.float64), np.array(b.position, np.float64)
+    size = max(np.ptp(pa, axis=0).max(), np.ptp(pb, axis=0).max(), 1.0)
+    return float(np.linalg.norm(pa.mean(axis=0) - pb.mean(axis=0))) < size / 2
 
 
 def _read_zxing(
@@ -315,7 +386,9 @@ def _read_zxing(
             continue
         p = r.position
         corners = [(c.x, c.y) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
-        out.append(Barcode(fmt, r.text, _map_back(corners, back), "zxing"))
+        out.append(
+            Barcode(fmt, r.text, _map_back(corners, back), "zxing", r.symbology_identifier)
+        )
     return out
 
 
@@ -351,7 +424,8 @@ def _read_zbar(image: np.ndarray, formats: Iterable[str], back: np.ndarray | Non
             continue
         pts = np.array([(p.x, p.y) for p in r.polygon] or [(0, 0)], np.float32)
         corners = cv2.boxPoints(cv2.minAreaRect(pts)).tolist()
-        out.append(Barcode(norm[0], norm[1], _map_back(corners, back), "zbar"))
+        ident = _ZBAR_SYMBOLOGY.get(norm[0], "")
+        out.append(Barcode(norm[0], norm[1], _map_back(corners, back), "zbar", ident))
     return out
 
 
@@ -429,14 +503,16 @@ def _locate(gray: np.ndarray) -> list[np.ndarray]:
     return sorted(boxes, key=lambda b: -cv2.contourArea(b))
 
 
-def _read_located(gray: np.ndarray, formats: list[str], found: _Results) -> None:
+def _read_located(
+    gray: np.ndarray, formats: list[str], found: _Results, *, retail: bool = False
+) -> None:
     """Level each located box and read it; stop after MAX_FAILED_BOXES boxes gave nothing."""
     failed = 0
     for box in _locate(gray)[:MAX_BOXES]:
         center = tuple(float(v) for v in box.mean(axis=0))
         if found.covers(center):
             continue
-        if not _read_box(gray, box, formats, found):
+        if not _read_box(gray, box, formats, found, retail=retail):
             failed += 1
             if failed >= MAX_FAILED_BOXES:
                 return
@@ -454,12 +530,14 @@ class _Box:
     angle: float
 
 
-def _read_box(gray: np.ndarray, corners: np.ndarray, formats: list[str], found: _Results) -> bool:
+def _read_box(
+    gray: np.ndarray, corners: np.ndarray, formats: list[str], found: _Results, *, retail: bool
+) -> bool:
     """Read one located box, cheapest crop first; True once a read was accepted."""
     box = _measure_box(gray, corners)
     if box is None:
         return False
-    for variant, make_crop, engines in _VARIANTS:
+    for variant, make_crop, engines in _VARIANTS + (_DEBLUR_VARIANTS if retail else ()):
         crop, back = make_crop(gray, box)
         for engine in engines:
             reads = engine(crop, formats, back)
@@ -556,9 +634,42 @@ def _tight_crop(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
     return _warp(gray, box, 1.0, 1.0, cv2.INTER_LINEAR, pad=TIGHT_PAD)
 
 
+def _deblurred_crop(gray: np.ndarray, box: _Box, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The middle rows' mean profile, 2x across the bars, deconvolved for a defocus of
+    ``sigma`` frame px, as a strip: reads blurred EAN/UPC photos that sharpening does not."""
+    crop, back = _warp(gray, box, ENHANCE_SCALE, 1.0, cv2.INTER_CUBIC)
+    top = crop.shape[0] // 4
+    row = _richardson_lucy(crop[top : crop.shape[0] - top].mean(axis=0), sigma * ENHANCE_SCALE)
+    shifted = back.copy()
+    shifted[:, 2] += back[:, 1] * (crop.shape[0] - DEBLUR_ROWS) / 2  # the strip sits mid-crop
+    return np.ascontiguousarray(np.repeat(row[None], DEBLUR_ROWS, axis=0)), shifted
+
+
+def _richardson_lucy(profile: np.ndarray, sigma: float) -> np.ndarray:
+    """1D Richardson-Lucy deconvolution by a Gaussian; grey levels stretched to 0..255."""
+    radius = int(4 * sigma) + 1
+    x = np.arange(-radius, radius + 1)
+    kernel = np.exp(-(x * x) / (2 * sigma * sigma))
+    kernel /= kernel.sum()
+    lo, hi = np.percentile(profile, (2, 98))
+    observed = np.clip((profile - lo) / max(hi - lo, 1e-6), 0.02, 1.0)
+    observed = np.pad(observed, radius, mode="edge")  # no dark border from zero padding
+    estimate = observed.copy()
+    for _ in range(DEBLUR_ITERATIONS):  # the kernel is symmetric: it is its own mirror
+        ratio = observed / (np.convolve(estimate, kernel, "same") + 1e-6)
+        estimate *= np.convolve(ratio, kernel, "same")
+    estimate = estimate[radius:-radius]
+    return np.clip(estimate * (255 / max(float(estimate.max()), 1e-6)), 0, 255).astype(np.uint8)
+
+
 # Crop variants, cheapest and most productive first, with the engines that read each.
 _VARIANTS = (
     ("level", _level_crop, (_read_crop_zxing, _read_crop_zbar)),
     ("enhanced", _enhanced_crop, (_read_crop_zxing, _read_crop_zbar)),
     ("tight", _tight_crop, (_read_crop_zxing,)),
+)
+# Retail requests only; zxing-cpp alone, since ZBar read none of these strips (measured).
+_DEBLUR_VARIANTS = tuple(
+    (f"deblur{sigma}", functools.partial(_deblurred_crop, sigma=sigma), (_read_crop_zxing,))
+    for sigma in DEBLUR_SIGMAS
 )

@@ -12,7 +12,14 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from bench.camera import make_frames, make_label_image, make_product_image, random_gtin13
+from bench.camera import (
+    make_frames,
+    make_label_image,
+    make_product_image,
+    photograph,
+    random_gtin13,
+)
+from bench.carton import element_strings, photographed_carton
 from labels.decode import (
     MAX_BYTES,
     Barcode,
@@ -210,7 +217,137 @@ def test_zbar_and_weak_reads_wait_for_a_second_source():
     assert not results.offer(zbar, "level")  # the same engine on the same crop: not independent
     assert results.offer(Barcode("Code128", CODE, [(0, 0)] * 4, "zxing"), "enhanced")
     assert [b.engine for b in results.items] == ["zxing"]
-    weak = Barcode("UPCE", "0012345000065", [(0, 0)] * 4, "zxing")
+    weak = Barcode("UPCE", "0012345000065", [(0, 0)] * 4, "zxing", "]E0")
     assert not results.offer(weak, "frame")
     assert results.offer(Barcode("UPCE", "0012345000065", [(0, 0)] * 4, "zbar"), "frame")
     assert [b.format for b in results.items] == ["Code128", "UPCE"]
+    assert results.items[1].engine == "zxing"  # the answer is zxing-cpp's read when there is one
+
+
+QUAD = [(10, 10), (210, 10), (210, 90), (10, 90)]
+
+
+def test_zbar_alone_never_confirms_code128():
+    """ZBar drops Code128 FNC4 the same way on every crop: two ZBar reads are not enough."""
+    results = _Results()
+    assert not results.offer(Barcode("Code128", "ssss1234", QUAD, "zbar"), "frame")
+    assert not results.offer(Barcode("Code128", "ssss1234", QUAD, "zbar"), "level")
+    assert results.finish() == []
+
+
+@pytest.mark.parametrize("fmt", ["EAN13", "UPCA", "UPCE", "EAN8"])
+def test_product_codes_need_two_sources(fmt):
+    results = _Results()
+    code = Barcode(fmt, "4006381333931", QUAD, "zxing", "]E0")
+    assert not results.offer(code, "frame")
+    assert results.finish() == []
+    assert results.offer(code, "level")
+    assert results.finish() == [code]
+
+
+def test_contradicting_product_reads_of_one_symbol_answer_nothing():
+    """Two EAN-13 texts read on the same symbol: neither is answered unless one outvotes the
+    other 2 to 1; the same text elsewhere in the image is another symbol, not a conflict."""
+    right = Barcode("EAN13", "8410054010412", QUAD, "zxing", "]E0")
+    wrong = Barcode("EAN13", "6412012010412", [(x + 5, y) for x, y in QUAD], "zxing", "]E0")
+    elsewhere = Barcode("EAN13", "6412012010412", [(x + 900, y) for x, y in QUAD], "zxing", "]E0")
+    results = _Results()
+    results.offer(wrong, "frame")
+    assert not results.offer(right, "frame") and not results.offer(right, "level")
+    assert results.finish() == []  # 2 votes against 1
+    assert results.offer(right, "enhanced") and results.offer(right, "tight")
+    assert [b.text for b in results.finish()] == [right.text]  # 4 against 1
+    apart = _Results()
+    for variant in ("frame", "level"):
+        apart.offer(right, variant)
+        apart.offer(elsewhere, variant)
+    assert sorted(b.text for b in apart.finish()) == sorted([right.text, elsewhere.text])
+
+
+def _product_photo(text: str, fmt: zxingcpp.BarcodeFormat, seed: int, angle: float) -> bytes:
+    """A retail symbol (with its add-on when ``text`` has one) photographed by the camera."""
+    symbol = zxingcpp.write_barcode_to_image(zxingcpp.create_barcode(text, fmt), scale=8)
+    image = Image.fromarray(np.array(symbol)).convert("L")
+    return photograph(
+        image,
+        random.Random(seed),
+        rotation_deg=angle,
+        tilt_deg=12,
+        blur_sigma=0.7,
+        noise=4,
+        light_gradient=0.3,
+        jpeg_quality=75,
+        scale=3 / 8,
+    )
+
+
+@pytest.mark.parametrize("seed, angle", [(1, 8), (2, 33), (3, 172)])
+def test_upca_comes_back_as_its_printed_gtin(seed, angle):
+    found = decode_image(_product_photo("03600029145", zxingcpp.BarcodeFormat.UPCA, seed, angle))
+    assert [(b.format, b.text, b.symbology_identifier) for b in found] == [
+        ("EAN13", "0036000291452", "]E0")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, fmt, expected",
+    [
+        ("9780735200449 51299", zxingcpp.BarcodeFormat.EAN13, ("EAN13", "9780735200449")),
+        ("04965802 12", zxingcpp.BarcodeFormat.UPCE, ("UPCE", "0049000006582")),
+        ("01234565 05", zxingcpp.BarcodeFormat.UPCE, ("UPCE", "0012345000065")),
+    ],
+)
+@pytest.mark.parametrize("seed, angle", [(4, 3), (5, 27), (6, 95)])
+def test_product_code_with_add_on_is_the_main_symbol(text, fmt, expected, seed, angle):
+    """The add-on is not answered and never merges into another EAN/UPC number."""
+    found = decode_image(_product_photo(text, fmt, seed, angle))
+    assert [(b.format, b.text, b.symbology_identifier) for b in found] == [(*expected, "]E0")]
+
+
+GTIN = "09501101530003"
+
+
+@pytest.mark.parametrize("serial", ["S0042", None])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_gs1_datamatrix_carton_photo_keeps_the_element_string(serial, seed):
+    jpeg = photographed_carton(GTIN, "AB-12", "261231", serial, seed=seed)
+    found = decode_image(jpeg)
+    expected = f"01{GTIN}1726123110AB-12" + ("\x1d21S0042" if serial else "")
+    assert element_strings(GTIN, "AB-12", "261231", serial)[1] == expected
+    assert [(b.format, b.text, b.symbology_identifier) for b in found] == [
+        ("DataMatrix", expected, "]d2")
+    ]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_gs1_128_carton_photo_keeps_the_element_string(seed):
+    jpeg = photographed_carton(GTIN, "L7/3", "270630", "000123", symbol="gs1-128", seed=seed)
+    expected = f"01{GTIN}1727063010L7/3\x1d21000123"
+    for formats in (None, ["Code128"]):  # /api/decode, and the scan endpoint's request
+        found = decode_image(jpeg, formats=formats)
+        assert [(b.format, b.text, b.symbology_identifier) for b in found] == [
+            ("Code128", expected, "]C1")
+        ]
+
+
+def test_plain_symbols_carry_their_symbology_identifier():
+    found = decode_image(png_bytes(label()), formats=["Code128"])
+    assert [b.symbology_identifier for b in found] == ["]C0"]
+    qr = _zxing_symbol("hello", zxingcpp.BarcodeFormat.QRCode)
+    assert [b.symbology_identifier for b in decode_array(qr)] == ["]Q1"]
+
+
+def test_decode_endpoint_answers_gs1_text_and_symbology_identifier(client, tokens):
+    from tests.conftest import auth
+
+    jpeg = photographed_carton(GTIN, "AB-12", "261231", "S0042", seed=3)
+    response = client.post(
+        "/api/decode",
+        data={"image": (io.BytesIO(jpeg), "carton.jpg")},
+        headers=auth(tokens["operator"]),
+    )
+    assert response.status_code == 200
+    [barcode] = response.json["barcodes"]
+    assert barcode["format"] == "DataMatrix"
+    assert barcode["text"] == f"01{GTIN}1726123110AB-12\x1d21S0042"
+    assert barcode["symbology_identifier"] == "]d2"

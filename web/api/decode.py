@@ -3,6 +3,7 @@
 from flask import current_app, request
 
 from labels.decode import decode_image
+from tally.catalogue import say
 from tally.errors import ValidationError
 from web.api import api_blueprint
 from web.api.scans import read_image
@@ -15,12 +16,17 @@ def decode():
     upload = request.files.get("image")
     if upload is None:
         raise ValidationError(
-            "a multipart 'image' file is required", [{"field": "image", "message": "missing"}]
+            say("image_required"), [{"field": "image", "message": say("missing")}]
         )
     found = decode_image(read_image(upload, int(current_app.config["MAX_IMAGE_BYTES"])))
     return {
         "barcodes": [
-            {"format": b.format, "text": b.text, "position": [list(p) for p in b.position]}
+            {
+                "format": b.format,
+                "text": b.text,
+                "position": [list(p) for p in b.position],
+                "symbology_identifier": b.symbology_identifier,
+            }
             for b in found
         ]
     }
