@@ -4,6 +4,8 @@ INV101 is the inventory list (核注清单) of the first-line transfer (一线�
 counted quantities of a confirmed tally; a returned list is corrected by a change declaration
 (dclTypecd 2). SAS121 is the release order (核放单) a truck enters on; SAS223 is the gate pass
 receipt (卡口过卡回执). Field names and codes follow public integration code (docs/customs.md).
+Country, currency, unit, transport-mode and supervision-mode codes are the customs' own, looked
+up in its code tables (tally/customs/codes): a manifest's AU, USD or kg become 601, 502, 035.
 
 render_xml / parse_xml turn these payloads into the XML the special-area system exchanges and
 back. Element names follow public integration code (see the XML section below for sources).
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from tally.customs import codes
 from tally.names import DISCREPANCY_KIND_NAMES, chinese
 
 # dclTypecd: 1 new, 2 change, 3 delete. DelcareFlag (sic, as the real envelope spells it):
@@ -48,8 +51,8 @@ def build_inv101(manifest: dict, lines: list[dict], report: dict, *, settings: d
         "dclPlcCuscd": settings["customs_code"],
         "impexpMarkcd": "I",
         "mtpckEndprdMarkcd": "I",
-        "supvModecd": "1210",      # bonded cross-border e-commerce
-        "trspModecd": "4",         # road
+        "supvModecd": codes.supervision_mode("保税电商"),  # 1210, bonded cross-border e-commerce
+        "trspModecd": codes.transport_mode("公路运输"),    # 4, road
         "invtType": settings["invt_type"],
         "dclcusFlag": "2",         # no customs declaration form follows
         "listStat": "0",
@@ -80,6 +83,8 @@ def _inv101_line(seq: int, line: dict, counted: int) -> dict:
     declared = line["declared_qty"]
     unit_value = Decimal(line["unit_value"]) if line.get("unit_value") else None
     mark = UNCHANGED if counted == declared else (DELETED if counted == 0 else CHANGED)
+    where = f"manifest line {line['line_no']} ({line['sku']})"
+    unit = _customs_code(codes.unit, line.get("unit"), where, "unit")
     return {
         "gdsSeqno": seq,
         "putrecSeqno": line["line_no"],
@@ -87,19 +92,31 @@ def _inv101_line(seq: int, line: dict, counted: int) -> dict:
         "gdecd": line.get("hs_code"),
         "gdsNm": line["name"],
         "dclQty": counted,
-        "dclUnitcd": line.get("unit"),
+        "dclUnitcd": unit,
         "lawfQty": counted,
-        "lawfUnitcd": line.get("unit"),
+        "lawfUnitcd": unit,
         "dclUprcAmt": _money(unit_value) if unit_value is not None else None,
         "dclTotalAmt": _money(unit_value * counted) if unit_value is not None else None,
-        "dclCurrcd": line.get("currency"),
-        "natcd": line.get("origin_country"),
+        "dclCurrcd": _customs_code(codes.currency, line.get("currency"), where, "currency"),
+        "natcd": _customs_code(codes.country, line.get("origin_country"), where,
+                               "origin_country"),
         # Manifest weights are for the declared quantity; declare the counted share of them.
         "grossWt": _prorate(line.get("gross_weight_kg"), counted, declared),
         "netWt": _prorate(line.get("net_weight_kg"), counted, declared),
         "manifestQty": declared,
         "modfMarkcd": mark,
     }
+
+
+def _customs_code(lookup, value, where: str, field: str) -> str | None:
+    """The customs' code of a manifest value (None stays None: the manifest left it out)."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return lookup(value)
+    except codes.UnknownCode as exc:
+        text = f"{where}: {exc}"
+        raise codes.UnknownCode(text, [{"field": field, "message": text}]) from None
 
 
 def _money(value: Decimal) -> str:
@@ -123,6 +140,9 @@ EDITABLE_LINE_FIELDS = (
     "netWt",
 )
 HS_CODE = re.compile(r"\d{10}")  # gdecd: the 10-digit commodity code (商品编码)
+# Coded line fields: a change may give ISO codes or names too; they are written as the customs'.
+CODED_LINE_FIELDS = {"natcd": codes.country, "dclCurrcd": codes.currency,
+                     "dclUnitcd": codes.unit, "lawfUnitcd": codes.unit}
 
 
 def build_inv101_change(previous_payload: dict, changes: list[dict]) -> dict:
@@ -196,6 +216,11 @@ def _edited_value(key: str, field: str, value):
     text = str(value).strip()
     if field == "gdecd" and not HS_CODE.fullmatch(text):
         raise ValueError(f"gdsSeqno {key}: gdecd must be the 10-digit HS code, got {text!r}")
+    if field in CODED_LINE_FIELDS:
+        try:
+            return CODED_LINE_FIELDS[field](text)
+        except codes.UnknownCode as exc:
+            raise codes.UnknownCode(f"gdsSeqno {key}: {field}: {exc}") from None
     return text
 
 
@@ -323,7 +348,7 @@ def _passport_line(seq: int, line: dict, numbers: list[str]) -> dict:
         "gdsMtno": line.get("sku"),
         "gdecd": line.get("hs_code"),
         "gdsNm": line.get("name"),
-        "dclUnitcd": line.get("unit"),
+        "dclUnitcd": _customs_code(codes.unit, line.get("unit"), f"line {seq}", "unit"),
         "dclQty": qty,
         "grossWt": _optional_weight(line.get("gross_wt"), f"line {seq}: gross_wt"),
         "netWt": _optional_weight(line.get("net_wt"), f"line {seq}: net_wt"),

@@ -101,6 +101,7 @@ def test_inv101_change_golden():
     assert [line["dclQty"] for line in payload["lines"]] == [12, 7, 0]
     assert payload["lines"][1]["dclTotalAmt"] == "110.60"  # 15.80 × 7
     assert payload["lines"][0]["grossWt"] == "14.50000"
+    assert payload["lines"][0]["natcd"] == "609"  # NZ, as the customs' country code
     assert payload["head"]["totalDclTotalAmt"] == "452.60"  # 342.00 + 110.60
     assert payload["tallyDiscrepancies"] == previous["tallyDiscrepancies"]
 
@@ -109,6 +110,7 @@ def test_change_marks_are_relative_to_the_changed_version():
     previous = build_inv101_change(inv101(), [{"gdsSeqno": 2, "gdsNm": "纸尿裤 L 54片"}])
     again = build_inv101_change(previous, [{"gdsSeqno": 1, "dclCurrcd": "AUD"}])
     assert [line["modfMarkcd"] for line in again["lines"]] == ["1", "0", "2"]
+    assert again["lines"][0]["dclCurrcd"] == "601"  # AUD, as the customs' currency code
     assert again["lines"][1]["gdsNm"] == "纸尿裤 L 54片"
 
 
@@ -135,11 +137,28 @@ def test_change_without_bond_invt_no_adds_none():
         ([{"gdsSeqno": 1, "gdecd": "1901"}], "10-digit HS code"),
         ([{"gdsSeqno": 1, "dclUprcAmt": "abc"}], "dclUprcAmt must be a number"),
         ([{"gdsSeqno": 1, "netWt": "-1"}], "netWt must be a number >= 0"),
+        ([{"gdsSeqno": 1, "natcd": "XX"}], "gdsSeqno 1: natcd: unknown country 'XX'"),
+        ([{"gdsSeqno": 2, "dclCurrcd": "INR"}], "gdsSeqno 2: dclCurrcd: unknown currency"),
+        ([{"gdsSeqno": 1, "dclUnitcd": "PCS"}], "gdsSeqno 1: dclUnitcd: unknown unit 'PCS'"),
+        ([{"gdsSeqno": 1, "lawfUnitcd": "35"}], "gdsSeqno 1: lawfUnitcd: unknown unit '35'"),
     ],
 )
 def test_change_declaration_rules(changes, message):
     with pytest.raises(ValueError, match=message):
         build_inv101_change(inv101(), changes)
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("natcd", "JPN", "116"), ("natcd", "116", "116"), ("natcd", "日本", "116"),
+        ("dclCurrcd", "cny", "142"), ("dclCurrcd", "142", "142"),
+        ("dclUnitcd", "千克", "035"), ("lawfUnitcd", "kg", "035"), ("dclUnitcd", "007", "007"),
+    ],
+)
+def test_changed_codes_are_written_as_the_customs(field, value, expected):
+    payload = build_inv101_change(inv101(), [{"gdsSeqno": 2, field: value}])
+    assert payload["lines"][1][field] == expected
 
 
 # -- release order ---------------------------------------------------------------------------
@@ -230,11 +249,19 @@ def test_one_truck_many_tickets_relates_every_list():
         ({"vehicle": {**VEHICLE, "vehicleWt": "0"}}, "vehicleWt must be > 0"),
         ({"vehicle": {**VEHICLE, "vehicleFrameWt": None}}, "vehicleFrameWt must be a number"),
         ({"vehicle": {**VEHICLE, "mileage": "12"}}, "unknown vehicle field mileage"),
+        ({"lines": [{**goods(), "unit": "PCS"}]}, "line 1: unknown unit 'PCS'"),
     ],
 )
 def test_release_order_rules(overrides, message):
     with pytest.raises(ValueError, match=message):
         sas121(**overrides)
+
+
+@pytest.mark.parametrize("unit, expected", [("122", "122"), ("罐", "122"), ("KG", "035"),
+                                            (None, None)])
+def test_release_order_units_are_the_customs(unit, expected):
+    line = sas121(lines=[{**goods(), "unit": unit}])["lines"][0]
+    assert line["dclUnitcd"] == expected
 
 
 # -- gate pass -------------------------------------------------------------------------------
