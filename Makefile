@@ -7,6 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 # README walkthrough and chromium for the browser tests (both run by `make test`).
 APT_PACKAGES := libzbar0 fonts-wqy-microhei curl chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# axe-core for the browser tests' accessibility checks (tests/browser/conftest.py loads
+# $(AXE_JS)): the npm registry's tarball at a pinned version, checked against the sha512
+# `dist.integrity` the registry publishes for it, kept in an ignored cache folder.
+AXE_VERSION := 4.14.1
+AXE_INTEGRITY := sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
+AXE_DIR := .cache/axe-core
+AXE_TGZ := $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz
+AXE_JS := $(AXE_DIR)/axe.min.js
 
 .PHONY: run test bench fuzz lint system clean
 
@@ -15,7 +23,7 @@ run: $(STAMP)
 	$(BIN)/tally demo
 	exec $(BIN)/tally serve
 
-test: $(STAMP)
+test: $(STAMP) $(AXE_JS)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -53,5 +61,19 @@ $(STAMP): pyproject.toml | system
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+$(AXE_TGZ): | system
+	mkdir -p $(AXE_DIR)
+	curl -fsSL --retry 3 -o $@.part https://registry.npmjs.org/axe-core/-/axe-core-$(AXE_VERSION).tgz
+	$(PYTHON) -c 'import base64, hashlib, sys; \
+		got = "sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode(); \
+		sys.exit(0 if got == sys.argv[2] else f"{sys.argv[1]}: integrity {got}, expected {sys.argv[2]}")' \
+		$@.part '$(AXE_INTEGRITY)' || { rm -f $@.part; exit 1; }
+	mv $@.part $@
+
+# The one file the tests inject; rebuilt from the tarball when the pinned version changes.
+$(AXE_JS): $(AXE_TGZ)
+	tar -xzf $< -C $(AXE_DIR) --strip-components=1 package/axe.min.js
+	touch $@
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .cache
