@@ -9,6 +9,15 @@ import json
 
 from sqlite_utils import Database
 
+from tally.catalogue import say
+
+
+def manifest_number(db: Database, manifest_id: int) -> str:
+    """The manifest number (舱单号) messages name a consignment by; its id if there is none."""
+    row = db.execute("SELECT manifest_no FROM manifests WHERE id = ?", [manifest_id]).fetchone()
+    return row[0] if row else str(manifest_id)
+
+
 # --- inspection -------------------------------------------------------------------------------
 
 
@@ -23,10 +32,10 @@ def unmet_for_pass(db: Database, manifest_id: int) -> list[dict]:
     """What keeps the latest inspection from passing (empty when it can pass)."""
     inspection_id = latest_inspection_id(db, manifest_id)
     if inspection_id is None:
-        return [{"condition": "inspection", "message": "no inspection is recorded"}]
+        return [{"condition": "inspection", "message": say("no_inspection")}]
     unmet = [
         {"condition": "check", "line_no": r["line_no"], "aspect": r["aspect"],
-         "message": f"line {r['line_no']}: {r['aspect']} check failed ({r['note']})"}
+         "message": say("check_failed", line_no=r["line_no"], aspect=r["aspect"], note=r["note"])}
         for r in db.query(
             "SELECT l.line_no, c.aspect, c.note FROM inspection_checks c"
             " JOIN manifest_lines l ON l.id = c.line_id"
@@ -34,13 +43,12 @@ def unmet_for_pass(db: Database, manifest_id: int) -> list[dict]:
             [inspection_id])
     ]
     unmet += [{"condition": "task", "task_id": t["id"],
-               "message": f"pallet {t['pallet_no']}: {t['kind']} not recorded done"}
+               "message": say("task_open", pallet_no=t["pallet_no"], kind=t["kind"])}
               for t in open_tasks(db, manifest_id)]
     signed = db.execute("SELECT escort_signed_at FROM inspections WHERE id = ?",
                         [inspection_id]).fetchone()[0]
     if not signed:
-        unmet.append({"condition": "signature",
-                      "message": "the escort has not signed the record sheet"})
+        unmet.append({"condition": "signature", "message": say("escort_not_signed")})
     return unmet
 
 

@@ -2,6 +2,8 @@
 ``TALLY_`` prefix (``TALLY_DATABASE``, ``TALLY_PORT``, ``TALLY_CUSTOMS_URL``, ...)."""
 
 import os
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULTS = {
     "DATABASE": "var/tally.db",
@@ -30,6 +32,12 @@ DEFAULTS = {
     "INVT_TYPE": "8",  # 8 bonded e-commerce; 3 enter first, declare later
     # Gate: |total weight - weighbridge reading| allowed, in kg (site configuration).
     "GATE_TOLERANCE_KG": 100.0,
+    # The warehouse's time zone (IANA name): stored times stay UTC; pages and exports show them
+    # in this zone. The zone must be known to the machine (Debian: the tzdata package).
+    "TIMEZONE": "Asia/Shanghai",
+    # Units counted from a GS1 carton whose expiry date is this many days away or fewer are
+    # flagged on the scan page and in the reconciliation.
+    "EXPIRY_WARNING_DAYS": 90,
     "PRINTER": None,  # network label printer for ZPL, "host:port" (port 9100 by default)
     # The pages' sessions: the cookie is sent over HTTPS only when the site is served over
     # HTTPS (TALLY_SESSION_SECURE=1 behind TLS; off by default, the service listens on HTTP).
@@ -79,3 +87,22 @@ def site_settings(config) -> dict:
         "customs_code": config["CUSTOMS_CODE"],
         "invt_type": str(config["INVT_TYPE"]),
     }
+
+
+def time_zone(config) -> ZoneInfo:
+    """The warehouse's time zone (TIMEZONE); ValueError naming the setting if the machine does
+    not know it, so that the service refuses to start rather than show times in a wrong zone."""
+    name = config.get("TIMEZONE") or DEFAULTS["TIMEZONE"]
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"TALLY_TIMEZONE={name!r} is not a time zone this machine knows: give"
+                         " an IANA name such as Asia/Shanghai, and install the time zone data"
+                         " (Debian: apt-get install tzdata)") from None
+
+
+def expiry_check(config) -> tuple[date, int]:
+    """Today's date where the warehouse is (expiry dates are calendar dates there) and the days
+    before an expiry date from which units are flagged."""
+    zone = ZoneInfo(config.get("TIMEZONE") or "Asia/Shanghai")
+    return datetime.now(zone).date(), int(config["EXPIRY_WARNING_DAYS"])

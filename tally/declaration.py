@@ -6,6 +6,7 @@ import json
 from sqlite_utils import Database
 
 from tally import manifests, outbox, workflow
+from tally.catalogue import say
 from tally.customs.messages import build_inv101_change
 from tally.db import write
 from tally.errors import NotFoundError, ValidationError
@@ -14,12 +15,12 @@ from tally.events import record_event
 
 def latest_list(db: Database, manifest_id: int) -> dict:
     """The latest inventory list sent for a manifest: payload, version, delivery state."""
-    manifests.load_head(db, manifest_id)
+    head = manifests.load_head(db, manifest_id)
     rows = list(db.query("SELECT id, idempotency_key, status, payload, created_at FROM outbox"
                          " WHERE manifest_id = ? AND kind = 'INV101' ORDER BY id",
                          [manifest_id]))
     if not rows:
-        raise NotFoundError(f"manifest {manifest_id} has no inventory list yet: confirm the tally")
+        raise NotFoundError(say("no_inventory_list", manifest_no=head["manifest_no"]))
     row = rows[-1]
     return {"outbox_id": row["id"], "version": len(rows), "status": row["status"],
             "created_at": row["created_at"], "payload": json.loads(row["payload"])}
@@ -33,18 +34,19 @@ def correct_list(db: Database, manifest_id: int, body: object, *, user_id: int |
     """
     if not isinstance(body, dict) or not isinstance(body.get("changes"), list) \
             or not body["changes"]:
-        raise ValidationError("a correction needs a non-empty list of changes",
-                              [{"field": "changes", "message": '[{"gdsSeqno": n, field: value}]'}])
+        raise ValidationError(say("correction_changes_required"),
+                              [{"field": "changes", "message": say("changes_form")}])
     note = body.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 500):
-        raise ValidationError("the note is text of at most 500 characters",
-                              [{"field": "note", "message": "at most 500 characters"}])
+        raise ValidationError(say("note_too_long"),
+                              [{"field": "note", "message": say("at_most_500")}])
     with write(db):
         previous = latest_list(db, manifest_id)
         try:
             payload = build_inv101_change(previous["payload"], body["changes"])
         except ValueError as exc:
-            raise ValidationError(str(exc), [{"field": "changes", "message": str(exc)}]) from None
+            text = say("list_change_invalid", detail=str(exc))
+            raise ValidationError(text, [{"field": "changes", "message": text}]) from None
         bond_no = bond_invt_no(db, manifest_id)
         if bond_no:
             payload["head"]["bondInvtNo"] = bond_no

@@ -12,6 +12,7 @@ import math
 import re
 from decimal import Decimal
 
+from tally.catalogue import say
 from tally.errors import ValidationError
 
 # SQLite's largest integer: any id or quantity past it cannot be stored or even looked up.
@@ -46,6 +47,7 @@ class Fields:
         self.errors: list[dict] = [] if errors is None else errors  # or a request's own list
 
     def problem(self, field: str, message: str) -> None:
+        """One problem of ``field``; ``message`` a catalogue Text (tally.catalogue.say)."""
         self.errors.append({**self.where, "field": field, "message": message})
 
     def text(self, value, field: str, *, required: bool = True, max_length: int = 200,
@@ -57,17 +59,17 @@ class Fields:
         text = value.strip() if isinstance(value, str) else None
         if not text:
             if required or (value is not None and not isinstance(value, str)):
-                self.problem(field, f"text of 1 to {max_length} characters required")
+                self.problem(field, say("text_required", max_length=max_length))
             return None
         if CONTROL.search(value) and (not controls or CONTROL.search(
                 value.translate(dict.fromkeys(map(ord, controls))))):
-            self.problem(field, "control characters (line breaks, tabs, NUL) are not allowed")
+            self.problem(field, say("text_controls"))
             return None
         if len(value) > max_length:  # as sent: a limit that spaces around could pass is none
-            self.problem(field, f"at most {max_length} characters, got {len(value)}")
+            self.problem(field, say("text_too_long", max_length=max_length, length=len(value)))
             return None
         if pattern is not None and not pattern.fullmatch(text):
-            self.problem(field, hint or "not in the expected form")
+            self.problem(field, hint or say("text_form"))
             return None
         return text
 
@@ -76,17 +78,18 @@ class Fields:
         """A whole number from ``minimum`` to ``maximum`` given as a JSON integer; ``written``
         also takes it as a spreadsheet writes one: ASCII digits in text (``"12"``, ``"+12"``,
         blank for none) or a whole float (``12.0``)."""
-        expected = (f"a whole number of at least {minimum}" if maximum == MAX_INTEGER
-                    else f"a whole number from {minimum} to {maximum}")
+        ranged = "_range" if maximum != MAX_INTEGER else ""
         if written:
             value = _written_integer(value)
         if value is None:
             if required:
-                self.problem(field, f"{expected} is required")
+                self.problem(field, say(f"integer{ranged}_required", minimum=minimum,
+                                         maximum=maximum))
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not (
                 minimum <= value <= maximum):
-            self.problem(field, f"{expected}, got {_shown(value)}")
+            self.problem(field, say(f"integer{ranged}_invalid", minimum=minimum,
+                                     maximum=maximum, value=_shown(value)))
             return None
         return value
 
@@ -94,11 +97,12 @@ class Fields:
         """One of the texts ``choices``, exactly as written; None when absent and not required."""
         if value is None:
             if required:
-                self.problem(field, f"one of {', '.join(choices)} is required")
+                self.problem(field, say("choice_required", choices=", ".join(choices)))
             return None
         if isinstance(value, str) and value in choices:
             return value
-        self.problem(field, f"one of {', '.join(choices)}, got {_shown(value)}")
+        self.problem(field, say("choice_invalid", choices=", ".join(choices),
+                                 value=_shown(value)))
         return None
 
     def decimal(self, value, field: str, *, places: int = 5, maximum: Decimal | int | None = None,
@@ -107,10 +111,10 @@ class Fields:
         places and at most ``maximum``, as a JSON number or as text."""
         if value is None or value == "":
             if required:
-                self.problem(field, "a number is required")
+                self.problem(field, say("number_required"))
             return None
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            self.problem(field, "must be a number")
+            self.problem(field, say("number_invalid"))
             return None
         if isinstance(value, float):  # as JSON wrote it, in plain digits (1e-05: 0.00001)
             text = format(Decimal(repr(value)), "f") if math.isfinite(value) else "nan"
@@ -119,15 +123,14 @@ class Fields:
             text = value.strip() if isinstance(value, str) else str(value)
         match = DECIMAL.fullmatch(text)
         if match is None or len(match.group(1) or ".") - 1 > places:
-            self.problem(field, f"a plain number of zero or more with at most {places} decimal"
-                                f" places, got {str(value)[:40]!r}")
+            self.problem(field, say("number_form", places=places, value=str(value)[:40]))
             return None
         number = Decimal(text)
         if positive and number == 0:
-            self.problem(field, "must be above zero")
+            self.problem(field, say("number_not_positive"))
             return None
         if maximum is not None and number > maximum:
-            self.problem(field, f"at most {maximum}, got {text}")
+            self.problem(field, say("number_too_large", maximum=maximum, value=text))
             return None
         return number
 

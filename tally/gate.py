@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlite_utils import Database
 
 from tally import conditions, outbox, workflow
+from tally.catalogue import say
 from tally.customs.messages import build_sas223
 from tally.db import now, write
 from tally.errors import ValidationError
@@ -17,23 +18,23 @@ from tally.release_orders import IO_TYPES, MAX_VEHICLE_KG
 
 def _parse(body: object) -> dict:
     if not isinstance(body, dict):
-        raise ValidationError("a gate pass must be a JSON object")
+        raise ValidationError(say("gate_pass_not_object"))
     errors = []
     plate = body.get("plate")
     ic_card = body.get("ic_card")
     for name, value in (("plate", plate), ("ic_card", ic_card)):
         if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 32):
-            errors.append({"field": name, "message": "text of 1 to 32 characters"})
+            errors.append({"field": name, "message": say("text_required", max_length=32)})
     if not plate and not ic_card:
-        errors.append({"field": "plate", "message": "the plate or the IC card is required"})
+        errors.append({"field": "plate", "message": say("plate_or_card")})
     direction = Fields(errors=errors).choice(body.get("direction", "I"), "direction", IO_TYPES)
     reading = Fields(errors=errors).decimal(body.get("weighbridge_kg"), "weighbridge_kg",
                                             maximum=MAX_VEHICLE_KG, positive=True)
     gate_code = body.get("gate_code", "G1")
     if not isinstance(gate_code, str) or len(gate_code) > 16:
-        errors.append({"field": "gate_code", "message": "text of at most 16 characters"})
+        errors.append({"field": "gate_code", "message": say("text_at_most", max_length=16)})
     if errors:
-        raise ValidationError("the gate request is invalid", errors)
+        raise ValidationError(say("gate_invalid"), errors)
     return {"plate": plate.strip().upper() if plate else None,
             "ic_card": ic_card.strip() if ic_card else None, "direction": direction,
             "reading": reading, "gate_code": gate_code}
@@ -54,19 +55,17 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
         order = candidates[0] if candidates else None
         reasons = []
         if order is None:
-            reasons.append("no release order is associated with this truck "
-                           "(vehicle-order association 车单关联 first)")
+            reasons.append(say("gate_no_order"))
         elif order["status"] == "passed":
-            reasons.append(f"release order {order['passport_no']} was already used at the gate")
+            reasons.append(say("gate_order_used", number=order["passport_no"]))
         elif order["status"] != "bound":
-            reasons.append(f"release order {order['etps_preent_no']} is {order['status']}, "
-                           "not approved and associated")
+            reasons.append(say("gate_order_not_bound", number=order["etps_preent_no"],
+                               status=order["status"]))
         total = Decimal(order["total_wt"]) if order and order["total_wt"] else None
         error = total - request["reading"] if total is not None else None
         if error is not None and abs(error) > tolerance_kg:
-            reasons.append(f"weight error {_kg(error, sign=True)} kg (total {_kg(total)} kg, "
-                           f"weighbridge {_kg(request['reading'])} kg) is over the tolerance of "
-                           f"{_kg(tolerance_kg)} kg")
+            reasons.append(say("gate_weight_error", error=_kg(error, sign=True), total=_kg(total),
+                               reading=_kg(request["reading"]), tolerance=_kg(tolerance_kg)))
         outcome = "refuse" if reasons else "pass"
         stamp = now()
         event_id = db.execute(
@@ -99,6 +98,7 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
                     if not any(left.values()):
                         workflow.apply(db, manifest_id, "enter", user_id=user_id)
     return {"id": event_id, "outcome": outcome, "reasons": reasons,
+            "reasons_zh": [reason.zh for reason in reasons],
             "release_order": order["etps_preent_no"] if order else None,
             "passport_no": order["passport_no"] if order else None,
             "total_wt": str(total) if total is not None else None,

@@ -13,7 +13,8 @@ import json
 from sqlite_utils import Database
 
 from tally import manifests, workflow
-from tally.conditions import latest_inspection_id, unmet_for_pass
+from tally.catalogue import say
+from tally.conditions import latest_inspection_id, manifest_number, unmet_for_pass
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
@@ -33,7 +34,7 @@ def _text(value, field, errors, where=None, *, required=False, limit=200):
 def _parse_pallet(raw, index, errors) -> dict | None:
     where = {"pallet": index}
     if not isinstance(raw, dict):
-        errors.append({**where, "message": "a pallet must be an object"})
+        errors.append({**where, "message": say("pallet_not_object")})
         return None
     fields = Fields(where, errors)
     pallet = {
@@ -48,12 +49,12 @@ def _parse_pallet(raw, index, errors) -> dict | None:
         "mark_problems": [],
     }
     if not isinstance(pallet["pests_found"], bool):
-        errors.append({**where, "field": "pests_found", "message": "true or false"})
+        errors.append({**where, "field": "pests_found", "message": say("true_or_false")})
     if pallet["material"] == "wood":
         # ISPM 15: wood packaging must carry the IPPC mark; a malformed mark is reported, not
         # guessed, and counts as no mark.
         if pallet["mark_text"] is None:
-            pallet["mark_problems"] = ["wood packaging without an IPPC mark"]
+            pallet["mark_problems"] = [say("wood_without_mark")]
         else:
             try:
                 mark = parse_mark(pallet["mark_text"])
@@ -62,12 +63,11 @@ def _parse_pallet(raw, index, errors) -> dict | None:
             except MarkError as exc:
                 pallet["mark_problems"] = list(exc.problems) or [str(exc)]
         if pallet["mark_problems"] and pallet["disposition"] == "pass":
-            errors.append({**where, "field": "disposition", "message":
-                           "wood without a valid IPPC mark must be fumigated, destroyed or "
-                           "returned: " + "; ".join(pallet["mark_problems"])})
+            errors.append({**where, "field": "disposition", "message": say(
+                "wood_must_be_treated", problems="; ".join(pallet["mark_problems"]))})
     if pallet["pests_found"] is True and pallet["disposition"] == "pass":
         errors.append({**where, "field": "disposition",
-                       "message": "pests were found: the pallet cannot pass as it is"})
+                       "message": say("pests_found")})
     return pallet
 
 
@@ -75,33 +75,35 @@ def _parse_checks(raw_checks, lines_by_no, errors, *, others_pass: bool = False)
     """The checks of every line; with ``others_pass``, a line not listed passed every aspect
     (an inspection of a manifest of thousands of lines lists only what failed)."""
     if not isinstance(raw_checks, list):
-        errors.append({"field": "checks", "message": "a list of per-line checks is required"})
+        errors.append({"field": "checks", "message": say("checks_not_list")})
         return []
     checks, seen = [], set()
     for index, raw in enumerate(raw_checks):
         where = {"check": index}
         if not isinstance(raw, dict):
-            errors.append({**where, "message": "a check must be an object"})
+            errors.append({**where, "message": say("check_not_object")})
             continue
         line_no = Fields(where, errors).integer(raw.get("line_no"), "line_no", minimum=1)
         if line_no is None:
             continue
         if line_no not in lines_by_no:
-            errors.append({**where, "field": "line_no", "message": f"no manifest line {line_no}"})
+            errors.append({**where, "field": "line_no",
+                           "message": say("no_manifest_line", line_no=line_no)})
             continue
         if line_no in seen:
-            errors.append({**where, "field": "line_no", "message": f"line {line_no} twice"})
+            errors.append({**where, "field": "line_no",
+                           "message": say("line_twice", line_no=line_no)})
         seen.add(line_no)
         for aspect in ASPECTS:
             value = raw.get(aspect)
             if not isinstance(value, dict) or value.get("result") not in ("pass", "fail"):
                 errors.append({**where, "field": aspect,
-                               "message": '{"result": "pass" or "fail", "note": ...} required'})
+                               "message": say("check_result_required")})
                 continue
             note = _text(value.get("note"), f"{aspect}.note", errors, where, limit=500)
             if value["result"] == "fail" and not note:
                 errors.append({**where, "field": f"{aspect}.note",
-                               "message": "a failed check needs a note"})
+                               "message": say("failed_check_note")})
             checks.append({"line_id": lines_by_no[line_no]["id"], "aspect": aspect,
                            "result": value["result"], "note": note})
     missing = sorted(set(lines_by_no) - seen)
@@ -109,30 +111,31 @@ def _parse_checks(raw_checks, lines_by_no, errors, *, others_pass: bool = False)
         checks += [{"line_id": lines_by_no[line_no]["id"], "aspect": aspect, "result": "pass",
                     "note": None} for line_no in missing for aspect in ASPECTS]
     elif missing:
-        errors.append({"field": "checks", "message": "every manifest line must be checked; "
-                       f"missing line(s) {', '.join(map(str, missing))}"})
+        errors.append({"field": "checks", "message": say(
+            "lines_unchecked", lines=", ".join(map(str, missing)))})
     return checks
 
 
 def decode_signature(value) -> bytes:
     """The PNG bytes of a signature sent as a data URL or base64 text; ValidationError if not."""
     if not isinstance(value, str) or not value:
-        raise ValidationError("the escort's signature is required",
-                              [{"field": "signature", "message": "a PNG data URL"}])
+        raise ValidationError(say("signature_required"),
+                              [{"field": "signature", "message": say("signature_data_url")}])
     payload = value.split(",", 1)[1] if value.startswith("data:") else value
     if len(payload) > MAX_SIGNATURE_BYTES * 4 // 3 + 8:
-        raise ValidationError("the signature image is too large",
-                              [{"field": "signature", "message": "at most 512 kB"}])
+        raise ValidationError(say("signature_image_too_large"),
+                              [{"field": "signature", "message": say("at_most_512kb")}])
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationError("the signature is not base64",
-                              [{"field": "signature", "message": "not base64"}]) from None
+        raise ValidationError(say("signature_not_base64"),
+                              [{"field": "signature", "message": say("not_base64")}]) from None
     try:
         load_signature(data, max_bytes=MAX_SIGNATURE_BYTES)
     except SignatureError as exc:
-        raise ValidationError(f"the signature cannot be used: {exc}",
-                              [{"field": "signature", "message": str(exc)}]) from None
+        problem = say("signature_" + exc.code.replace("-", "_"), detail=str(exc))
+        raise ValidationError(say("signature_unusable", detail=str(exc), why=problem),
+                              [{"field": "signature", "message": problem}]) from None
     return data
 
 
@@ -144,18 +147,18 @@ def record_inspection(db: Database, manifest_id: int, body: object, *,
     consignment passes inspection in the same transaction.
     """
     if not isinstance(body, dict):
-        raise ValidationError("an inspection must be a JSON object")
+        raise ValidationError(say("inspection_not_object"))
     errors: list[dict] = []
     head = {field: _text(body.get(field), field, errors)
             for field in ("location", "ciq_officer", "customs_officer")}
     raw_pallets = body.get("pallets", [])
     if not isinstance(raw_pallets, list):
-        errors.append({"field": "pallets", "message": "a list"})
+        errors.append({"field": "pallets", "message": say("a_list")})
         raw_pallets = []
     pallets = [p for i, raw in enumerate(raw_pallets)
                if (p := _parse_pallet(raw, i, errors)) is not None]
     numbers = [p["pallet_no"] for p in pallets if p["pallet_no"]]
-    errors += [{"field": "pallet_no", "message": f"pallet {n} appears twice"}
+    errors += [{"field": "pallet_no", "message": say("pallet_twice", pallet_no=n)}
                for n in sorted({n for n in numbers if numbers.count(n) > 1})]
     lines_by_no = {line["line_no"]: line for line in manifests.list_lines(db, manifest_id)}
     if not lines_by_no:
@@ -167,7 +170,7 @@ def record_inspection(db: Database, manifest_id: int, body: object, *,
     signature = None
     if escort is not None:
         if not isinstance(escort, dict):
-            errors.append({"field": "escort", "message": '{"name", "signature"}'})
+            errors.append({"field": "escort", "message": say("escort_object")})
         else:
             _text(escort.get("name"), "escort.name", errors, required=True, limit=64)
             try:
@@ -175,12 +178,11 @@ def record_inspection(db: Database, manifest_id: int, body: object, *,
             except ValidationError as exc:
                 errors += exc.errors
     if errors:
-        raise ValidationError(f"the inspection has {len(errors)} error(s); nothing was stored",
-                              errors)
+        raise ValidationError(say("inspection_errors", count=len(errors)), errors)
     with write(db):
         status = workflow.current_status(db, manifest_id)
         if status != workflow.Status.ARRIVED:
-            raise ConflictError(f"the consignment is {status.value}; inspection is over",
+            raise ConflictError(say("inspection_over", status=status.value),
                                 current_status=status.value)
         stamp = now()
         inspection_id = db.execute(
@@ -227,7 +229,8 @@ def _load(db: Database, manifest_id: int, inspection_id: int) -> dict:
     row = next(iter(db.query("SELECT * FROM inspections WHERE id = ? AND manifest_id = ?",
                              [inspection_id, manifest_id])), None)
     if row is None:
-        raise NotFoundError(f"manifest {manifest_id} has no inspection {inspection_id}")
+        raise NotFoundError(say("inspection_not_found", inspection_id=inspection_id,
+                                manifest_no=manifest_number(db, manifest_id)))
     return row
 
 
@@ -237,15 +240,17 @@ def complete_task(db: Database, manifest_id: int, inspection_id: int, task_id: i
     errors: list[dict] = []
     note = _text(note, "note", errors, limit=500)
     if errors:
-        raise ValidationError("the task note is invalid", errors)
+        raise ValidationError(say("task_note_invalid"), errors)
     with write(db):
         _load(db, manifest_id, inspection_id)
         task = next(iter(db.query("SELECT * FROM inspection_tasks WHERE id = ? AND"
                                   " inspection_id = ?", [task_id, inspection_id])), None)
         if task is None:
-            raise NotFoundError(f"inspection {inspection_id} has no task {task_id}")
+            raise NotFoundError(say("task_not_found", inspection_id=inspection_id,
+                                    task_id=task_id))
         if task["done_at"]:
-            raise ConflictError(f"task {task_id} was already recorded done at {task['done_at']}")
+            raise ConflictError(say("task_already_done", task_id=task_id,
+                                    done_at=task["done_at"]))
         db.execute("UPDATE inspection_tasks SET done_at = ?, done_by = ?, note = ? WHERE id = ?",
                    [now(), user_id, note, task_id])
         record_event(db, "inspection-task-done", user_id=user_id, manifest_id=manifest_id,
@@ -262,14 +267,14 @@ def sign(db: Database, manifest_id: int, inspection_id: int, body: object, *,
     errors: list[dict] = []
     name = _text(body.get("name"), "name", errors, required=True, limit=64)
     if errors:
-        raise ValidationError("the escort's name is required", errors)
+        raise ValidationError(say("escort_name_required"), errors)
     signature = decode_signature(body.get("signature"))
     with write(db):
         row = _load(db, manifest_id, inspection_id)
         if row["escort_signed_at"]:
-            raise ConflictError(f"the record sheet was already signed by {row['escort_name']}")
+            raise ConflictError(say("already_signed", name=row["escort_name"]))
         if inspection_id != latest_inspection_id(db, manifest_id):
-            raise ConflictError("a later inspection replaces this one; sign that record sheet")
+            raise ConflictError(say("inspection_replaced"))
         db.execute("UPDATE inspections SET escort_name = ?, escort_signed_at = ?,"
                    " signature_png = ? WHERE id = ?", [name, now(), signature, inspection_id])
         record_event(db, "inspection-signed", user_id=user_id, manifest_id=manifest_id,

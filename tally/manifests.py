@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from sqlite_utils import Database
 
 from tally import workflow
+from tally.catalogue import say
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
@@ -41,19 +42,18 @@ MAX_QTY = 10_000_000
 TEXT_LIMITS = {"manifest_no": 64, "sku": 64, "name": 200, "bill_no": 64, "unit": 16}
 # Manifest and bill numbers go into file names, headers and customs messages: a plain alphabet.
 _NUMBER = (re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*"),
-           "letters, digits and . _ / - only, starting with a letter or digit")
+           say("manifest_no_form"))
 # The text fields written in a fixed form (fields.Fields.text matches the whole text, ASCII only).
 PATTERNS = {
     "manifest_no": _NUMBER,
     "bill_no": _NUMBER,
-    "gtin": (re.compile(r"[0-9]{8}|[0-9]{12,14}"), "a GTIN has 8, 12, 13 or 14 digits"),
+    "gtin": (re.compile(r"[0-9]{8}|[0-9]{12,14}"), say("gtin_form")),
     # gdecd: the HS code is 10 digits in China; manifests often carry 6 or 8.
-    "hs_code": (re.compile(r"[0-9]{6}([0-9]{2}){0,2}"), "expected 6, 8 or 10 digits"),
+    "hs_code": (re.compile(r"[0-9]{6}([0-9]{2}){0,2}"), say("hs_code_form")),
     # ISO 3166 alpha-2/alpha-3, or the 3-digit customs country code (natcd).
-    "origin_country": (re.compile(r"[A-Z]{2,3}|[0-9]{3}"),
-                       "expected an ISO country code or 3-digit code"),
+    "origin_country": (re.compile(r"[A-Z]{2,3}|[0-9]{3}"), say("country_form")),
     # ISO 4217, or the 3-digit customs currency code (dclCurrcd, e.g. 142 CNY).
-    "currency": (re.compile(r"[A-Z]{3}|[0-9]{3}"), "expected a 3-letter or 3-digit currency code"),
+    "currency": (re.compile(r"[A-Z]{3}|[0-9]{3}"), say("currency_form")),
 }
 # Codes written in capitals, whatever case the manifest has them in (au is AU).
 CAPITALS = ("hs_code", "origin_country", "currency")
@@ -123,29 +123,30 @@ def parse_csv(data: bytes) -> dict:
     silently dropped.
     """
     if not data or not data.strip():
-        raise ValidationError("the manifest is empty", [{"message": "no header row and no lines"}])
+        raise ValidationError(say("manifest_empty"),
+                              [{"message": say("no_header_no_lines")}])
     text = _decode_text(data)
     try:
         return read_table(enumerate(csv.reader(io.StringIO(text, newline="")), start=1), "CSV")
     except csv.Error as exc:
-        raise ValidationError(f"the CSV cannot be read: {exc}") from None
+        raise ValidationError(say("manifest_unreadable_csv", detail=str(exc))) from None
 
 
 def check_header(cells: list[str]) -> tuple[list[str | None], list[dict]]:
     """The column of each header cell, and every problem of the header."""
     fields = [column_field(cell) for cell in cells]
     errors = [
-        {"column": cell.strip() or "(blank)", "message": "unknown column"}
+        {"column": cell.strip() or "(blank)", "message": say("column_unknown")}
         for cell, field in zip(cells, fields, strict=True)
         if field is None
     ]
     errors += [
-        {"column": c, "message": "required column is missing"} for c in REQUIRED if c not in fields
+        {"column": c, "message": say("column_missing")} for c in REQUIRED if c not in fields
     ]
     for field in sorted({f for f in fields if f is not None and fields.count(f) > 1}):
         names = ", ".join(repr(cell.strip()) for cell, f in zip(cells, fields, strict=True)
                           if f == field)
-        errors.append({"column": field, "message": f"column appears more than once: {names}"})
+        errors.append({"column": field, "message": say("column_repeated", names=names)})
     return fields, errors
 
 
@@ -156,38 +157,40 @@ def read_table(rows: Iterable[tuple[int, list[str]]], kind: str) -> dict:
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
-        raise ValidationError("the manifest is empty", [{"message": "no header row and no lines"}])
+        raise ValidationError(say("manifest_empty"),
+                              [{"message": say("no_header_no_lines")}])
     header, errors = check_header(first[1])
     if errors:
-        raise ValidationError(f"the {kind} header is wrong", errors)
+        raise ValidationError(say("manifest_header_wrong", kind=kind), errors)
     lines = []
     for count, (row_no, row) in enumerate(rows, start=1):
         if count > MAX_ROWS:
             raise ValidationError(
-                f"the {kind} has more than {MAX_ROWS} rows; a manifest has at most {MAX_LINES}"
-                " lines", [{"row": row_no, "message": "too many rows"}])
+                say("manifest_too_many_rows", kind=kind, rows=MAX_ROWS, lines=MAX_LINES),
+                [{"row": row_no, "message": say("too_many_rows")}])
         if not any(cell.strip() for cell in row):
             continue  # blank lines (often at the end of Excel exports)
         if len(row) != len(header):
             errors.append(
-                {"row": row_no, "message": f"has {len(row)} fields, the header has {len(header)}"}
+                {"row": row_no, "message": say("row_width", got=len(row), want=len(header))}
             )
             continue
         cells = {h: cell.strip() for h, cell in zip(header, row, strict=True)}
         lines.append({"row": row_no, **cells})
     if errors:
-        raise ValidationError(f"the {kind} has malformed rows", errors)
+        raise ValidationError(say("manifest_malformed_rows", kind=kind), errors)
     if not lines:
-        raise ValidationError("the manifest has no lines", [{"message": "header only"}])
+        raise ValidationError(say("manifest_no_lines"), [{"message": say("header_only")}])
     manifest_nos = {line["manifest_no"] for line in lines}
     if len(manifest_nos) > 1:
         raise ValidationError(
-            "all rows must share one manifest_no",
+            say("manifest_no_differs"),
             [
                 {
                     "row": line["row"],
                     "column": "manifest_no",
-                    "message": f"{line['manifest_no']!r} differs from {lines[0]['manifest_no']!r}",
+                    "message": say("differs_from", value=line["manifest_no"],
+                                   first=lines[0]["manifest_no"]),
                 }
                 for line in lines
                 if line["manifest_no"] != lines[0]["manifest_no"]
@@ -209,13 +212,13 @@ def _decode_text(data: bytes) -> str:
             continue
         if "\x00" not in text:
             return text
-    raise ValidationError("the manifest is not text (expected UTF-8 or GB18030 CSV)")
+    raise ValidationError(say("manifest_not_text"))
 
 
 def validate(manifest: object) -> dict:
     """Check a parsed or JSON manifest; return it normalised, or raise with every problem."""
     if not isinstance(manifest, dict):
-        raise ValidationError("the manifest must be a JSON object with manifest_no and lines")
+        raise ValidationError(say("manifest_not_object"))
     errors = []
     head = {
         "manifest_no": _text(
@@ -225,18 +228,19 @@ def validate(manifest: object) -> dict:
     }
     raw_lines = manifest.get("lines")
     if not isinstance(raw_lines, list) or not raw_lines:
-        errors.append({"field": "lines", "message": "a non-empty list of lines is required"})
-        raise ValidationError("the manifest is invalid", errors)
+        errors.append({"field": "lines", "message": say("lines_required")})
+        raise ValidationError(say("manifest_invalid"), errors)
     if len(raw_lines) > MAX_LINES:
-        raise ValidationError(f"a manifest has at most {MAX_LINES} lines")
+        raise ValidationError(say("manifest_too_many_lines", limit=MAX_LINES))
     lines, seen = [], {}
     for index, raw in enumerate(raw_lines, start=1):
         if not isinstance(raw, dict):
-            errors.append({"row": index, "message": "a line must be an object"})
+            errors.append({"row": index, "message": say("line_not_object")})
             continue
         row = raw.get("row", index)
         unknown = set(raw) - set(LINE_FIELDS) - {"row", "manifest_no"}
-        errors += [{"row": row, "field": k, "message": "unknown field"} for k in sorted(unknown)]
+        errors += [{"row": row, "field": k, "message": say("field_unknown")}
+                   for k in sorted(unknown)]
         line = _validate_line(raw, row, errors)
         if line.get("line_no") is not None:
             if line["line_no"] in seen:
@@ -244,15 +248,15 @@ def validate(manifest: object) -> dict:
                     {
                         "row": row,
                         "field": "line_no",
-                        "message": f"line {line['line_no']} already appears in row "
-                        f"{seen[line['line_no']]}",
+                        "message": say("line_repeated", line_no=line["line_no"],
+                                       row=seen[line["line_no"]]),
                     }
                 )
             seen.setdefault(line["line_no"], row)
         lines.append(line)
     if errors:
         raise ValidationError(
-            f"the manifest has {len(errors)} error(s); nothing was stored", errors
+            say("manifest_errors", count=len(errors)), errors
         )
     return {**head, "lines": lines}
 
@@ -267,8 +271,7 @@ def require_sound_amounts(lines: list[dict]) -> None:
             fields.decimal(line.get(field), field, required=False)
     if errors:
         raise ConflictError(
-            f"{len(errors)} stored amount(s) of this manifest, kept by an earlier version, are"
-            " not plain numbers customs can take; correct them before confirming", errors)
+            say("amounts_unsound", count=len(errors)), errors)
 
 
 def _validate_line(raw: dict, row: int, errors: list) -> dict:
@@ -284,7 +287,7 @@ def _validate_line(raw: dict, row: int, errors: list) -> dict:
         line[field] = _text(value, field, row, errors, required=field in ("sku", "name"))
     if line["gtin"] is not None and not _gs1_check_ok(line["gtin"]):
         errors.append({"row": row, "field": "gtin",
-                       "message": f"GTIN check digit is wrong: {line['gtin']}"})
+                       "message": say("gtin_check_digit", gtin=line["gtin"])})
     for field in AMOUNTS:
         number = fields.decimal(raw.get(field), field, required=False)
         line[field] = None if number is None else str(number)
@@ -315,8 +318,8 @@ def import_manifest(db: Database, manifest: dict, *, user_id: int | None) -> dic
             db.query("SELECT 1 FROM manifests WHERE manifest_no = ?", [manifest["manifest_no"]])
         ):
             raise ConflictError(
-                f"manifest {manifest['manifest_no']} already exists",
-                [{"field": "manifest_no", "message": "already imported"}],
+                say("manifest_exists", manifest_no=manifest["manifest_no"]),
+                [{"field": "manifest_no", "message": say("already_imported")}],
             )
         manifest_id = db.execute(
             "INSERT INTO manifests (manifest_no, bill_no, status, created_at, created_by)"
@@ -358,7 +361,7 @@ def load_head(db: Database, manifest_id: int) -> dict:
         None,
     )
     if row is None:
-        raise NotFoundError(f"no manifest with id {manifest_id}")
+        raise NotFoundError(say("manifest_not_found", manifest_id=manifest_id))
     return row
 
 
@@ -403,8 +406,8 @@ def find_line(db: Database, manifest_id: int, line_no) -> dict:
     )
     if row is None:
         raise ValidationError(
-            f"the manifest has no line {line_no}",
-            [{"field": "line_no", "message": f"no line {line_no}"}],
+            say("line_not_found", line_no=line_no),
+            [{"field": "line_no", "message": say("no_line", line_no=line_no)}],
         )
     return row
 

@@ -12,7 +12,8 @@ from decimal import Decimal
 from sqlite_utils import Database
 
 from tally import declaration, outbox, workflow
-from tally.conditions import IN_FORCE, manifests_of, remaining_quantities
+from tally.catalogue import say
+from tally.conditions import IN_FORCE, manifest_number, manifests_of, remaining_quantities
 from tally.customs.messages import build_sas121
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
@@ -30,13 +31,12 @@ RELEASABLE = (workflow.Status.DECLARED, workflow.Status.RELEASED, workflow.Statu
 
 def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] | None]:
     if not isinstance(body, dict):
-        raise ValidationError("a release order must be a JSON object")
+        raise ValidationError(say("release_order_not_object"))
     errors = []
     bind = str(body.get("bind_type", ""))
     bind = BIND_NAMES.get(bind, bind)
     if bind not in BIND_TYPES:
-        errors.append({"field": "bind_type", "message": "1 / one_truck_many_tickets, "
-                       "2 / one_truck_one_ticket or 3 / one_ticket_many_trucks"})
+        errors.append({"field": "bind_type", "message": say("bind_type_form")})
     fields = Fields(errors=errors)
     # docs/customs.md: 1 enter first, declare later (先入区后报关); 2 first-line integrated.
     passport_type = fields.choice(str(body.get("passport_type", "1")), "passport_type",
@@ -44,31 +44,29 @@ def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] |
     io_type = fields.choice(body.get("io_type", "I"), "io_type", IO_TYPES)
     ids = body.get("manifests")
     if not isinstance(ids, list) or not ids or not all(_whole(i) for i in ids):
-        errors.append({"field": "manifests", "message": "a non-empty list of manifest ids"})
+        errors.append({"field": "manifests", "message": say("manifest_ids_required")})
         ids = []
     elif len(set(ids)) != len(ids):
-        errors.append({"field": "manifests", "message": "a manifest appears twice"})
+        errors.append({"field": "manifests", "message": say("manifest_twice")})
     lines = body.get("lines")
     if lines is not None:
         if not isinstance(lines, list) or not lines:
-            errors.append({"field": "lines", "message": "a non-empty list, or omit for all"})
+            errors.append({"field": "lines", "message": say("lines_or_all")})
             lines = None
         else:
             for index, line in enumerate(lines):
                 if not isinstance(line, dict) or not all(
                         _whole(line.get(k)) for k in ("manifest_id", "line_no", "qty")):
-                    errors.append({"index": index, "field": "lines", "message":
-                                   '{"manifest_id", "line_no", "qty" >= 1} whole numbers'})
+                    errors.append({"index": index, "field": "lines",
+                                   "message": say("release_line_form")})
     if bind == "2" and len(ids) != 1:
-        errors.append({"field": "manifests", "message": "one truck, one ticket: one manifest"})
+        errors.append({"field": "manifests", "message": say("one_truck_one_ticket")})
     if bind == "3" and len(ids) != 1:
-        errors.append({"field": "manifests", "message": "one ticket, many trucks: one manifest "
-                       "per release order (many-to-many is not allowed)"})
+        errors.append({"field": "manifests", "message": say("one_ticket_many_trucks")})
     if bind in ("1", "2") and lines is not None:
-        errors.append({"field": "lines", "message": "only one ticket, many trucks splits "
-                       "quantities; the other bind types carry the whole remaining quantity"})
+        errors.append({"field": "lines", "message": say("only_split_bind_type")})
     if errors:
-        raise ValidationError("the release order is invalid; nothing was stored", errors)
+        raise ValidationError(say("release_order_invalid"), errors)
     return bind, passport_type, io_type, ids, lines
 
 
@@ -82,9 +80,9 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
             status = workflow.current_status(db, manifest_id)
             number = declaration.bond_invt_no(db, manifest_id)
             if status not in RELEASABLE or number is None:
-                unmet.append({"manifest_id": manifest_id, "message":
-                              f"manifest {manifest_id} is {status.value}: its inventory list "
-                              "is not approved"})
+                unmet.append({"manifest_id": manifest_id, "message": say(
+                    "list_not_approved", manifest_no=manifest_number(db, manifest_id),
+                    status=status.value)})
                 continue
             earlier = {r[0] for r in db.execute(
                 "SELECT DISTINCT r.bind_typecd FROM release_orders r JOIN release_order_lines l"
@@ -93,10 +91,9 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
             if earlier and (bind != "3" or earlier != {"3"}):
                 # Once a ticket is split over trucks it stays split, and a ticket on a
                 # multi-ticket truck is not split: no many-to-many.
-                unmet.append({"manifest_id": manifest_id, "message":
-                              f"manifest {manifest_id} already travels on a release order of bind"
-                              f" type {'/'.join(sorted(earlier))}; only further trucks of one"
-                              " ticket, many trucks may follow"})
+                unmet.append({"manifest_id": manifest_id, "message": say(
+                    "already_travels", manifest_no=manifest_number(db, manifest_id),
+                    bind_types="/".join(sorted(earlier)))})
                 continue
             remaining = remaining_quantities(db, manifest_id)
             manifest_lines = {r["line_no"]: r for r in db.query(
@@ -108,22 +105,24 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
                 picked = {}
                 for line in wanted:
                     if line["manifest_id"] != manifest_id:
-                        unmet.append({"message": f"manifest {line['manifest_id']} is not in "
-                                      "this release order's manifests"})
+                        unmet.append({"message": say(
+                            "manifest_not_in_order",
+                            manifest_no=manifest_number(db, line["manifest_id"]))})
                     elif line["line_no"] not in remaining:
-                        unmet.append({"message": f"manifest {manifest_id} has no line "
-                                      f"{line['line_no']}"})
+                        unmet.append({"message": say(
+                            "manifest_has_no_line", manifest_no=manifest_number(db, manifest_id),
+                            line_no=line["line_no"])})
                     elif line["qty"] > remaining[line["line_no"]]:
                         unmet.append({"line_no": line["line_no"], "remaining":
-                                      remaining[line["line_no"]], "message":
-                                      f"line {line['line_no']}: {line['qty']} exceeds the "
-                                      f"remaining declarable quantity "
-                                      f"{remaining[line['line_no']]}"})
+                                      remaining[line["line_no"]], "message": say(
+                                          "qty_exceeds_remaining", line_no=line["line_no"],
+                                          qty=line["qty"], remaining=remaining[line["line_no"]])})
                     else:
                         picked[line["line_no"]] = picked.get(line["line_no"], 0) + line["qty"]
             if not picked:
                 unmet.append({"manifest_id": manifest_id,
-                              "message": f"manifest {manifest_id} has nothing left to release"})
+                              "message": say("nothing_left", manifest_no=manifest_number(
+                                  db, manifest_id))})
             lists.append({"manifest_id": manifest_id, "bondInvtNo": number})
             for line_no, qty in sorted(picked.items()):
                 ml = manifest_lines[line_no]
@@ -134,8 +133,7 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
                               "gross_wt": _share(ml["gross_weight_kg"], qty, ml["declared_qty"]),
                               "net_wt": _share(ml["net_weight_kg"], qty, ml["declared_qty"])})
         if unmet:
-            raise ConflictError(f"cannot create the release order: {len(unmet)} problem(s)",
-                                unmet)
+            raise ConflictError(say("release_order_problems", count=len(unmet)), unmet)
         release_id = (db.execute("SELECT coalesce(max(id), 0) + 1 FROM release_orders")
                       .fetchone()[0])
         preent_no = f"RO{settings['customs_code']}{release_id:010d}"
@@ -174,7 +172,7 @@ def _find(db: Database, number) -> dict:
         "SELECT * FROM release_orders WHERE passport_no = ? OR etps_preent_no = ?",
         [str(number), str(number)])), None)
     if row is None:
-        raise NotFoundError(f"no release order {number}")
+        raise NotFoundError(say("release_order_unknown", number=number))
     return row
 
 
@@ -229,10 +227,10 @@ def associate_vehicle(db: Database, number, body: object, *, user_id: int | None
         value = body.get(name)
         if value is None or value == "":
             if required:
-                errors.append({"field": name, "message": "required"})
+                errors.append({"field": name, "message": say("required")})
             texts[name] = None
         elif not isinstance(value, str) or len(value) > 32:
-            errors.append({"field": name, "message": "text of at most 32 characters"})
+            errors.append({"field": name, "message": say("text_at_most", max_length=32)})
         else:
             texts[name] = value.strip().upper() if name == "plate" else value.strip()
     tare = _weight(body, "tare_wt", errors)
@@ -240,18 +238,17 @@ def associate_vehicle(db: Database, number, body: object, *, user_id: int | None
     container = _weight(body, "container_wt", errors, required=False, positive=False)
     mileage = _weight(body, "mileage_km", errors, required=False, positive=False)
     if texts.get("container_no") and container is None and not errors:
-        errors.append({"field": "container_wt", "message": "required with a container"})
+        errors.append({"field": "container_wt", "message": say("required_with_container")})
     if errors:
-        raise ValidationError("the vehicle association is invalid; nothing was stored", errors)
+        raise ValidationError(say("vehicle_invalid"), errors)
     with write(db):
         order = _find(db, number)
         other = db.execute(
             "SELECT etps_preent_no FROM release_orders WHERE vehicle_no = ? AND id != ?"
             " AND status = 'bound'", [texts["plate"], order["id"]]).fetchone()
         if other:
-            raise ConflictError(f"truck {texts['plate']} is already bound to release order "
-                                f"{other[0]}, which has not passed the gate",
-                                [{"field": "plate", "message": f"bound to {other[0]}"}])
+            raise ConflictError(say("truck_already_bound", plate=texts["plate"], number=other[0]),
+                                [{"field": "plate", "message": say("bound_to", number=other[0])}])
         total = tare + frame + (container or 0) + Decimal(order["total_gross_wt"])
         db.execute(
             "UPDATE release_orders SET vehicle_no = ?, vehicle_ic_no = ?, vehicle_wt = ?,"

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
+from tally.catalogue import Text, say
 from tally.db import now, write
 from tally.errors import AuthenticationError, PermissionDenied, TooManyRequests, ValidationError
 from tally.events import record_event
@@ -28,11 +29,12 @@ def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | N
     """
     name = name.strip() if isinstance(name, str) else ""
     if not name:
-        raise ValidationError("user name is required", [{"field": "user", "message": "required"}])
+        raise ValidationError(say("user_name_required"),
+                              [{"field": "user", "message": say("required")}])
     if role not in ROLES:
         raise ValidationError(
-            f"role must be one of {', '.join(ROLES)}",
-            [{"field": "role", "message": f"unknown role {role!r}"}],
+            say("role_unknown", roles=", ".join(ROLES)),
+            [{"field": "role", "message": say("role_unknown_item", role=role)}],
         )
     token = "tly_" + secrets.token_urlsafe(24)
     with write(db):
@@ -56,14 +58,14 @@ def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | N
 def authenticate(db: Database, token: str | None) -> dict:
     """Return ``{"id", "name", "role"}`` of the token's user; AuthenticationError otherwise."""
     if not token:
-        raise AuthenticationError("a bearer token is required (Authorization: Bearer <token>)")
+        raise AuthenticationError(say("token_required"))
     row = db.conn.execute(
         "SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id"
         " WHERE t.token_hash = ? AND t.revoked_at IS NULL",
         [_hash(token)],
     ).fetchone()
     if row is None:
-        raise AuthenticationError("unknown or revoked token")
+        raise AuthenticationError(say("token_unknown"))
     return {"id": row[0], "name": row[1], "role": row[2]}
 
 
@@ -76,7 +78,8 @@ def require_role(user: dict, role: str) -> None:
     """PermissionDenied unless the user's role is ``role`` or above."""
     if not has_role(user, role):
         raise PermissionDenied(
-            f"this needs the {role} role; {user['name']} is {user['role']}", required_role=role
+            say("role_required", role=role, user=user["name"], user_role=user["role"]),
+            required_role=role,
         )
 
 
@@ -91,14 +94,15 @@ def _scrypt(password: str, salt: bytes) -> bytes:
 def set_password(db: Database, name: str, password: str, *, by_user_id: int | None = None) -> None:
     """Set a user's password for signing in on the pages (at least 8 characters)."""
     if not isinstance(password, str) or len(password) < 8:
-        raise ValidationError("a password has at least 8 characters",
-                              [{"field": "password", "message": "at least 8 characters"}])
+        raise ValidationError(say("password_too_short"),
+                              [{"field": "password", "message": say("at_least_8")}])
     salt = secrets.token_bytes(16)
     stored = f"scrypt${salt.hex()}${_scrypt(password, salt).hex()}"
     with write(db):
         row = db.execute("SELECT id FROM users WHERE name = ?", [name]).fetchone()
         if row is None:
-            raise ValidationError(f"no user {name!r}", [{"field": "user", "message": "unknown"}])
+            raise ValidationError(say("user_unknown", name=name),
+                                  [{"field": "user", "message": say("unknown")}])
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [stored, row[0]])
         # Whoever was signed in with the old password is signed out everywhere.
         ended = db.execute("DELETE FROM sessions WHERE user_id = ?", [row[0]]).rowcount
@@ -113,10 +117,10 @@ def authenticate_password(db: Database, name: str, password: str) -> dict:
     stored = row[3] if row else None
     if not stored or not isinstance(password, str):
         _scrypt("not a password", b"0" * 16)  # the same time as a real check
-        raise AuthenticationError("unknown user or wrong password")
+        raise AuthenticationError(say("sign_in_failed"))
     _, salt, digest = stored.split("$")
     if not hmac.compare_digest(_scrypt(password, bytes.fromhex(salt)).hex(), digest):
-        raise AuthenticationError("unknown user or wrong password")
+        raise AuthenticationError(say("sign_in_failed"))
     return {"id": row[0], "name": row[1], "role": row[2]}
 
 
@@ -208,7 +212,7 @@ def sign_in(db: Database, *, address: str, limits: SignInLimits, name: str | Non
             ).lastrowid
     if wait:
         raise TooManyRequests(
-            f"too many failed sign-ins; try again in {_duration(wait)}", retry_after=wait)
+            say("sign_in_throttled", wait=_duration(wait)), retry_after=wait)
     try:
         user = authenticate(db, token) if token else authenticate_password(db, tried, password)
     except AuthenticationError as exc:
@@ -247,9 +251,10 @@ def _failed(db: Database, name: str | None, address: str, method: str, reason: s
                  reason=reason)
 
 
-def _duration(seconds: int) -> str:
+def _duration(seconds: int) -> Text:
     minutes = math.ceil(seconds / 60)
-    return f"{seconds} s" if seconds < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
+    return (say("seconds", count=seconds) if seconds < 60 else
+            say("minutes" if minutes > 1 else "minute", count=minutes))
 
 
 def _iso(moment: datetime) -> str:

@@ -15,6 +15,7 @@ from xml.parsers import expat
 import python_calamine
 
 from tally import manifests
+from tally.catalogue import say
 from tally.errors import ValidationError
 
 # Workbooks (.xlsx). Read with python-calamine, which returns each formula cell's saved value
@@ -29,7 +30,6 @@ MAX_XLSX_PARTS = 1_000
 MAX_XLSX_COLUMNS = 32  # the manifest has 14 columns; room for blank and note columns
 MAX_XLSX_CELLS = 2_000_000  # 100,000 lines of 20 columns
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and every password-protected .xlsx
-_NOT_XLSX = "the file is not an .xlsx workbook"
 # Excel drops the leading zeros of a code typed into a number cell: put them back where the
 # width is known. HS codes have 6, 8 or 10 digits; customs unit, country and currency codes 3;
 # a GTIN with its leading zeros dropped is read as the EAN-13 (or EAN-8) it was.
@@ -57,8 +57,8 @@ def parse_xlsx(data: bytes, sheet: str | None = None) -> dict:
     (top, left), table = _read_sheet(data, name)
     if not table:
         raise ValidationError(
-            "the manifest is empty",
-            [{"field": "sheet", "message": f"sheet {name!r} has no header row and no lines"}],
+            say("manifest_empty"),
+            [{"field": "sheet", "message": say("sheet_empty", sheet=name)}],
         )
     fields = [manifests.column_field(_cell_text(cell, None)) for cell in table[0]]
     keep = [  # a column with neither header nor values (a spacer, a deleted column) is not one
@@ -71,7 +71,7 @@ def parse_xlsx(data: bytes, sheet: str | None = None) -> dict:
     ]
     _, errors = manifests.check_header(rows[0][1])
     if errors:
-        raise ValidationError("the workbook header is wrong", errors)
+        raise ValidationError(say("workbook_header_wrong"), errors)
     errors = [
         {"row": r + 1, "field": fields[c - left] or _column_letter(c), "message": message}
         for (r, c), message in sorted(bad.items())
@@ -79,7 +79,7 @@ def parse_xlsx(data: bytes, sheet: str | None = None) -> dict:
     ]
     if errors:
         raise ValidationError(
-            f"the workbook has {len(errors)} cell(s) without a usable value; nothing was stored",
+            say("workbook_cells", count=len(errors)),
             errors,
         )
     return manifests.read_table(rows, "workbook")
@@ -89,24 +89,21 @@ def _open_xlsx(data: bytes) -> zipfile.ZipFile:
     """The workbook's zip, every part of it unpacked once within the bounds, or refused."""
     if data[:8] == _OLE_MAGIC:
         raise ValidationError(
-            f"{_NOT_XLSX}: an old .xls or a password-protected workbook; save it in Excel as an"
-            " .xlsx workbook without a password"
+            say("workbook_old_or_locked")
         )
     if not data.startswith(ZIP_MAGIC):
-        raise ValidationError(f"{_NOT_XLSX} (an .xlsx file is a zip archive; this is not one)")
+        raise ValidationError(say("workbook_not_zip"))
     try:
         book = zipfile.ZipFile(io.BytesIO(data))
         parts = book.infolist()
         names = [part.filename for part in parts]
         if len(parts) > MAX_XLSX_PARTS or len(set(names)) != len(names):
-            raise ValidationError(f"{_NOT_XLSX}: too many or repeated parts")
+            raise ValidationError(say("workbook_damaged", detail="too many or repeated parts"))
         if sum(part.file_size for part in parts) > MAX_XLSX_UNPACKED:
-            raise ValidationError(
-                f"{_NOT_XLSX}: it unpacks to more than {MAX_XLSX_UNPACKED // 2**20} MB"
-            )
+            raise ValidationError(say("workbook_too_large", mb=MAX_XLSX_UNPACKED // 2**20))
         if "xl/workbook.xml" not in names or "xl/workbook.bin" in names:
-            raise ValidationError(f"{_NOT_XLSX}: it has no xl/workbook.xml (is it an .xlsb,"
-                                  " .ods or .docx?)")
+            raise ValidationError(say("workbook_damaged", detail="it has no xl/workbook.xml"
+                                      " (is it an .xlsb, .ods or .docx?)"))
         for part in parts:  # a size or CRC that does not match its data is refused here
             with book.open(part) as stream:
                 while stream.read(1 << 20):
@@ -115,7 +112,8 @@ def _open_xlsx(data: bytes) -> zipfile.ZipFile:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
             NotImplementedError, ValueError) as exc:
-        raise ValidationError(f"{_NOT_XLSX}: the zip is damaged ({exc})") from None
+        raise ValidationError(say("workbook_damaged", detail=f"the zip is damaged ({exc})")
+                              ) from None
     return book
 
 
@@ -124,13 +122,15 @@ def _xml(book: zipfile.ZipFile, name: str) -> ElementTree.Element:
     try:
         data = book.read(name)
     except KeyError:
-        raise ValidationError(f"{_NOT_XLSX}: the part {name} is missing") from None
+        raise ValidationError(say("workbook_damaged", detail=f"the part {name} is missing")
+                              ) from None
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise ValidationError(f"{_NOT_XLSX}: {name} declares a DTD")
+        raise ValidationError(say("workbook_damaged", detail=f"{name} declares a DTD"))
     try:
         return ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
-        raise ValidationError(f"{_NOT_XLSX}: {name} is not XML ({exc})") from None
+        raise ValidationError(say("workbook_damaged", detail=f"{name} is not XML ({exc})")
+                              ) from None
 
 
 def _local(name: str) -> str:
@@ -157,7 +157,7 @@ def _pick_sheet(book: zipfile.ZipFile, wanted: str | None) -> tuple[str, str]:
             posixpath.join("xl", target))
         sheets.append((element.get("name") or "", part))
     if not sheets:
-        raise ValidationError(f"{_NOT_XLSX}: it has no worksheet")
+        raise ValidationError(say("workbook_damaged", detail="it has no worksheet"))
     if wanted is None or not wanted.strip():
         return sheets[0]
     for name, part in sheets:
@@ -165,8 +165,9 @@ def _pick_sheet(book: zipfile.ZipFile, wanted: str | None) -> tuple[str, str]:
             return name, part
     names = ", ".join(repr(name) for name, _ in sheets)
     raise ValidationError(
-        f"the workbook has no sheet named {wanted.strip()!r}",
-        [{"field": "sheet", "message": f"no sheet {wanted.strip()!r}; the workbook has {names}"}],
+        say("sheet_unknown", sheet=wanted.strip()),
+        [{"field": "sheet", "message": say("sheet_unknown_item", sheet=wanted.strip(),
+                                           names=names)}],
     )
 
 
@@ -185,9 +186,9 @@ def _scan_sheet(book: zipfile.ZipFile, part: str) -> dict[tuple[int, int], str]:
         where, kind, formula, value = cell
         cell[0] = None
         if formula and not value:
-            bad[where] = "a formula without a saved value: open and save the workbook in Excel"
+            bad[where] = say("formula_without_value")
         elif kind == "e":
-            bad[where] = "an Excel error value (such as #N/A or #DIV/0!)"
+            bad[where] = say("excel_error_value")
         elif not value:
             return  # a formatted but empty cell
         row, col = where
@@ -200,17 +201,17 @@ def _scan_sheet(book: zipfile.ZipFile, part: str) -> dict[tuple[int, int], str]:
         limit = manifests.MAX_LINES
         if box[2] - box[0] > limit:
             raise ValidationError(
-                f"the sheet has more than {limit} rows; a manifest has at most {limit} lines",
-                [{"field": "sheet", "message": f"row {box[2] + 1} is past the limit"}],
+                say("sheet_too_many_rows", limit=limit),
+                [{"field": "sheet", "message": say("row_past_limit", row=box[2] + 1)}],
             )
         if box[3] - box[1] >= MAX_XLSX_COLUMNS:
             raise ValidationError(
-                f"the sheet has more than {MAX_XLSX_COLUMNS} columns",
+                say("sheet_too_many_columns", limit=MAX_XLSX_COLUMNS),
                 [{"field": "sheet",
-                  "message": f"column {_column_letter(box[3])} is past the limit"}],
+                  "message": say("column_past_limit", column=_column_letter(box[3]))}],
             )
         if count[0] > MAX_XLSX_CELLS:
-            raise ValidationError(f"the sheet has more than {MAX_XLSX_CELLS} cells")
+            raise ValidationError(say("sheet_too_many_cells", limit=MAX_XLSX_CELLS))
 
     def start(tag, attrs):
         tag = tag[tag.rfind(" ") + 1:]
@@ -235,7 +236,7 @@ def _scan_sheet(book: zipfile.ZipFile, part: str) -> dict[tuple[int, int], str]:
             at[1] = -1
 
     def refuse(*_):
-        raise ValidationError(f"{_NOT_XLSX}: {part} declares a DTD")
+        raise ValidationError(say("workbook_damaged", detail=f"{part} declares a DTD"))
 
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.StartElementHandler = start
@@ -246,13 +247,15 @@ def _scan_sheet(book: zipfile.ZipFile, part: str) -> dict[tuple[int, int], str]:
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
     except KeyError:
-        raise ValidationError(f"{_NOT_XLSX}: the sheet part {part} is missing") from None
+        raise ValidationError(say("workbook_damaged",
+                                  detail=f"the sheet part {part} is missing")) from None
     except expat.ExpatError as exc:
-        raise ValidationError(f"{_NOT_XLSX}: {part} is not XML ({exc})") from None
+        raise ValidationError(say("workbook_damaged", detail=f"{part} is not XML ({exc})")
+                              ) from None
     if cell[0] is not None:
         close_cell()
     if box[0] is not None and (box[2] - box[0] + 1) * (box[3] - box[1] + 1) > MAX_XLSX_CELLS:
-        raise ValidationError(f"the sheet spans more than {MAX_XLSX_CELLS} cells")
+        raise ValidationError(say("sheet_spans_too_many", limit=MAX_XLSX_CELLS))
     return bad
 
 
@@ -269,12 +272,14 @@ def _cell_ref(ref: str) -> tuple[int, int]:
         for letter in letters if re.fullmatch(r"[A-Z]{1,3}", letters) else "?":
             col = col * 26 + ord(letter) - ord("A") + 1
         if not 1 <= col <= 16384:
-            raise ValidationError(f"{_NOT_XLSX}: a cell reference {ref[:20]!r} is not valid")
+            raise ValidationError(say("workbook_damaged",
+                                  detail=f"a cell reference {ref[:20]!r} is not valid"))
         if len(_COLUMNS) < 20_000:
             _COLUMNS[letters] = col - 1
         col -= 1
     if not (digits.isdigit() and len(digits) <= 7 and 1 <= int(digits) <= 1_048_576):
-        raise ValidationError(f"{_NOT_XLSX}: a cell reference {ref[:20]!r} is not valid")
+        raise ValidationError(say("workbook_damaged",
+                                  detail=f"a cell reference {ref[:20]!r} is not valid"))
     return int(digits) - 1, col
 
 
@@ -297,11 +302,11 @@ def _read_sheet(data: bytes, name: str) -> tuple[tuple[int, int], list[list]]:
             return (0, 0), []
         return tuple(values.start), values.to_python(skip_empty_area=True)  # from start on
     except python_calamine.CalamineError as exc:
-        raise ValidationError(f"the workbook cannot be read: {exc}") from None
+        raise ValidationError(say("workbook_unreadable", detail=f": {exc}")) from None
     except BaseException as exc:  # a panic in the Rust reader (pyo3's PanicException)
         if type(exc).__name__ != "PanicException":
             raise
-        raise ValidationError("the workbook cannot be read") from None
+        raise ValidationError(say("workbook_unreadable", detail="")) from None
 
 
 def _cell_text(value, field: str | None) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from tally import conditions
+from tally.catalogue import say
 from tally.db import write
 from tally.errors import ConflictError, NotFoundError
 from tally.events import record_event
@@ -67,7 +68,7 @@ def _inspection_complete(db: Database, manifest_id: int, context: dict) -> list[
 
 def _inspection_tasks_done(db: Database, manifest_id: int, context: dict) -> list[dict]:
     return [
-        {"task_id": t["id"], "message": f"pallet {t['pallet_no']}: {t['kind']} not recorded done"}
+        {"task_id": t["id"], "message": say("task_open", pallet_no=t["pallet_no"], kind=t["kind"])}
         for t in conditions.open_tasks(db, manifest_id)
     ]
 
@@ -82,8 +83,8 @@ def _tally_status_normal(db: Database, manifest_id: int, context: dict) -> list[
         {
             "condition": "tally_status",
             "tally_status": text,
-            "message": f"the manifest's tally status is {text}, not 正常理货 (normal tally)"
-            + (f": {reason}" if reason else ""),
+            "message": say("tally_status_abnormal", status=text,
+                           reason=f": {reason}" if reason else ""),
         }
     ]
 
@@ -95,7 +96,8 @@ def _no_unexplained_differences(db: Database, manifest_id: int, context: dict) -
     if not stage.counting_begun and not report["balanced"]:
         # Before any unit is counted every line differs: that says nothing about any one line.
         return [{"condition": "counting", "counted": totals["counted"],
-                 "declared": totals["declared"], "message": stage.text}]
+                 "declared": totals["declared"],
+                 "message": say("counting_not_begun", text=stage.text)}]
     return [
         {
             "line_no": line["line_no"],
@@ -103,8 +105,8 @@ def _no_unexplained_differences(db: Database, manifest_id: int, context: dict) -
             "counted": line["counted"],
             "difference": line["difference"],
             "unexplained": line["unexplained"],
-            "message": f"line {line['line_no']}: difference {line['difference']:+d} "
-            "is not explained by recorded discrepancies",
+            "message": say("difference_unexplained", line_no=line["line_no"],
+                           difference=line["difference"]),
         }
         for line in report["lines"]
         if line["unexplained"]
@@ -117,7 +119,7 @@ def _approved_release_order(db: Database, manifest_id: int, context: dict) -> li
         " WHERE l.manifest_id = ? AND r.status IN ('approved', 'bound', 'passed') LIMIT 1",
         [manifest_id],
     ).fetchone()
-    return [] if row else [{"message": "no approved release order covers this consignment"}]
+    return [] if row else [{"message": say("no_approved_release_order")}]
 
 
 def _vehicle_associated(db: Database, manifest_id: int, context: dict) -> list[dict]:
@@ -126,15 +128,15 @@ def _vehicle_associated(db: Database, manifest_id: int, context: dict) -> list[d
         " WHERE l.manifest_id = ? AND r.status IN ('bound', 'passed') LIMIT 1",
         [manifest_id],
     ).fetchone()
-    return [] if row else [{"message": "no truck is associated with its release order"}]
+    return [] if row else [{"message": say("no_vehicle")}]
 
 
 def _all_goods_passed(db: Database, manifest_id: int, context: dict) -> list[dict]:
     left = conditions.remaining_quantities(db, manifest_id, passed_only=True)
     if not left:
-        return [{"message": "the consignment has no confirmed tally: nothing can have entered"}]
+        return [{"message": say("no_confirmed_tally")}]
     return [
-        {"line_no": line_no, "message": f"line {line_no}: {qty} unit(s) not yet through the gate"}
+        {"line_no": line_no, "message": say("units_not_through", line_no=line_no, qty=qty)}
         for line_no, qty in left.items()
         if qty
     ]
@@ -167,8 +169,8 @@ RELEASE_TRANSITIONS: tuple[Transition, ...] = (
 TALLY_OPEN = frozenset({Status.WRITTEN_OFF})
 # Before the tally opens: what the consignment still waits for, in the operator's words.
 _TALLY_NOT_YET = {
-    Status.ARRIVED: "inspection (查验) has not passed yet, and the write-off (核销) comes after it",
-    Status.INSPECTED: "the write-off (核销) is not done yet",
+    Status.ARRIVED: say("waits_inspection"),
+    Status.INSPECTED: say("waits_write_off"),
 }
 
 
@@ -176,7 +178,7 @@ def current_status(db: Database, manifest_id: int) -> Status:
     """The manifest's status; NotFoundError if there is no such manifest."""
     row = db.conn.execute("SELECT status FROM manifests WHERE id = ?", [manifest_id]).fetchone()
     if row is None:
-        raise NotFoundError(f"no manifest with id {manifest_id}")
+        raise NotFoundError(say("manifest_not_found", manifest_id=manifest_id))
     return Status(row[0])
 
 
@@ -186,7 +188,7 @@ def release_status(db: Database, release_order_id: int) -> ReleaseStatus:
         "SELECT status FROM release_orders WHERE id = ?", [release_order_id]
     ).fetchone()
     if row is None:
-        raise NotFoundError(f"no release order with id {release_order_id}")
+        raise NotFoundError(say("release_order_not_found", release_order_id=release_order_id))
     return ReleaseStatus(row[0])
 
 
@@ -209,14 +211,16 @@ def why_tally_not_open(status: Status) -> str | None:
     return f"the tally is closed ({status.value}): it was confirmed and its counts are final"
 
 
-def require_tally_open(db: Database, manifest_id: int, refused: str) -> Status:
+def require_tally_open(db: Database, manifest_id: int, refused) -> Status:
     """The manifest's status if its tally is open. Otherwise ConflictError with the current status
     and ``tally`` ("not_open_yet" or "closed"), saying why and what is ``refused``; NotFoundError
     if there is no such manifest."""
     status = current_status(db, manifest_id)
-    why = why_tally_not_open(status)
-    if why is not None:
-        raise ConflictError(f"{why}; {refused}", current_status=status.value,
+    if not is_tally_open(status):
+        text = (say("tally_not_open", status=status.value, why=_TALLY_NOT_YET[status],
+                    refused=refused) if status in _TALLY_NOT_YET else
+                say("tally_closed", status=status.value, refused=refused))
+        raise ConflictError(text, current_status=status.value,
                             tally=tally_stage(status).tally)
     return status
 
@@ -324,8 +328,9 @@ def _apply(db, table, kind, subject_id, action, user_id, context, details):
             allowed = sorted({t.action for t in table if t.source == status})
             name = "consignment" if kind == "manifest" else "release order"
             raise ConflictError(
-                f"cannot {action.replace('_', ' ')}: the {name} is {status.value}",
-                [{"message": f"{action} is not possible from {status.value}",
+                say("action_not_possible", action_words=action.replace("_", " "),
+                    action=action, subject=name, status=status.value),
+                [{"message": say("action_not_from", action=action, status=status.value),
                   "allowed_actions": allowed}],
                 current_status=status.value,
                 action=action,
@@ -333,7 +338,8 @@ def _apply(db, table, kind, subject_id, action, user_id, context, details):
         unmet = unmet_conditions(db, transition, subject_id, context)
         if unmet:
             raise ConflictError(
-                f"cannot {action.replace('_', ' ')}: {len(unmet)} condition(s) unmet",
+                say("conditions_unmet", action_words=action.replace("_", " "), action=action,
+                    count=len(unmet)),
                 unmet,
                 current_status=status.value,
                 action=action,

@@ -6,6 +6,7 @@ import json
 from sqlite_utils import Database
 
 from tally import manifests, workflow
+from tally.catalogue import say
 from tally.customs.client import CustomsClient, CustomsRejected
 from tally.db import now, write
 from tally.errors import ConflictError, ValidationError
@@ -31,16 +32,15 @@ def write_off(db: Database, manifest_id: int, body: object, *, client: CustomsCl
     white_card_no = _field(body, "white_card_no", errors)
     vehicle_no = _field(body, "vehicle_no", errors, required=False)
     if errors:
-        raise ValidationError("the write-off needs the transfer order and white card numbers",
-                              errors)
+        raise ValidationError(say("write_off_numbers_required"), errors)
     head = manifests.load_head(db, manifest_id)
     status = workflow.current_status(db, manifest_id)
     if status != workflow.Status.INSPECTED:
         # Asked before any call to customs, so a refused step leaves nothing behind there either.
-        raise ConflictError(f"cannot write off: the consignment is {status.value}",
-                            [{"message": "the inspection must pass first"
+        raise ConflictError(say("write_off_not_possible", status=status.value),
+                            [{"message": say("inspection_must_pass")
                               if status == workflow.Status.ARRIVED else
-                              f"write_off is not possible from {status.value}"}],
+                              say("action_not_from", action="write_off", status=status.value)}],
                             current_status=status.value, action="write_off")
     try:
         card = client.verify_white_card(white_card_no, transfer_no, vehicle_no)
@@ -48,8 +48,8 @@ def write_off(db: Database, manifest_id: int, body: object, *, client: CustomsCl
                                          white_card_no)
     except CustomsRejected as exc:
         reason = (exc.body or {}).get("error") or str(exc)
-        raise ConflictError(f"customs refused the write-off: {reason}",
-                            [{"message": reason}],
+        raise ConflictError(say("customs_refused_write_off", reason=reason),
+                            [{"message": say("customs_reason", reason=reason)}],
                             current_status=status.value, action="write_off") from None
     tally_status = client.tally_status(head["manifest_no"])
     with write(db):

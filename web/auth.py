@@ -17,6 +17,7 @@ import secrets
 from flask import current_app, g, request, session
 from sqlite_utils import Database
 
+from tally.catalogue import say
 from tally.errors import AuthenticationError, PermissionDenied
 from tally.users import authenticate, end_session, require_role, session_owner, start_session
 from web.db import get_db
@@ -37,10 +38,10 @@ def identify(db: Database, environ: dict, session: dict) -> dict:
         return authenticate(db, token.strip() if scheme.lower() == "bearer" else None)
     user = session_owner(db, session[SESSION_ID])
     if user is None:
-        raise AuthenticationError("the session has ended (signed out or expired); sign in again")
+        raise AuthenticationError(say("session_ended"))
     if environ["REQUEST_METHOD"] not in SAFE_METHODS and not hmac.compare_digest(
             environ.get("HTTP_X_CSRF_TOKEN", ""), session.get("csrf", "")):
-        raise PermissionDenied("missing or wrong X-CSRF-Token header for a signed-in session")
+        raise PermissionDenied(say("csrf_failed"))
     return user
 
 

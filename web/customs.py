@@ -2,6 +2,7 @@
 
 from flask import current_app
 
+from tally.catalogue import say
 from tally.customs.client import CustomsClient
 from tally.errors import ConflictError
 
@@ -10,5 +11,5 @@ def customs_client() -> CustomsClient:
     """A client for the configured customs URL; 409 when none is configured."""
     url = current_app.config.get("CUSTOMS_URL")
     if not url:
-        raise ConflictError("no customs system is configured (TALLY_CUSTOMS_URL)")
+        raise ConflictError(say("customs_not_configured"))
     return CustomsClient(url, timeout=float(current_app.config["CUSTOMS_TIMEOUT"]))

@@ -71,13 +71,16 @@ def test_report_confirm_flow(desk, site):
     desk.fill("#d-note", "箱内只有 1 件 box held 1")
     desk.fill("#d-disposition", "按实收 Settle on actual received")
     desk.click("#d-submit")
-    expect(desk.locator("#flash")).to_contain_text("qty: a whole number of at least 1",
-                                                   timeout=WAIT)
+    qty_error = desk.locator("#discrepancy [data-field-error=qty]")
+    expect(qty_error).to_contain_text("a whole number of at least 1 is required", timeout=WAIT)
+    expect(qty_error).to_contain_text("必须填写不小于 1 的整数")
+    expect(desk.locator("#d-qty")).to_have_attribute("aria-invalid", "true")
     assert desk.input_value("#d-note") == "箱内只有 1 件 box held 1"
     assert desk.input_value("#d-disposition") == "按实收 Settle on actual received"
     desk.fill("#d-qty", "1")
     desk.click("#d-submit")
     expect(desk.locator("#flash")).to_contain_text("Recorded discrepancy", timeout=WAIT)
+    expect(desk.locator("[data-field-error]")).to_have_count(0)
     line_2 = desk.locator("tr[data-line='2']")
     expect(line_2).to_contain_text("已说明 Explained")
     expect(line_2).to_contain_text("按实收 Settle on actual received")

@@ -193,7 +193,10 @@ def test_before_any_scan_counting_has_not_started(view, site):
     assert page.input_value("#d-qty") == ""
     # The record is written only with a quantity typed in.
     page.click("#d-submit")
-    expect(page.locator("#flash")).to_contain_text("qty", timeout=WAIT)
+    # The quantity's message under the quantity (api.js showFieldErrors), the refusal in the flash.
+    expect(page.locator("#discrepancy [data-field-error=qty]")).to_contain_text(
+        "a whole number", timeout=WAIT)
+    expect(page.locator("#flash")).to_contain_text("nothing was recorded")
     expect(page.locator("[data-testid=records] tbody tr[data-record]")).to_have_count(0)
     screenshot(page, f"stage-counting-report-{size}")
     page.goto(f"/manifests/{mid}")

@@ -151,7 +151,8 @@ def test_a_csv_of_blank_lines_is_refused_before_it_is_read_through(as_, db):
     body = b"manifest_no,line_no,sku,name,declared_qty\n" + b"\n" * 14_000_000
     answer = as_("supervisor").post("/api/manifests", data=body, content_type="text/csv")
     assert answer.status_code == 422 and "rows" in answer.json["error"]
-    assert answer.json["errors"] == [{"row": 110_002, "message": "too many rows"}]
+    assert answer.json["errors"] == [{"row": 110_002, "message": "too many rows",
+                                      "code": "too_many_rows", "message_zh": "行数过多"}]
     assert db.execute("SELECT count(*) FROM manifests").fetchone() == (0,)
 
 

@@ -39,7 +39,9 @@ def test_an_operator_beyond_the_allowance_is_refused_and_nothing_is_issued(as_, 
     body = refused.json
     assert body["remaining"] == ALLOWED - 4 and body["required_role"] == "supervisor"
     assert "3 more can be issued" in body["error"] and "supervisor" in body["error"]
-    assert body["errors"] == [{"field": "count", "message": "at most 3 on line 2"}]
+    assert body["errors"] == [{"field": "count", "message": "at most 3 on line 2",
+                               "code": "allowance_left", "message_zh": "第 2 项最多还可发放 3 张"}]
+    assert body["code"] == "label_allowance_exceeded" and "主管可以多发" in body["error_zh"]
     assert units(db) == before
     assert issue(as_, mid, 10_000).status_code == 409
     assert units(db) == before

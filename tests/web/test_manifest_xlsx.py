@@ -72,7 +72,9 @@ def test_bad_rows_answer_422_in_the_error_shape(as_):
     assert response.json["ok"] is False and response.json["status"] == 422
     assert response.json["errors"] == [
         {"row": 2, "field": "declared_qty",
-         "message": "a whole number from 1 to 10000000, got '12.5'"}
+         "message": "a whole number from 1 to 10000000, got '12.5'",
+         "code": "integer_range_invalid",
+         "message_zh": "应为 1 到 10000000 之间的整数，收到的是 '12.5'"}
     ]
     assert as_("operator").get("/api/manifests").json["manifests"] == []
 

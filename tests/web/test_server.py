@@ -119,7 +119,8 @@ def test_a_scan_without_a_valid_token_gets_the_error_shape(served):
     head, payload = parts(exchange(served[0], scan_request(1, "nope", b"{}")))
     assert head.startswith(b"HTTP/1.1 401")
     assert b'www-authenticate: bearer realm="tally"' in head.lower()
-    assert payload == {"ok": False, "status": 401, "error": "unknown or revoked token",
+    assert payload == {"ok": False, "status": 401, "code": "token_unknown",
+                       "error": "unknown or revoked token", "error_zh": "令牌无效或已吊销",
                        "errors": []}
 
 

@@ -4,6 +4,7 @@ import json
 
 from flask import Blueprint, current_app, request
 
+from tally.catalogue import say
 from tally.errors import PayloadTooLarge, ValidationError
 from tally.fields import MAX_INTEGER, whole_number
 from web.auth import load_user
@@ -29,10 +30,10 @@ def read_json(environ: dict, limit: int) -> object:
     read), 422 when it is missing, not JSON or nested deeper than MAX_JSON_DEPTH."""
     mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if not (mimetype == "application/json" or mimetype.endswith("+json")):
-        raise ValidationError("the body must be JSON (Content-Type: application/json)")
+        raise ValidationError(say("body_not_json"))
     length = environ.get("CONTENT_LENGTH") or "0"
     if not length.isdigit() or int(length) > limit:
-        raise PayloadTooLarge(f"a JSON body holds at most {limit} bytes")
+        raise PayloadTooLarge(say("body_too_large", limit=limit))
     data = environ["wsgi.input"].read(int(length))
     try:
         body = json.loads(data)
@@ -41,9 +42,9 @@ def read_json(environ: dict, limit: int) -> object:
     except ValueError:
         body = None
     if body is None:
-        raise ValidationError("the body is not valid JSON")
+        raise ValidationError(say("body_invalid_json"))
     if body is _TOO_DEEP or _deeper_than(body, MAX_JSON_DEPTH):
-        raise ValidationError(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        raise ValidationError(say("body_too_deep", depth=MAX_JSON_DEPTH))
     return body
 
 
@@ -68,8 +69,8 @@ def arg(name: str, default: str | None = None) -> str | None:
     (which of them was meant cannot be known)."""
     values = request.args.getlist(name)
     if len(values) > 1:
-        raise ValidationError(f"{name} is given {len(values)} times; give it once",
-                              [{"field": name, "message": "repeated"}])
+        raise ValidationError(say("parameter_repeated", name=name, count=len(values)),
+                              [{"field": name, "message": say("repeated")}])
     return values[0] if values else default
 
 
@@ -87,12 +88,12 @@ def int_arg_of(args, name: str, *, choices=None) -> int | None:
     number = whole_number(value)
     if number is None:
         raise ValidationError(
-            f"{name} must be a whole number from 0 to {MAX_INTEGER}",
-            [{"field": name, "message": f"got {value[:40]!r}"}],
+            say("parameter_not_number", name=name, maximum=MAX_INTEGER),
+            [{"field": name, "message": say("got_value", value=repr(value[:40]))}],
         )
     if choices is not None and number not in choices:
         raise ValidationError(
-            f"{name} must be one of {', '.join(map(str, choices))}",
-            [{"field": name, "message": f"got {number}"}],
+            say("parameter_not_choice", name=name, choices=", ".join(map(str, choices))),
+            [{"field": name, "message": say("got_value", value=number)}],
         )
     return number

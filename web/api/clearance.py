@@ -3,6 +3,7 @@
 from flask import Response, current_app
 
 from tally import declaration, inspections, manifests, release_orders, workflow, writeoff
+from tally.catalogue import coded
 from tally.customs.messages import render_xml
 from tally.events import list_events
 from web.api import api_blueprint, json_body
@@ -35,7 +36,9 @@ def workflow_state(db, manifest_id: int) -> dict:
     return {
         "manifest_id": manifest_id, "manifest_no": head["manifest_no"],
         "status": head["status"], "history": history,
-        "next_actions": workflow.next_actions(db, manifest_id),
+        # Each unmet condition with its code and Chinese text, as the error shape gives them.
+        "next_actions": [{**action, "unmet": [coded(c) for c in action["unmet"]]}
+                         for action in workflow.next_actions(db, manifest_id)],
         "inspection": inspections.get_inspection(db, manifest_id, inspection_id)
         if inspection_id else None,
         "write_off": writeoff.get_write_off(db, manifest_id),

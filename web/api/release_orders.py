@@ -5,6 +5,7 @@ from decimal import Decimal
 from flask import current_app
 
 from tally import gate, release_orders
+from tally.catalogue import joined, say
 from tally.config import site_settings
 from web.api import api_blueprint, json_body
 from web.auth import requires, user_id
@@ -47,8 +48,9 @@ def gate_pass():
     if decision["outcome"] == "pass":
         return decision, 201
     # A refusal is logged (the gate log), and answered in the error shape with every reason.
-    return error_response(409, "the gate refuses: " + "; ".join(decision["reasons"]),
-                          [{"message": r} for r in decision["reasons"]], **decision)
+    reasons = decision["reasons"]
+    return error_response(409, say("gate_refused", reasons=joined(reasons)),
+                          [{"message": r} for r in reasons], **decision)
 
 
 @bp.get("/gate/passes")

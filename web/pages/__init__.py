@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 
+from tally.config import time_zone
+from tally.display import kilograms, local_time
 from tally.fields import whole_number
 from tally.users import has_role
 from web.auth import session_user
@@ -65,6 +67,15 @@ def register_pages(app: Flask) -> None:
         }
 
     app.add_template_global(step_link)  # a global: templates/stage.html is imported
+
+    # Times in the warehouse's zone with the offset, weights as kg (tally/display.py).
+    @app.template_filter("local_time")
+    def _local_time(stored, seconds: bool = False) -> str:
+        return local_time(stored, time_zone(app.config), seconds=seconds)
+
+    @app.template_filter("kg")
+    def _kg(value, as_declared: bool = False) -> str:
+        return kilograms(value, as_declared=as_declared)
 
 
 def step_link(stage, manifest_id: int) -> dict | None:

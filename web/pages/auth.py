@@ -51,7 +51,7 @@ def _limits() -> SignInLimits:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     g.user = session_user()
-    error, status, headers = None, 200, {}
+    error, status, headers = None, 200, {}  # error: the TallyError refusing the sign-in
     form = {"name": "", "next": request.values.get("next", "")}
     if request.method == "POST":
         form["name"] = request.form.get("name", "").strip()
@@ -61,10 +61,10 @@ def login():
                                  name=form["name"], password=request.form.get("password", ""),
                                  token=token or None)
         except TooManyRequests as exc:
-            error, status = exc.message, 429
+            error, status = exc, 429
             headers["Retry-After"] = str(exc.extra["retry_after"])
         except AuthenticationError as exc:
-            error, status = exc.message, 401
+            error, status = exc, 401
         else:
             sign_in(user)
             return redirect(_safe_next(form["next"]))

@@ -39,7 +39,7 @@ function signedKg(value) {
 }
 
 function when(iso) {
-  return iso ? iso.slice(0, 19).replace("T", " ") : "";
+  return formatTime(iso, { seconds: true });  // in the warehouse's zone (api.js)
 }
 
 // A typed weight: null when empty, NaN when it is not a number.
@@ -112,14 +112,8 @@ function updateTotal() {
 }
 
 function clearInvalid(form) {
+  clearFieldErrors(form);
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-}
-
-function markErrors(form, error) {
-  for (const e of error.errors || []) {
-    const input = e.field && form.elements[e.field];
-    if (input) input.setAttribute("aria-invalid", "true");
-  }
 }
 
 function setUpBinding() {
@@ -162,8 +156,7 @@ function setUpBinding() {
       await loadOrders();
       flash("车单关联完成 The vehicle is associated; it may pass the gate.", "info");
     } catch (error) {
-      markErrors(bindForm, error);
-      flash(error);
+      showError(error, bindForm);  // each field's message under it, the rest in the flash
     } finally {
       button.disabled = false;
       updateTotal();
@@ -210,7 +203,8 @@ function showDecision(decision) {
     node("p", { class: "facts" }, facts.join(" · ")),
     pass ? node("p", { class: "reasons" }, "道闸抬起 The barrier lifts; gate receipt SAS223 queued.")
       : node("ul", { class: "reasons", "data-testid": "reasons" },
-        decision.reasons.map((r) => node("li", { text: r }))));
+        decision.reasons.map((r, i) => node("li", {
+          text: bilingual((decision.reasons_zh || [])[i], r) }))));
   box.scrollIntoView({ block: "nearest" });
 }
 
@@ -238,8 +232,7 @@ function setUpPass() {
       if (error.status === 409 && error.body && error.body.outcome === "refuse") {
         showDecision({ ...error.body, plate_or_card: who });  // refused and logged: values stay
       } else {
-        markErrors(form, error);
-        flash(error);
+        showError(error, form);
       }
     } finally {
       button.disabled = false;

@@ -125,7 +125,7 @@ function el(tag, attributes, ...children) {
 }
 
 function when(iso) {
-  return iso ? iso.slice(0, 19).replace("T", " ") : "";
+  return formatTime(iso);  // in the warehouse's zone (api.js)
 }
 
 // --- the form ---------------------------------------------------------------------------------
@@ -319,6 +319,7 @@ function collectBody() {
 }
 
 function clearFormErrors() {
+  clearFieldErrors(form);
   const box = document.getElementById("form-errors");
   box.hidden = true;
   box.replaceChildren();
@@ -340,6 +341,11 @@ function markInvalid(node) {
 // button and in the flash; nothing typed (or drawn) is touched.
 function showFormErrors(error) {
   const list = pallets();
+  // The head's fields (location, officers, escort): the message under the field (api.js).
+  const head = (error.errors || []).filter((e) => !Number.isInteger(e.pallet)
+    && !Number.isInteger(e.check) && e.field !== "checks");
+  showFieldErrors(form, { errors: head.map((e) => (
+    e.field === "signature" ? { ...e, field: "escort.signature" } : e)) });
   if (error.errors) {
     for (const e of error.errors) {
       if (Number.isInteger(e.pallet) && list[e.pallet]) {
@@ -350,7 +356,8 @@ function showFormErrors(error) {
         markInvalid(fs.querySelector(`[name="${e.field}"]`));
         const own = fs.querySelector(".pallet-errors");
         own.hidden = false;
-        own.append(el("li", { text: (e.field ? e.field + ": " : "") + (e.message || "") }));
+        own.append(el("li", { text: (e.field ? e.field + ": " : "") +
+          bilingual(e.message_zh, e.message) }));
       } else if (Number.isInteger(e.check) && sentCheckLines[e.check] !== undefined) {
         e.line_no = sentCheckLines[e.check]; // errors name a check by its place in the body
         delete e.check;
@@ -370,7 +377,7 @@ function showFormErrors(error) {
   flash(error);
   const box = document.getElementById("form-errors");
   box.hidden = false;
-  box.replaceChildren(el("p", { text: error.message }));
+  box.replaceChildren(el("p", { text: bilingual(error.messageZh, error.message) }));
   const details = describeErrors(error);
   if (details.length) box.append(el("ul", {}, details.map((d) => el("li", { text: d }))));
   box.scrollIntoView({ block: "nearest" });
@@ -660,8 +667,7 @@ async function signNow() {
     flash(inspection.result === "passed" ? "✓ 已签字，查验通过 Signed: the inspection passed."
       : "已签字 Signed.", "info");
   } catch (error) {
-    if ((error.errors || []).some((e) => e.field === "name")) name.setAttribute("aria-invalid", "true");
-    flash(error);
+    showError(error, document.getElementById("sign-section"));  // the name's message under it
   } finally {
     button.disabled = false;
   }

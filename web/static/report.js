@@ -157,6 +157,7 @@ document.addEventListener("submit", async (event) => {
   if (event.target.id !== "discrepancy") return;
   event.preventDefault();
   clearFlash();
+  clearFieldErrors(event.target);
   const manifestId = $("report").dataset.manifest;
   const qty = $("d-qty").value.trim();
   const line = $("d-line").value;
@@ -173,7 +174,7 @@ document.addEventListener("submit", async (event) => {
   try {
     record = await api("POST", `/api/manifests/${manifestId}/discrepancies`, body);
   } catch (error) {
-    flash(error); // the form keeps everything typed
+    showError(error, $("discrepancy")); // under each field; the form keeps everything typed
     submit.disabled = false;
     return;
   }
@@ -227,6 +228,7 @@ function fieldOrNull(form, name) {
 
 async function submitFix(form) {
   clearFlash();
+  clearFieldErrors(form);
   const corrects = Number(form.dataset.corrects);
   const action = form.dataset.action;
   const reason = fieldOrNull(form, "reason");
@@ -259,7 +261,7 @@ async function submitFix(form) {
     record = await api("POST", `/api/manifests/${$("report").dataset.manifest}/discrepancies`,
       body);
   } catch (error) {
-    flash(error); // the form stays open with everything typed
+    showError(error, form); // under each field; the form stays open with everything typed
     submit.disabled = false;
     return;
   }
@@ -279,7 +281,7 @@ function showRefused(error) {
   const list = document.createElement("ul");
   for (const item of error.errors) {
     const entry = document.createElement("li");
-    entry.textContent = item.message || JSON.stringify(item);
+    entry.textContent = bilingual(item.message_zh, item.message) || JSON.stringify(item);
     if (item.line_no !== undefined) entry.dataset.line = item.line_no;
     list.append(entry);
   }
