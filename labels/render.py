@@ -1,4 +1,6 @@
 """Unit labels: the unit code as Code128 plus SKU, name, line and box, as PNG, SVG, PDF and ZPL.
+Also box labels (``BoxLabel``: the box code, its number, its manifest and how many unit labels it
+holds) on the same stock, and a consignment's job barcode (``render_job_*``) for pages and sheets.
 
 One layout (``_compose``) places every element in printer dots; each output only paints it.
 
@@ -45,6 +47,7 @@ CODE_TEXT_MM = 2.6
 TEXT_MM = 2.4  # 19 dots at 203 dpi: the smallest size that prints Chinese legibly
 MIN_DPI, MAX_DPI = 150, 1200
 MIN_LABEL_MM, MAX_LABEL_MM = 25.0, 200.0
+BOX_TEXT_MM = 4.5  # a box label's number: read from a step away, across the bay
 ELLIPSIS = "…"
 
 FONT_PATHS = (
@@ -81,6 +84,23 @@ class Label:
             raise ValueError(f"label code must be printable ASCII: {self.code!r}")
         if self.copy_no < 0:
             raise ValueError(f"copy_no must be >= 0: {self.copy_no}")
+
+
+@dataclass(frozen=True)
+class BoxLabel:
+    """What a box label shows: the box code, the box number big, the manifest and the number of
+    unit labels (not void) issued to the box. Same stock as the unit labels it is printed with."""
+
+    code: str
+    box_no: str
+    manifest_no: str | None = None
+    labels: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.code or not all(" " <= ch <= "~" for ch in self.code):
+            raise ValueError(f"label code must be printable ASCII: {self.code!r}")
+        if self.labels < 0:
+            raise ValueError(f"labels must be >= 0: {self.labels}")
 
 
 @dataclass(frozen=True)
@@ -269,23 +289,36 @@ def copy_mark(copy_no: int) -> str:
     return f"COPY {copy_no} / 副本" if copy_no > 0 else ""
 
 
-def _compose(label: Label, dpi: float, size: LabelSize) -> _Placed:
-    layout = _layout(dpi, size)
-    modules = _modules(label.code)
+def _bars_and_code(code: str, layout: _Layout, size: LabelSize, dpi: float) -> tuple[str, int]:
+    """The code's modules and where its bars start, refusing a code that does not fit."""
+    modules = _modules(code)
     usable = layout.width - 2 * layout.pad_x
     symbol = len(modules) * layout.module
     if symbol + 2 * QUIET_MODULES * layout.module > usable:
         need = (symbol + 2 * (QUIET_MODULES * layout.module + layout.pad_x)) * MM_PER_INCH / dpi
         raise ValueError(
-            f"code {label.code!r} needs a label {need:.1f} mm wide at {dpi} dpi "
+            f"code {code!r} needs a label {need:.1f} mm wide at {dpi} dpi "
             f"(bars, quiet zones and margins); {size} is too narrow"
         )
-    code_width = _text_width(label.code, layout.code_px)
-    if code_width > usable:
-        raise ValueError(f"code text {label.code!r} does not fit a {size} label")
+    if _text_width(code, layout.code_px) > usable:
+        raise ValueError(f"code text {code!r} does not fit a {size} label")
+    return modules, (layout.width - symbol) // 2
 
+
+def _code_text(code: str, layout: _Layout) -> _Text:
+    """The human-readable code, centred under the bars."""
+    x = (layout.width - _text_width(code, layout.code_px)) // 2
+    return _Text(code, x, layout.code_top, layout.code_px)
+
+
+def _compose(label: Label | BoxLabel, dpi: float, size: LabelSize) -> _Placed:
+    if isinstance(label, BoxLabel):
+        return _compose_box(label, dpi, size)
+    layout = _layout(dpi, size)
+    modules, bar_x = _bars_and_code(label.code, layout, size, dpi)
+    usable = layout.width - 2 * layout.pad_x
     px, left = layout.text_px, layout.pad_x
-    texts = [_Text(label.code, (layout.width - code_width) // 2, layout.code_top, layout.code_px)]
+    texts = [_code_text(label.code, layout)]
 
     def row(top: int, text: str, right: str = "", inverse: bool = False) -> None:
         room, gap = usable, _dots(1.5, dpi)
@@ -305,18 +338,56 @@ def _compose(label: Label, dpi: float, size: LabelSize) -> _Placed:
     box = _clean(label.box_no or "")
     line = f"Line {label.line_no}" + (f" · Box {box}" if box else "")
     row(line_top, line, copy_mark(label.copy_no), inverse=True)
-    return _Placed(layout, modules, (layout.width - symbol) // 2, tuple(texts))
+    return _Placed(layout, modules, bar_x, tuple(texts))
+
+
+def box_title(box_no: str) -> str:
+    """The big line of a box label."""
+    return f"箱 Box {_clean(box_no)}"
+
+
+def _compose_box(label: BoxLabel, dpi: float, size: LabelSize) -> _Placed:
+    """A box label: the same bars and code as a unit label, then the box number big where a
+    unit label has SKU and name, and the manifest and label count on the last row."""
+    layout = _layout(dpi, size)
+    modules, bar_x = _bars_and_code(label.code, layout, size, dpi)
+    usable = layout.width - 2 * layout.pad_x
+    px, row_h = layout.text_px, _row_height(layout.text_px)
+    texts = [_code_text(label.code, layout)]
+    # The big line takes the room of two text rows: the largest size up to BOX_TEXT_MM that
+    # fits them, smaller still (down to the text size) when a long box number needs it.
+    title = box_title(label.box_no)
+    big = _dots(BOX_TEXT_MM, dpi)
+    while big > px and (_row_height(big) > 2 * row_h or _text_width(title, big) > usable):
+        big -= 1
+    title = _fit(title, big, usable)
+    top = layout.row_tops[0] + (2 * row_h - _row_height(big)) // 2
+    texts.append(_Text(title, (layout.width - _text_width(title, big)) // 2, top, big))
+    count = f"{label.labels} 张标签 labels"
+    count_width = _text_width(count, px)
+    last = layout.row_tops[2]
+    texts.append(_Text(count, layout.width - layout.pad_x - count_width, last, px))
+    manifest = _clean(label.manifest_no or "")
+    if manifest:
+        room = usable - count_width - _dots(1.5, dpi)
+        texts.append(_Text(_fit(f"MF {manifest}", px, room), layout.pad_x, last, px))
+    return _Placed(layout, modules, bar_x, tuple(texts))
 
 
 # --- raster -----------------------------------------------------------------------------------
 
 
-def render_image(label: Label, *, dpi: int = 203, size: LabelSize = LabelSize()) -> Image.Image:
-    """Render one label as a 1-bit image of exactly ``size`` at ``dpi``.
+def render_image(
+    label: Label | BoxLabel, *, dpi: int = 203, size: LabelSize = LabelSize()
+) -> Image.Image:
+    """Render one label (a unit's or a box's) as a 1-bit image of exactly ``size`` at ``dpi``.
 
     ValueError when the bars with their quiet zones, or the text, do not fit the label.
     """
-    placed = _compose(label, dpi, size)
+    return _paint(_compose(label, dpi, size))
+
+
+def _paint(placed: _Placed) -> Image.Image:
     layout = placed.layout
     image = Image.new("1", (layout.width, layout.height), 1)
     draw = ImageDraw.Draw(image)
@@ -329,8 +400,10 @@ def render_image(label: Label, *, dpi: int = 203, size: LabelSize = LabelSize())
     return image
 
 
-def render_png(label: Label, *, dpi: int = 203, size: LabelSize = LabelSize()) -> bytes:
-    """Render one label as a 1-bit PNG carrying its dpi."""
+def render_png(
+    label: Label | BoxLabel, *, dpi: int = 203, size: LabelSize = LabelSize()
+) -> bytes:
+    """Render one label (a unit's or a box's) as a 1-bit PNG carrying its dpi."""
     out = io.BytesIO()
     render_image(label, dpi=dpi, size=size).save(out, "PNG", dpi=(dpi, dpi))
     return out.getvalue()
@@ -342,15 +415,19 @@ def render_png(label: Label, *, dpi: int = 203, size: LabelSize = LabelSize()) -
 _SVG_DPI = 8 * MM_PER_INCH
 
 
-def render_svg(label: Label, *, size: LabelSize = LabelSize()) -> bytes:
-    """Render one label as vector SVG (bars as rects, text as text) sized in mm."""
-    placed = _compose(label, _SVG_DPI, size)
+def render_svg(label: Label | BoxLabel, *, size: LabelSize = LabelSize()) -> bytes:
+    """Render one label (a unit's or a box's) as vector SVG (bars as rects, text as text) sized
+    in mm."""
+    return _svg(_compose(label, _SVG_DPI, size), label.code, size.width_mm, size.height_mm)
+
+
+def _svg(placed: _Placed, title: str, width_mm: float, height_mm: float) -> bytes:
     layout = placed.layout
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size.width_mm:g}mm" '
-        f'height="{size.height_mm:g}mm" viewBox="0 0 {layout.width} {layout.height}">',
-        f"<title>{escape(label.code)}</title>",
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_mm:g}mm" '
+        f'height="{height_mm:g}mm" viewBox="0 0 {layout.width} {layout.height}">',
+        f"<title>{escape(title)}</title>",
         f'<rect width="{layout.width}" height="{layout.height}" fill="#fff"/>',
         '<g fill="#000" shape-rendering="crispEdges">',
     ]
@@ -377,6 +454,85 @@ def render_svg(label: Label, *, size: LabelSize = LabelSize()) -> bytes:
     out.append("</g>")
     out.append("</svg>")
     return ("\n".join(out) + "\n").encode()
+
+
+# --- job barcode ------------------------------------------------------------------------------
+
+# A consignment's job barcode is printed on pages and A4 sheets, read off paper or a screen by a
+# handheld scanner: wider modules than a label's (0.375 mm: 3 dots at 8 dots/mm and at 200 dpi).
+JOB_MODULE_MM = 0.375
+JOB_BAR_MM = 12.0
+JOB_CODE_MM = 3.0
+JOB_TEXT_MM = 2.6
+JOB_PAD_MM = 1.0
+
+
+def job_caption(manifest_no: str) -> str:
+    """The line under a job barcode's code: what the job is."""
+    return f"作业 Job {_clean(manifest_no)}".rstrip()
+
+
+@functools.lru_cache(maxsize=64)
+def _compose_job(code: str, manifest_no: str, dpi: float) -> _Placed:
+    if not MIN_DPI <= dpi <= MAX_DPI:
+        raise ValueError(f"dpi must be {MIN_DPI}..{MAX_DPI}: {dpi}")
+    if not code or not all(" " <= ch <= "~" for ch in code):
+        raise ValueError(f"job code must be printable ASCII: {code!r}")
+    module = max(MIN_MODULE_DOTS, round(JOB_MODULE_MM * dpi / MM_PER_INCH))
+    modules = _modules(code)
+    pad = _dots(JOB_PAD_MM, dpi)
+    # The width follows the symbol and its quiet zones alone, so the printed size is the same
+    # for every consignment; a long manifest number gets a smaller font, then an ellipsis.
+    width = (len(modules) + 2 * QUIET_MODULES) * module + 2 * pad
+    code_px, text_px = _dots(JOB_CODE_MM, dpi), _dots(JOB_TEXT_MM, dpi)
+    bar_top, bar_height = pad, _dots(JOB_BAR_MM, dpi)
+    code_top = bar_top + bar_height + _dots(GAP_MM, dpi)
+    caption_top = code_top + _row_height(code_px)
+    height = caption_top + _row_height(text_px) + pad
+    layout = _Layout(width=width, height=height, module=module, pad_x=pad, bar_top=bar_top,
+                     bar_height=bar_height, code_px=code_px, code_top=code_top, text_px=text_px,
+                     row_tops=(caption_top, caption_top, caption_top))
+    usable = width - 2 * pad
+    if _text_width(code, code_px) > usable:
+        raise ValueError(f"job code text {code!r} is too long")
+    caption = job_caption(manifest_no)
+    small = max(_dots(TEXT_MM * 0.75, dpi), 8)
+    while text_px > small and _text_width(caption, text_px) > usable:
+        text_px -= 1
+    caption = _fit(caption, text_px, usable)
+    texts = (
+        _code_text(code, layout),
+        _Text(caption, (width - _text_width(caption, text_px)) // 2, caption_top, text_px),
+    )
+    return _Placed(layout, modules, (width - len(modules) * module) // 2, texts)
+
+
+def job_size_mm(code: str, manifest_no: str) -> tuple[float, float]:
+    """(width, height) in mm of a job barcode as ``render_job_svg`` draws it."""
+    layout = _compose_job(code, manifest_no, _SVG_DPI).layout
+    return layout.width * MM_PER_INCH / _SVG_DPI, layout.height * MM_PER_INCH / _SVG_DPI
+
+
+def render_job_image(code: str, manifest_no: str, *, dpi: float = 203) -> Image.Image:
+    """A consignment's job barcode (Code128 of its job code, the code and "作业 Job <manifest
+    no>" under it) as a 1-bit image at ``dpi``: for A4 sheets and PNG."""
+    return _paint(_compose_job(code, manifest_no, dpi))
+
+
+def render_job_png(code: str, manifest_no: str, *, dpi: int = 203) -> bytes:
+    """The job barcode as a 1-bit PNG carrying its dpi."""
+    out = io.BytesIO()
+    render_job_image(code, manifest_no, dpi=dpi).save(out, "PNG", dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def render_job_svg(code: str, manifest_no: str) -> bytes:
+    """The job barcode as vector SVG sized in mm (56 x 21 mm): pages show it as an image and
+    print it at that size."""
+    width_mm, height_mm = job_size_mm(code, manifest_no)
+    title = f"{code} · {job_caption(manifest_no)}"
+    return _svg(_compose_job(code, manifest_no, _SVG_DPI), title, round(width_mm, 3),
+                round(height_mm, 3))
 
 
 # --- PDF --------------------------------------------------------------------------------------
@@ -474,13 +630,13 @@ def sheet_grid(sheet: str, size: LabelSize) -> tuple[int, int, float, float]:
 
 
 def render_pdf(
-    labels: Iterable[Label],
+    labels: Iterable[Label | BoxLabel],
     *,
     size: LabelSize | None = LabelSize(),
     sheet: str | None = None,
     dpi: int = 300,
 ) -> bytes:
-    """Render labels to a PDF of 1-bit pages at ``dpi``.
+    """Render labels (units' and boxes', in the order given) to a PDF of 1-bit pages at ``dpi``.
 
     ``sheet=None``: one label per page, the page exactly the label size. ``sheet="a4"``: A4 pages
     with a grid of labels centred inside 5 mm margins (4 x 9 of 50 x 30 mm, 2 x 7 of 70 x 37 mm).
@@ -573,7 +729,9 @@ def _zpl_font(text: str, px: int) -> str:
     return f"^A@N,{px},{px},{ZPL_CJK_FONT}"
 
 
-def render_zpl(labels: Iterable[Label], *, dpi: int = 203, size: LabelSize = LabelSize()) -> str:
+def render_zpl(
+    labels: Iterable[Label | BoxLabel], *, dpi: int = 203, size: LabelSize = LabelSize()
+) -> str:
     """Render labels as ZPL II, one ^XA ... ^XZ format per label, for a 203 or 300 dpi printer."""
     if dpi not in ZPL_DPIS:
         raise ValueError(f"ZPL dpi must be 203 or 300: {dpi}")

@@ -55,7 +55,10 @@ def format_time(value) -> str:
     offset = value.utcoffset()
     if offset is None:
         return text
-    return text + (" UTC" if not offset else value.strftime(" UTC%z"))
+    if not offset:
+        return text + " UTC"
+    zone = value.strftime("%z")  # the warehouse's zone: "+08:00", as the pages show it
+    return f"{text} {zone[:3]}:{zone[3:]}"
 
 
 def signed(number: int) -> str:
@@ -71,6 +74,14 @@ def progress(counted: int, declared: int) -> float:
 def _status_cell(status: str) -> str:
     mark = PASS_MARK if status == "match" else FAIL_MARK  # ✘ lines print bold (cell_lines)
     return f"{mark} {LINE_STATUS_NAMES.get(status, status)}"
+
+
+def _expiry_cell(lot: dict, warning_days) -> str:
+    if lot.get("expired"):
+        return f"{FAIL_MARK} 已过期 Expired"
+    if lot.get("expiry_soon"):
+        return f"{FAIL_MARK} {warning_days} 天内到期 within {warning_days} days"
+    return EMPTY
 
 
 def _record_text(record: dict) -> str:
@@ -203,7 +214,7 @@ def compose_reconciliation(report: dict) -> list[SheetPage]:
             str(line.get("declared", 0)),
             str(line.get("counted", 0)),
             signed(line.get("difference", 0)),
-            _status_cell(line.get("status")),
+            _status_cell(line.get("shown", line.get("status"))),
             _line_discrepancies(line),
         ]
         for line in report.get("lines") or ()
@@ -240,6 +251,21 @@ def compose_reconciliation(report: dict) -> list[SheetPage]:
         rows,
         "无舱单行 The manifest has no lines",
     )
+
+    lots = [(line, lot) for line in report.get("lines") or () for lot in line.get("lots") or ()]
+    if lots:  # cartons with GS1 batch and expiry were scanned
+        table(
+            flow,
+            "批次效期 Lots: units counted per carton batch and expiry",
+            [10, 26, 44, 26, 15, 35],
+            ["行\nLine", "料号\nSKU", "批次\nBatch", "效期\nExpiry", "实点\nCounted",
+             "临期\nExpiry warning"],
+            [[str(line.get("line_no")), note(line.get("sku")) or EMPTY,
+              note(lot.get("batch")) or EMPTY, lot.get("expiry") or EMPTY,
+              str(lot.get("counted")), _expiry_cell(lot, report.get("expiry_warning_days"))]
+             for line, lot in lots],
+            "",
+        )
 
     records = report.get("records")
     if records is None:  # only the records in force were given: those of the lines

@@ -85,6 +85,8 @@ class SheetPage:
     rules: list[SheetRule] = field(default_factory=list)
     signature: Image.Image | None = None  # already scaled to its box, mode "L"
     signature_box: tuple[int, int, int, int] | None = None
+    # 1-bit images painted with the text (a job barcode): (image, (left, top)) in dots.
+    images: list[tuple[Image.Image, tuple[int, int]]] = field(default_factory=list)
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -213,13 +215,17 @@ class Flow:
         self.rule(x0, y0, x0 + width - 1, y1)
         self.rule(x1 - width + 1, y0, x1, y1)
 
-    def place_title(self, title: str) -> None:
-        """The sheet's title, bold and centred, wrapped when long."""
+    def place_title(self, title: str, right: int = RIGHT) -> None:
+        """The sheet's title, bold and centred between LEFT and ``right``, wrapped when long."""
         size = px(TITLE_PT)
-        for line, _ in cell_lines(title, size, RIGHT - LEFT):
-            self.text(line, (PAGE_W - width(line, size)) // 2, self.y, size, bold=True)
+        for line, _ in cell_lines(title, size, right - LEFT):
+            self.text(line, (LEFT + right - width(line, size)) // 2, self.y, size, bold=True)
             self.y += line_height(size)
         self.y += dots(3)
+
+    def place_image(self, image: Image.Image, x: int, y: int) -> None:
+        """A 1-bit image (a barcode) on the page at (x, y), painted with the text."""
+        self.page.images.append((image, (x, y)))
 
     @staticmethod
     def heading_height() -> int:
@@ -324,8 +330,10 @@ def table(
 
 
 def paint(page: SheetPage) -> Image.Image:
-    """The page's text and rules as a 1-bit image (a signature is not on it)."""
+    """The page's text, rules and images as a 1-bit image (a signature is not on it)."""
     image = Image.new("1", (PAGE_W, PAGE_H), 1)
+    for picture, corner in page.images:
+        image.paste(picture.convert("1"), corner)
     draw = ImageDraw.Draw(image)
     draw.fontmode = "1"  # hinted 1-bit glyphs, crisper than thresholded anti-aliasing
     for rule in page.rules:

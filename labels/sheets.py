@@ -1,4 +1,5 @@
-"""The inspection record sheet (查验记录单) as an A4 PDF, with the escort's signature image.
+"""The inspection record sheet (查验记录单) as an A4 PDF, with the escort's signature image and,
+in its head, the consignment's job barcode.
 
 Pages are laid out once (``compose_record_sheet``) with the layout it shares with the
 reconciliation report (``labels.sheet_layout``: page, fonts, flow, tables, 1-bit painter) and
@@ -12,11 +13,12 @@ from datetime import date, datetime
 
 from PIL import Image
 
-from labels.render import PdfWriter
+from labels.render import PdfWriter, render_job_image
 from labels.sheet_layout import (
     BODY_PT,
     CELL_PT,
     CONTROL,
+    DPI,
     EMPTY,
     FAIL_MARK,
     LEFT,
@@ -115,8 +117,19 @@ class _RecordFlow(Flow):
 
 
 def _info(flow: Flow, record: dict) -> None:
-    """The title and the grid of who, what, where and when."""
-    flow.place_title(note(record.get("title")) or TITLE)
+    """The title (beside it the consignment's job barcode) and the grid of who, what, where
+    and when."""
+    title = note(record.get("title")) or TITLE
+    job = note(record.get("job_code"))
+    if job:
+        # Scanning it on the scan page opens the consignment: the sheet travels with the goods.
+        barcode = render_job_image(job, note(record.get("manifest_no")), dpi=DPI)
+        top, x = flow.y, RIGHT - barcode.width
+        flow.place_image(barcode, x, top)
+        flow.place_title(title, right=x - dots(4))
+        flow.y = max(flow.y, top + barcode.height + dots(3))
+    else:
+        flow.place_title(title)
     pairs = [
         ("舱单号 Manifest no.", record.get("manifest_no")),
         ("提运单号 Bill no.", record.get("bill_no")),
@@ -314,6 +327,7 @@ def render_record_sheet(record: dict) -> bytes:
 
         {
           "title": "查验记录单 Inspection record sheet",     # optional
+          "job_code": str,                                # optional: the job barcode's code
           "manifest_no": str, "bill_no": str, "inspection_no": str,
           "inspected_at": datetime | ISO str, "location": str,
           "ciq_officer": str, "customs_officer": str,

@@ -503,3 +503,31 @@ def m005_sessions(db: Database) -> None:
         CREATE INDEX sign_in_failures_time ON sign_in_failures(created_at);
         """
     )
+
+
+@migrations()
+def m006_boxes_and_lots(db: Database) -> None:
+    """Boxes with their own label, and the carton lot a counted unit came from.
+
+    A box gets an id (its label is ``units.box_code(id)``) the first time labels are issued to
+    it. A scan may name the GS1 carton its unit was unpacked from: the carton's GTIN, batch
+    (AI 10) and expiry date (AI 17, as YYYY-MM-DD) are kept on that ledger row, so a line's lots
+    are read from the rows that counted its units.
+    """
+    db.executescript(
+        """
+        CREATE TABLE boxes (
+            id INTEGER PRIMARY KEY,             -- the serial inside the box code
+            manifest_id INTEGER NOT NULL REFERENCES manifests(id),
+            box_no TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (manifest_id, box_no)
+        );
+        INSERT INTO boxes (manifest_id, box_no, created_at)
+            SELECT manifest_id, box_no, min(issued_at) FROM units
+            WHERE box_no IS NOT NULL GROUP BY manifest_id, box_no ORDER BY min(id);
+        ALTER TABLE scans ADD COLUMN lot_gtin TEXT;
+        ALTER TABLE scans ADD COLUMN lot_batch TEXT;
+        ALTER TABLE scans ADD COLUMN lot_expiry TEXT;
+        """
+    )

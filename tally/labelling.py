@@ -2,7 +2,8 @@
 
 from sqlite_utils import Database
 
-from tally import manifests, units, workflow
+from tally import conditions, manifests, units, workflow
+from tally.catalogue import say
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, PayloadTooLarge, ValidationError
 from tally.events import record_event
@@ -38,10 +39,10 @@ def issue_labels(
     count = fields.integer(count, "count", minimum=1, maximum=MAX_LABELS_PER_REQUEST)
     line_no = fields.integer(line_no, "line_no", minimum=1)
     box_no = fields.text(box_no, "box_no", required=False, max_length=32)
-    fields.raise_if_any("cannot issue labels")
+    fields.raise_if_any(say("labels_invalid"))
     with write(db):
-        workflow.require_tally_open(db, manifest_id,
-                                    f"no labels can be issued for manifest {manifest_id}")
+        workflow.require_tally_open(db, manifest_id, say(
+            "labels_refused", manifest_no=conditions.manifest_number(db, manifest_id)))
         line = manifests.find_line(db, manifest_id, line_no)
         if not may_exceed:
             _check_allowance(db, manifest_id, line, count)
@@ -56,6 +57,10 @@ def issue_labels(
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        if box_no is not None:  # the box gets its own label the first time
+            db.execute("INSERT INTO boxes (manifest_id, box_no, created_at) VALUES (?, ?, ?)"
+                       " ON CONFLICT (manifest_id, box_no) DO NOTHING",
+                       [manifest_id, box_no, issued_at])
         record_event(
             db,
             "labels-issued",
@@ -90,6 +95,72 @@ def issued_summary(db: Database, manifest_id: int) -> dict:
     return {"issued_total": total, "boxes": boxes}
 
 
+_BOXES = ("SELECT b.id, b.manifest_id, b.box_no, (SELECT count(*) FROM units u"
+          " WHERE u.manifest_id = b.manifest_id AND u.box_no = b.box_no"
+          " AND u.status = 'issued') FROM boxes b")
+
+
+def list_boxes(db: Database, manifest_id: int) -> list[dict]:
+    """The manifest's boxes in the order they were first labelled: number, box code, and the
+    labels not void issued to each."""
+    return [_box(row) for row in db.execute(
+        _BOXES + " WHERE b.manifest_id = ? ORDER BY b.id", [manifest_id])]
+
+
+def find_box(db: Database, box_id: int) -> dict | None:
+    """The box with this id (from a box code): manifest id, number, code and labels, or None."""
+    row = db.execute(_BOXES + " WHERE b.id = ?", [box_id]).fetchone()
+    return None if row is None else _box(row)
+
+
+def _box(row) -> dict:
+    return {"manifest_id": row[1], "box_no": row[2], "code": units.box_code(row[0]),
+            "labels": row[3]}
+
+
+def list_labels_with_boxes(db: Database, manifest_id: int, *, line_no=None,
+                           box_no=None) -> list[dict]:
+    """A print job of the selected labels (``list_labels``), each box's label first: a box
+    (``kind`` "box": code, box_no, labels, manifest_no) then its unit labels (``kind`` "unit")
+    in code order; boxes in the order first labelled, units without a box last. Box labels count
+    toward MAX_LABELS_LISTED (PayloadTooLarge past it)."""
+    rows = list_labels(db, manifest_id, line_no=line_no, box_no=box_no)
+    if not rows:
+        return []
+    boxes = {box["box_no"]: (order, box) for order, box in enumerate(list_boxes(db, manifest_id))}
+    groups: dict[str | None, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["box_no"], []).append({**row, "kind": "unit"})
+
+    def rank(key: str | None) -> tuple:
+        if key is None:  # units issued without a box: after every box
+            return (2, 0, "")
+        return (0, boxes[key][0], "") if key in boxes else (1, 0, key)
+
+    job: list[dict] = []
+    for key in sorted(groups, key=rank):
+        if key in boxes:
+            box = boxes[key][1]
+            job.append({"kind": "box", "code": box["code"], "box_no": box["box_no"],
+                        "labels": box["labels"], "manifest_no": rows[0]["manifest_no"]})
+        job.extend(groups[key])
+    if len(job) > MAX_LABELS_LISTED:
+        raise PayloadTooLarge(
+            say("labels_too_many", limit=MAX_LABELS_LISTED),
+            [{"field": "line_no", "message": say("choose_line_or_box")}])
+    return job
+
+
+def find_box_by_code(db: Database, code: str) -> dict:
+    """The box of a box code (``units.box_code``) with its manifest number; NotFoundError when
+    the text is no box code or no box has it."""
+    read = units.read_code(code)
+    box = find_box(db, read[1]) if read is not None and read[0] == "box" else None
+    if box is None:
+        raise NotFoundError(f"no box with code {code}")
+    return {**box, "manifest_no": manifests.load_head(db, box["manifest_id"])["manifest_no"]}
+
+
 def _check_allowance(db: Database, manifest_id: int, line: dict, count: int) -> None:
     """ConflictError when ``count`` more labels would take the line past its allowance."""
     issued = issued_per_line(db, manifest_id, [line["line_no"]])[line["line_no"]]
@@ -97,10 +168,10 @@ def _check_allowance(db: Database, manifest_id: int, line: dict, count: int) -> 
     left = max(allowance - issued, 0)
     if count > left:
         raise ConflictError(
-            f"line {line['line_no']} declares {line['declared_qty']} and has {issued} label(s)"
-            f" (void ones not counted); {left} more can be issued, up to {allowance} with the"
-            " surplus allowance. A supervisor can issue more.",
-            [{"field": "count", "message": f"at most {left} on line {line['line_no']}"}],
+            say("label_allowance_exceeded", line_no=line["line_no"],
+                declared=line["declared_qty"], issued=issued, left=left, allowance=allowance),
+            [{"field": "count", "message": say("allowance_left", left=left,
+                                               line_no=line["line_no"])}],
             line_no=line["line_no"], declared_qty=line["declared_qty"], issued=issued,
             allowance=allowance, remaining=left, required_role="supervisor")
 
@@ -134,9 +205,8 @@ def list_labels(db: Database, manifest_id: int, *, line_no=None, box_no=None, co
     rows = list(db.query(" ".join(sql), params))
     if limit is not None and len(rows) > limit:
         raise PayloadTooLarge(
-            f"more than {limit} labels match; a list or print job holds at most {limit}:"
-            " choose a line (line_no) or a box (box_no)",
-            [{"field": "line_no", "message": "choose a line or a box"}])
+            say("labels_too_many", limit=limit),
+            [{"field": "line_no", "message": say("choose_line_or_box")}])
     return rows
 
 
@@ -158,7 +228,7 @@ def get_label(db: Database, code: str) -> dict:
         None,
     )
     if row is None:
-        raise NotFoundError(f"no unit with code {code}")
+        raise NotFoundError(say("unit_not_found", code=code))
     return row
 
 
@@ -166,13 +236,14 @@ def record_reprint(db: Database, code: str, *, reason, user_id: int | None) -> d
     """Record a reprint of one label with its reason; return the label marked as that copy."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
         raise ValidationError(
-            "a reprint needs a reason",
-            [{"field": "reason", "message": "required, at most 200 characters"}],
+            say("reprint_reason_required"),
+            [{"field": "reason", "message": say("reason_required")}],
         )
     with write(db):
         label = get_label(db, code)
         if label["status"] != "issued":
-            raise ConflictError(f"unit {code} is {label['status']}; its label cannot be reprinted")
+            raise ConflictError(say("label_not_reprintable", code=code,
+                                    status=label["status"]))
         copy_no = label["copy_no"] + 1
         db.execute(
             "INSERT INTO label_prints (unit_id, copy_no, reason, printed_at, printed_by)"
@@ -198,20 +269,20 @@ def void_unit(db: Database, code: str, *, reason, user_id: int | None) -> dict:
     """
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
         raise ValidationError(
-            "voiding a label needs a reason",
-            [{"field": "reason", "message": "required, at most 200 characters"}],
+            say("void_reason_required"),
+            [{"field": "reason", "message": say("reason_required")}],
         )
     with write(db):
         label = get_label(db, code)
-        workflow.require_tally_open(db, label["manifest_id"], f"unit {code} cannot be voided")
+        workflow.require_tally_open(db, label["manifest_id"], say("void_refused", code=code))
         if label["status"] == "void":
-            raise ConflictError(f"unit {code} is already void")
+            raise ConflictError(say("label_already_void", code=code))
         if list(
             db.query(
                 "SELECT 1 FROM scans WHERE unit_id = ? AND outcome = 'counted'", [label["unit_id"]]
             )
         ):
-            raise ConflictError(f"unit {code} is already counted; record a discrepancy instead")
+            raise ConflictError(say("label_already_counted", code=code))
         db.execute("UPDATE units SET status = 'void' WHERE id = ?", [label["unit_id"]])
         record_event(
             db,

@@ -20,7 +20,8 @@ from json.encoder import encode_basestring_ascii
 
 from sqlite_utils import Database
 
-from tally import units, workflow
+from tally import gs1, units, workflow
+from tally.catalogue import say
 from tally.db import checkpoint_when_due, close_db, now, open_db, write
 from tally.errors import ConflictError, NotFoundError, TallyError, ValidationError
 from tally.fields import Fields
@@ -41,29 +42,45 @@ class Scan:
     source: str = "wedge"
     device: str | None = None
     image_sha256: str | None = None
+    carton: gs1.Carton | None = None  # the GS1 carton the unit was unpacked from
 
 
 def parse_wedge_scan(item: object, index: int | None = None,
                      fields: Fields | None = None) -> Scan | None:
-    """Validate one JSON wedge scan ``{"code", "client_scan_id", "device"}``. With ``fields``
+    """Validate one JSON wedge scan ``{"code", "client_scan_id", "device", "carton"}`` (the
+    carton: its GS1 barcode's text, whose batch and expiry the unit takes). With ``fields``
     (a batch's), its problems are added there and None returned; else they are raised."""
     where = {} if index is None else {"index": index}
     own = fields is None
     fields = Fields(where) if own else fields
     fields.where = where
     if not isinstance(item, dict):
-        fields.errors.append({**where, "message": "not an object"})
-        return fields.raise_if_any("a scan must be an object") if own else None
+        fields.errors.append({**where, "message": say("not_an_object")})
+        return fields.raise_if_any(say("scan_not_object")) if own else None
     found = len(fields.errors)
     code = fields.text(item.get("code"), "code", max_length=128, pattern=_CODE, controls="\x1d",
-                       hint="the barcode's text: 1 to 128 printable ASCII characters")
+                       hint=say("scan_code_form"))
     client_id = read_client_scan_id(fields, item.get("client_scan_id"))
     device = fields.text(item.get("device"), "device", required=False, max_length=64)
+    carton = read_carton(fields, item.get("carton"))
     if own:
-        fields.raise_if_any("the scan is invalid")
+        fields.raise_if_any(say("scan_invalid"))
     if len(fields.errors) > found:
         return None
-    return Scan(client_id, (code,), "wedge", device)
+    return Scan(client_id, (code,), "wedge", device, carton=carton)
+
+
+def read_carton(fields: Fields, value) -> gs1.Carton | None:
+    """The GS1 carton barcode a scan names, parsed (None when absent)."""
+    text = fields.text(value, "carton", required=False, max_length=128, pattern=_CODE,
+                       controls="\x1d", hint=say("carton_form"))
+    if text is None:
+        return None
+    try:
+        return gs1.parse_carton(text)
+    except ValueError as exc:
+        fields.problem("carton", exc.args[0])
+        return None
 
 
 def parse_request(body: object) -> list[Scan]:
@@ -76,27 +93,26 @@ def parse_request(body: object) -> list[Scan]:
 def read_client_scan_id(fields: Fields, value) -> str | None:
     """A client scan id: 1-64 of letters, digits and ``._:-`` (e.g. a UUID)."""
     return fields.text(value, "client_scan_id", max_length=64, pattern=CLIENT_ID,
-                       hint="1 to 64 letters, digits or ._:- (e.g. a UUID) required")
+                       hint=say("client_scan_id_form"))
 
 
 def parse_batch(body: object) -> list[Scan]:
     """Validate ``{"scans": [...]}``: every bad item is reported, nothing is recorded."""
     items = body.get("scans") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
-        raise ValidationError("scans must be a non-empty list")
+        raise ValidationError(say("scans_not_list"))
     if len(items) > MAX_BATCH:
-        raise ValidationError(f"a batch holds at most {MAX_BATCH} scans, got {len(items)}")
+        raise ValidationError(say("scans_too_many", limit=MAX_BATCH, count=len(items)))
     scans, fields, seen = [], Fields(), set()
     for index, item in enumerate(items):
         scan = parse_wedge_scan(item, index, fields)
         if scan is None:
             continue
         if scan.client_scan_id in seen:
-            fields.problem("client_scan_id", "repeated within the batch")
+            fields.problem("client_scan_id", say("repeated_in_batch"))
         seen.add(scan.client_scan_id)
         scans.append(scan)
-    fields.raise_if_any(
-        f"{len(fields.errors)} scan(s) in the batch are invalid; none was recorded")
+    fields.raise_if_any(say("scan_batch_invalid", count=len(fields.errors)))
     return scans
 
 
@@ -311,7 +327,8 @@ def _record(db: Database, requests: list[Request]) -> list[list[dict] | TallyErr
                 results += earlier[scan.client_scan_id]
                 continue
             for seq, raw in enumerate(scan.codes):
-                result, unit_id, line_id = ledger.classify(raw, request.manifest_id)
+                result, unit_id, line_id, lot = ledger.classify(raw, request.manifest_id,
+                                                                scan.carton)
                 result = {"client_scan_id": scan.client_scan_id, **result}
                 results.append(result)
                 worth_keeping = worth_keeping or result["outcome"] != "duplicate"
@@ -319,7 +336,7 @@ def _record(db: Database, requests: list[Request]) -> list[list[dict] | TallyErr
                     (request.manifest_id, raw, scan.source, result))
                 rows.append((scan.client_scan_id, seq, request.manifest_id, raw, scan.source,
                              scan.device, request.user_id, result["outcome"], unit_id,
-                             line_id, _result_json(result), scan.image_sha256, stamp))
+                             line_id, _result_json(result), scan.image_sha256, stamp, *lot))
         # A new frame is kept for review (its ledger rows name it by its hash) unless all it
         # showed was units already counted.
         if request.image is not None and worth_keeping:
@@ -333,8 +350,8 @@ def _record(db: Database, requests: list[Request]) -> list[list[dict] | TallyErr
     # One statement for them all; the line_counts trigger keeps each line's count.
     db.conn.executemany(
         "INSERT INTO scans (client_scan_id, seq, manifest_id, code, source, device, user_id,"
-        " outcome, unit_id, line_id, result, image_sha256, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " outcome, unit_id, line_id, result, image_sha256, created_at, lot_gtin, lot_batch,"
+        " lot_expiry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     return outcomes
@@ -343,7 +360,7 @@ def _record(db: Database, requests: list[Request]) -> list[list[dict] | TallyErr
 def _closed(db: Database, manifest_id: int) -> TallyError | None:
     """Why the manifest takes no scans (there is none, or its tally is not open), or None."""
     try:
-        workflow.require_tally_open(db, manifest_id, "scans are not accepted")
+        workflow.require_tally_open(db, manifest_id, say("scans_refused"))
     except (NotFoundError, ConflictError) as exc:
         return exc
     return None
@@ -377,8 +394,8 @@ def _earlier_answers(request: Request, known: dict[str, list[tuple]]) -> dict[st
             same = same and code == scan.codes[0]
         if not same:
             raise ConflictError(
-                f"client_scan_id {scan.client_scan_id} was already used for another scan",
-                [{"field": "client_scan_id", "message": "already used"}],
+                say("scan_id_reused", client_scan_id=scan.client_scan_id),
+                [{"field": "client_scan_id", "message": say("already_used")}],
             )
         answers[scan.client_scan_id] = [row[3] for row in stored]
     return answers
@@ -398,7 +415,8 @@ def _in_chunks(db: Database, sql: str, values: list, size: int = 500):
 _UNITS_QUERY = """
 SELECT u.id, u.code, u.manifest_id, u.line_id, u.status, l.line_no, l.declared_qty,
        EXISTS (SELECT 1 FROM scans s WHERE s.unit_id = u.id AND s.outcome = 'counted'),
-       coalesce((SELECT counted FROM line_counts c WHERE c.line_id = u.line_id), 0)
+       coalesce((SELECT counted FROM line_counts c WHERE c.line_id = u.line_id), 0),
+       u.box_no, l.gtin
 FROM units u JOIN manifest_lines l ON l.id = u.line_id WHERE u.id IN ({})
 """
 
@@ -413,23 +431,25 @@ class _Ledger:
         serials = {int(code[1:-1]) for code in map(_normal, raws) if units.looks_like_code(code)}
         self.units, self.line_counts, self.counted = {}, {}, set()
         for row in _in_chunks(db, _UNITS_QUERY, sorted(serials)):
-            unit_id, code, _, line_id, _, _, _, already, line_count = row
+            unit_id, code, _, line_id, _, _, _, already, line_count, _, _ = row
             self.units[code] = row
             self.line_counts[line_id] = line_count
             if already:
                 self.counted.add(unit_id)
 
-    def classify(self, raw: str, manifest_id: int) -> tuple[dict, int | None, int | None]:
-        """(answer without client_scan_id, unit id, line id to count under) for one code read
-        for the manifest ``manifest_id``."""
+    def classify(self, raw: str, manifest_id: int, carton: gs1.Carton | None = None
+                 ) -> tuple[dict, int | None, int | None, tuple]:
+        """(answer without client_scan_id, unit id, line id to count under, the lot's ledger
+        columns) for one code read for the manifest ``manifest_id``, unpacked from ``carton``."""
         code = _normal(raw)
         row = self.units.get(code)
         if row is None:
             misread = units.looks_like_code(code) and not units.is_valid_code(code)
-            return _answer(code, "invalid" if misread else "unknown"), None, None
-        unit_id, _, unit_manifest, line_id, unit_status, line_no, declared, _, _ = row
+            return _answer(code, "invalid" if misread else "unknown"), None, None, _NO_LOT
+        unit_id, _, unit_manifest, line_id, unit_status, line_no, declared, _, _, box, gtin = row
         if unit_manifest != manifest_id:
-            return _answer(code, "other_manifest"), unit_id, None
+            return _answer(code, "other_manifest"), unit_id, None, _NO_LOT
+        lot = _NO_LOT
         if unit_status == "void":
             outcome, ledger_line = "void", None
         elif unit_id in self.counted:
@@ -438,19 +458,38 @@ class _Ledger:
             outcome, ledger_line = "counted", line_id
             self.counted.add(unit_id)
             self.line_counts[line_id] += 1
-        return (_answer(code, outcome, line_no, self.line_counts[line_id], declared), unit_id,
-                ledger_line)
+            lot = _lot(carton, gtin)
+        answer = _answer(code, outcome, line_no, self.line_counts[line_id], declared, box)
+        if carton is not None and outcome == "counted":
+            answer["lot"] = ({"batch": lot[1], "expiry": lot[2]} if lot[0] else None)
+        return answer, unit_id, ledger_line, lot
+
+
+_NO_LOT = (None, None, None)
+
+
+def _lot(carton: gs1.Carton | None, line_gtin: str | None) -> tuple:
+    """(GTIN, batch, expiry) a counted unit takes from its carton: none when there is no carton
+    or the carton's GTIN is not its line's (the unit's label says which line it is)."""
+    if carton is None or (line_gtin and gs1.gtin14(line_gtin) != carton.gtin):
+        return _NO_LOT
+    return (carton.gtin, carton.batch,
+            carton.expiry.isoformat() if carton.expiry is not None else None)
 
 
 def _result_json(result: dict) -> str:
     """``json.dumps(result)`` for one scan's answer, byte for byte, in a quarter of the time: it
     runs under the write lock for every scan of a batch."""
+    if "lot" in result:  # rare: scans naming a carton
+        return json.dumps(result)
+    box = result.get("box_no")
     return (
         f'{{"client_scan_id": {encode_basestring_ascii(result["client_scan_id"])},'
         f' "code": {encode_basestring_ascii(result["code"])},'
         f' "outcome": {encode_basestring_ascii(result["outcome"])},'
         f' "line_no": {_json_int(result["line_no"])}, "counted": {_json_int(result["counted"])},'
-        f' "declared": {_json_int(result["declared"])}}}'
+        f' "declared": {_json_int(result["declared"])},'
+        f' "box_no": {"null" if box is None else encode_basestring_ascii(box)}}}'
     )
 
 
@@ -462,9 +501,9 @@ def _normal(raw: str) -> str:
     return raw.strip().upper()
 
 
-def _answer(code, outcome, line_no=None, counted=None, declared=None) -> dict:
+def _answer(code, outcome, line_no=None, counted=None, declared=None, box_no=None) -> dict:
     return {"code": code, "outcome": outcome, "line_no": line_no, "counted": counted,
-            "declared": declared}
+            "declared": declared, "box_no": box_no}
 
 
 def list_scans(

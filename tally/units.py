@@ -1,4 +1,4 @@
-"""Unit codes: the one identifier a unit label carries.
+"""Unit, job and box codes: the identifiers the tally's own labels carry.
 
 A unit code is ``U`` + an 11-digit serial + a Damm check digit, 13 characters in all, e.g.
 ``U000000000017``. The letter keeps it apart from GTIN/EAN/UPC numbers printed on the goods; the
@@ -7,13 +7,20 @@ wide with quiet zones: 35.75 mm at 0.25 mm modules, which fits a 50 x 30 mm labe
 The Damm digit catches every single-digit error and every adjacent transposition, so a misread is
 refused as ``invalid`` instead of being counted as another unit (Code128's own checksum lets
 misreads through as other valid codes: docs/barcodes.md, docs/decoding.md).
+
+A consignment's job barcode (``J`` + its manifest id) and a box label (``B`` + the box's id) have
+the same shape with their own letter, so one scanner wedge tells the three apart by the letter.
 """
 
 import re
 
 PREFIX = "U"
+JOB_PREFIX = "J"
+BOX_PREFIX = "B"
+KINDS = {PREFIX: "unit", JOB_PREFIX: "job", BOX_PREFIX: "box"}
 SERIAL_DIGITS = 11
 PATTERN = re.compile(r"U[0-9]{12}")  # ASCII digits: \d would take any script's digits
+_ANY = re.compile(r"[UJB][0-9]{12}")
 
 # Damm's quasigroup of order 10 (weakly totally anti-symmetric).
 _DAMM = (
@@ -38,12 +45,32 @@ def compute_check_digit(digits: str) -> str:
     return str(interim)
 
 
-def make_code(serial: int) -> str:
-    """Return the unit code for a serial number (1 .. 10**11 - 1)."""
+def make_code(serial: int, prefix: str = PREFIX) -> str:
+    """Return the code for a serial number (1 .. 10**11 - 1): a unit's, or with ``JOB_PREFIX``
+    a manifest's job barcode, with ``BOX_PREFIX`` a box label's."""
     if not 0 < serial < 10**SERIAL_DIGITS:
         raise ValueError(f"serial out of range: {serial}")
     digits = f"{serial:0{SERIAL_DIGITS}d}"
-    return PREFIX + digits + compute_check_digit(digits)
+    return prefix + digits + compute_check_digit(digits)
+
+
+def job_code(manifest_id: int) -> str:
+    """The job barcode of a consignment: scanning it opens the consignment on the scan page."""
+    return make_code(manifest_id, JOB_PREFIX)
+
+
+def box_code(box_id: int) -> str:
+    """The code on a box label: scanning it sets the box on the scan page."""
+    return make_code(box_id, BOX_PREFIX)
+
+
+def read_code(text: str) -> tuple[str, int] | None:
+    """(kind, serial) of a valid unit, job or box code (kind "unit", "job" or "box"), or None
+    when the text is not one or its check digit fails."""
+    text = text.strip().upper()
+    if not _ANY.fullmatch(text) or compute_check_digit(text[1:]) != "0":
+        return None
+    return KINDS[text[0]], int(text[1:-1])
 
 
 def looks_like_code(text: str) -> bool:

@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(tally_config.from_env())
     if test_config is not None:
         app.config.from_mapping(test_config)
+    tally_config.time_zone(app.config)  # an unknown TALLY_TIMEZONE stops the start, said clearly
     # Uploads (manifests, camera frames) are bounded before Flask reads them.
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_IMAGE_BYTES"]) + 64 * 1024
     app.json.ensure_ascii = False
@@ -40,9 +41,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.session_interface = _CookieSessions()
 
-    from web import db, errors, health, openapi
+    from web import assets, db, errors, health, openapi
     from web.api import (
         clearance,
+        codes,
         decode,
         inspections,
         labels,
@@ -54,7 +56,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     errors.init_app(app)
-    for module in (health, manifests, labels, scans, decode, users, inspections, clearance,
+    assets.init_app(app)
+    for module in (health, manifests, labels, scans, codes, decode, users, inspections, clearance,
                    release_orders, openapi):
         app.register_blueprint(module.bp)
     from web.pages import register_pages
@@ -96,12 +99,16 @@ def _secret_key(database: str) -> str:
         with open(path) as f:
             return f.read().strip()
     except FileNotFoundError:
-        key = secrets.token_hex(32)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        # Written whole under another name, then linked into place: a worker starting at the
+        # same moment reads a whole key or none, never a half-written file.
+        draft = f"{path}.{os.getpid()}.draft"
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(secrets.token_hex(32))
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker wrote it first
-            return _secret_key(database)
-        with os.fdopen(fd, "w") as f:
-            f.write(key)
-        return key
+            os.link(draft, path)
+        except FileExistsError:  # another worker's key is in place first: that one counts
+            pass
+        finally:
+            os.unlink(draft)
+        return _secret_key(database)

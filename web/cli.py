@@ -135,10 +135,11 @@ def cmd_labels(args, config):
 
 
 def cmd_report(args, config):
+    from tally.config import expiry_check
     from tally.reconcile import load_reconciliation
 
     db = _open(config)
-    report = load_reconciliation(db, args.manifest_id)
+    report = load_reconciliation(db, args.manifest_id, expiry=expiry_check(config))
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -159,7 +160,7 @@ def cmd_report(args, config):
                         line["declared"],
                         line["counted"],
                         line["difference"],
-                        line["status"],
+                        line["shown"],
                     ]
                 )
             )
@@ -169,7 +170,7 @@ def cmd_report(args, config):
     for line in report["lines"]:
         print(
             f"{line['line_no']:>4}  {line['sku']:<16} {line['declared']:>8} {line['counted']:>8}"
-            f" {line['difference']:>+6}  {line['status']}"
+            f" {line['difference']:>+6}  {line['shown']}"
             + ("  (unexplained)" if line["unexplained"] else "")
         )
     t = report["totals"]

@@ -98,16 +98,25 @@ def binary(media_type: str, **extra) -> dict:
 STRING, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 ANY_OBJECT = {"type": "object"}
 TIME = {"type": "string", "description": "ISO 8601, UTC"}
+DATE = {"type": "string", "format": "date"}
 CLIENT_SCAN_ID = {"type": "string", "pattern": f"^{scans.CLIENT_ID.pattern}$",
                   "description": "the client's id of this scan (e.g. a UUID): the same id sent "
                                  "again gets the first answer back"}
 
 
-# The one error shape (web/errors.py); errors may add details such as current_status.
-ERROR = {"ok": {"const": False}, "status": integer(400, 599), "error": STRING,
-         "errors": array({"type": "object", "properties": {"field": STRING, "message": STRING}},
-                         description="every problem found, with where: field, row, column, "
-                                     "index...")}
+# The one error shape (web/errors.py); errors may add details such as current_status. Codes
+# and both languages' texts come from tally/catalogue.py.
+CODE = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$",
+        "description": "a stable snake_case identifier (tally/catalogue.py) to branch on"}
+ERROR = {"ok": {"const": False}, "status": integer(400, 599), "code": CODE,
+         "error": {"type": "string", "description": "the message in English"},
+         "error_zh": {"type": "string", "description": "the message in Simplified Chinese"},
+         "errors": array({"type": "object", "required": ["code", "message", "message_zh"],
+                          "properties": {"field": STRING, "code": CODE, "message": STRING,
+                                         "message_zh": STRING}},
+                         description="every problem found, each with its code and message in"
+                                     " English and Chinese, and where: field, row, column,"
+                                     " index...")}
 AMOUNTS = manifests.AMOUNTS
 
 
@@ -135,7 +144,8 @@ def written_integer(minimum: int, maximum: int) -> dict:
 def schemas() -> dict:
     """components.schemas: requests, answers and the error shape."""
     decision = {"id": INT, "outcome": {"enum": ["pass", "refuse"]}, "reasons": array(STRING),
-                "release_order": null(STRING), "passport_no": null(STRING),
+                "reasons_zh": array(STRING), "release_order": null(STRING),
+                "passport_no": null(STRING),
                 "total_wt": null(STRING), "weighbridge_wt": STRING, "wt_error": null(STRING),
                 "at": TIME}
     discrepancy = obj({
@@ -145,7 +155,11 @@ def schemas() -> dict:
         "created_at": TIME, "recorded_by": null(STRING), "superseded_by": null(INT),
         "in_force": BOOL})
     totals = obj({k: INT for k in ("declared", "counted", "lines", "match", "short", "over",
-                                   "unexplained_lines", "difference")})
+                                   "unexplained_lines", "difference", "expiry_soon")},
+                 optional=("expiry_soon",))
+    lot = obj({"batch": null(STRING), "expiry": null(DATE), "counted": INT,
+               "days_to_expiry": null(INT), "expiry_soon": BOOL, "expired": BOOL},
+              optional=("days_to_expiry", "expiry_soon", "expired"))
     head = {"id": INT, "manifest_no": STRING, "bill_no": null(STRING),
             "status": {"enum": [s.value for s in Status]}, "created_at": TIME}
     line = obj({"id": INT, "line_no": INT, "sku": STRING, "name": STRING, "declared_qty": INT,
@@ -163,7 +177,15 @@ def schemas() -> dict:
         "code": text(128, pattern="^ *[\\x21-\\x7e\\x1d][\\x20-\\x7e\\x1d]*$",
                      description="the barcode's text (printable ASCII; GS in GS1 codes)"),
         "client_scan_id": CLIENT_SCAN_ID,
-        "device": text(64, required=False)}, optional=("device",), open_=True)
+        "device": text(64, required=False),
+        "carton": text(128, required=False,
+                       pattern="^ *([\\x21-\\x7e\\x1d][\\x20-\\x7e\\x1d]*)?$",
+                       description="the GS1 barcode of the carton the unit was unpacked from: "
+                                   "the counted unit takes its batch and expiry")},
+        optional=("device", "carton"), open_=True)
+    product_line = obj({"line_no": INT, "sku": STRING, "name": STRING, "declared": INT,
+                        "counted": INT, "labels": INT})
+    manifest_ref = obj({"id": INT, "manifest_no": STRING, "status": STRING})
     return {
         "Error": obj(ERROR, open_=True, description="The one error shape; some errors add "
                      "details such as current_status, action, tally or required_role."),
@@ -192,10 +214,21 @@ def schemas() -> dict:
                            maxItems=labelling.MAX_LABELS_LISTED),
             "copy": integer(1, 999, description="a recorded reprint; with exactly one code"),
             "dpi": {"type": "integer", "enum": [203, 300], "default": 203},
-            "size": null({"type": "string", "pattern": LABEL_SIZE, "default": "50x30"})},
-            optional=("line_no", "box_no", "codes", "copy", "dpi", "size"), open_=True,
+            "size": null({"type": "string", "pattern": LABEL_SIZE, "default": "50x30"}),
+            "box_labels": {"type": "boolean", "default": True,
+                           "description": "each box's label before its units' (not with codes)"}},
+            optional=("line_no", "box_no", "codes", "copy", "dpi", "size", "box_labels"),
+            open_=True,
             dependentSchemas={"copy": {"required": ["codes"],
                                        "properties": {"codes": {"maxItems": 1}}}}),
+        "BoxPrint": obj({
+            "dpi": {"type": "integer", "enum": [203, 300], "default": 203},
+            "size": null({"type": "string", "pattern": LABEL_SIZE, "default": "50x30"})},
+            optional=("dpi", "size"), open_=True),
+        "Box": obj({"box_no": STRING, "code": STRING,
+                    "labels": integer(0, description="unit labels (not void) issued to it")},
+                   description="a box: it gets its box code the first time labels are issued "
+                               "to it with its box_no"),
         "Reason": obj({"reason": {"type": "string", "maxLength": 200, "pattern": "\\S"}},
                       open_=True),
         "WedgeScan": wedge,
@@ -302,10 +335,14 @@ def schemas() -> dict:
             "lines": array(obj({
                 "line_no": INT, "sku": STRING, "name": STRING, "declared": INT, "counted": INT,
                 "difference": INT, "status": {"enum": ["match", "short", "over"]},
+                "shown": {"enum": ["match", "short", "over", "not_counted"],
+                          "description": "status once counting has begun, before: not_counted"},
                 "explained": INT, "unexplained": INT,
-                "discrepancies": array(ref("Discrepancy"))})),
+                "discrepancies": array(ref("Discrepancy")),
+                "lots": array(lot, description="units counted per carton batch and expiry")})),
             "totals": totals, "unassigned_discrepancies": array(ref("Discrepancy")),
-            "balanced": BOOL, "manifest": ref("ManifestHead"),
+            "balanced": BOOL, "counting_begun": BOOL, "expiry_warning_days": INT,
+            "manifest": ref("ManifestHead"),
             "scans": {"type": "object", "propertyNames": {"enum": list(scans.OUTCOMES)},
                       "additionalProperties": INT, "description": "scans by outcome"}}),
         "TallyConfirmed": obj({"manifest_id": INT, "status": {"const": Status.TALLIED.value},
@@ -338,9 +375,29 @@ def schemas() -> dict:
                             "copy_no": INT}),
         "ScanResult": obj({
             "client_scan_id": STRING, "code": STRING, "outcome": {"enum": list(scans.OUTCOMES)},
-            "line_no": null(INT), "counted": null(INT), "declared": null(INT)},
-            optional=("counted", "declared"),
-            description="a blind count (?blind=1) leaves out counted and declared"),
+            "line_no": null(INT), "counted": null(INT), "declared": null(INT),
+            "box_no": null(STRING),
+            "lot": null(obj({"batch": null(STRING), "expiry": null(DATE)}))},
+            optional=("counted", "declared", "box_no", "lot"),
+            description="a blind count (?blind=1) leaves out counted and declared; box_no is "
+                        "the box the unit was labelled for; lot (scans naming a carton) the "
+                        "batch and expiry recorded, null when the carton's GTIN is not the "
+                        "line's"),
+        "CodeLookup": {"oneOf": [
+            obj({"kind": {"const": "job"}, "code": STRING, "manifest": manifest_ref,
+                 "stage": obj({"key": STRING, "text": STRING},
+                              description="where the consignment stands for the tally")}),
+            obj({"kind": {"const": "box"}, "code": STRING, "manifest": manifest_ref,
+                 "box_no": STRING, "labels": INT}),
+            obj({"kind": {"const": "unit"}, "code": STRING, "manifest": manifest_ref,
+                 "line_no": INT, "box_no": null(STRING), "status": STRING}),
+            obj({"kind": {"const": "product"}, "code": STRING, "gtin": STRING,
+                 "lines": array(product_line)}),
+            obj({"kind": {"const": "carton"}, "code": STRING, "gtin": STRING,
+                 "batch": null(STRING), "serial": null(STRING), "expiry": null(DATE),
+                 "days_to_expiry": null(INT), "expiry_soon": BOOL, "expired": BOOL,
+                 "lines": array(product_line)}),
+            obj({"kind": {"const": "unknown"}, "code": STRING})]},
         "LedgerEntry": obj({
             "id": INT, "client_scan_id": STRING, "seq": INT, "code": STRING,
             "source": {"enum": ["wedge", "image"]}, "device": null(STRING),
@@ -413,7 +470,12 @@ def schemas() -> dict:
             "passport_no": null(STRING)}),
         "Barcode": obj({"format": STRING, "text": STRING,
                         "position": array(array(INT, minItems=2, maxItems=2), minItems=4,
-                                          maxItems=4)}),
+                                          maxItems=4),
+                        "symbology_identifier": {
+                            "type": "string", "pattern": "^\\][A-Za-z][0-9A-Za-z]$",
+                            "description": "ISO/IEC 15424, e.g. ]E0 EAN-13/UPC, ]C1 GS1-128, "
+                                           "]d2 GS1 DataMatrix; GS1 text is the element string "
+                                           "with GS (0x1D) after variable-length fields"}}),
         "UserToken": obj({"name": STRING, "role": {"enum": list(ROLES)}, "token": STRING}),
     }
 
@@ -480,7 +542,11 @@ PARAMS = {
     "dpi203": param("dpi", "query", {"type": "integer", "enum": [203, 300], "default": 203}),
     "dpi300": param("dpi", "query", {"type": "integer", "enum": [203, 300], "default": 300}),
     "copy": param("copy", "query", ID, "a recorded reprint (COPY N); 0: the original"),
+    "box_labels": param("box_labels", "query", {"type": "integer", "enum": [0, 1], "default": 1},
+                        "1: each box's label before its units' labels; 0: unit labels only"),
 }
+BOX_CODE = param("box_code", "path", {"type": "string", "pattern": "^[^/]+$"},
+                 "a box code (B...) from the box list or a box label")
 
 
 def parameters(*names: str) -> list[dict]:
@@ -631,18 +697,50 @@ def paths() -> dict:
             "get", "Labels as PDF", {ok: file_answer(pdf, "one label a page, or A4 sheets",
                                                      download=True)},
             tag="labels", params=[m, *parameters("line_no", "box_no", "size", "sheet",
-                                                 "dpi300")], errors=(404, 413, 422))},
+                                                 "dpi300", "box_labels")],
+            errors=(404, 413, 422))},
         "/api/manifests/{manifest_id}/labels.zpl": {"get": op(
             "get", "Labels as ZPL", {ok: file_answer("application/zpl", "for a label printer",
                                                      download=True)},
-            tag="labels", params=[m, *parameters("line_no", "box_no", "size", "dpi203")],
+            tag="labels", params=[m, *parameters("line_no", "box_no", "size", "dpi203",
+                                                 "box_labels")],
             errors=(404, 413, 422))},
         "/api/manifests/{manifest_id}/labels/print": {"post": op(
-            "post", "Print labels", {ok: json_answer(obj({"sent": INT, "printer": STRING}))},
+            "post", "Print labels", {ok: json_answer(obj({
+                "sent": INT, "printer": STRING,
+                "box_labels": integer(0, description="of the labels sent, box labels")}))},
             role="operator", tag="labels", params=[m], errors=(404, 409, 413, 503),
             request=body(ref("LabelPrint")),
             description="Sends ZPL to the site's network printer (TALLY_PRINTER); 409 when "
                         "none is configured, 503 when it cannot be reached.")},
+        "/api/manifests/{manifest_id}/job.svg": {"get": op(
+            "get", "Job barcode as SVG", {ok: file_answer(
+                "image/svg+xml", "Code128 of the consignment's job code (J...) with the code "
+                                 "and its manifest number, 56 mm wide")},
+            tag="labels", params=[m], errors=(404,),
+            description="Scanning it on the scan page opens the consignment.")},
+        "/api/manifests/{manifest_id}/job.png": {"get": op(
+            "get", "Job barcode as PNG", {ok: file_answer("image/png", "the job barcode")},
+            tag="labels", params=[m, PARAMS["dpi203"]], errors=(404, 422))},
+        "/api/manifests/{manifest_id}/boxes": {"get": op(
+            "get", "List boxes", {ok: json_answer(obj({"boxes": array(ref("Box"))}),
+                                                  "in the order first labelled")},
+            tag="labels", params=[m], errors=(404,))},
+        **{f"/api/boxes/{{box_code}}.{ext}": {"get": op(
+            "get", f"Box label as {ext.upper()}", {ok: file_answer(
+                media, "the box label: box code, box number, manifest, unit labels issued",
+                download=ext in ("pdf", "zpl"))},
+            tag="labels", params=[BOX_CODE, *parameters(*extra)], errors=(404, 422))}
+           for ext, media, extra in (("png", "image/png", ("size", "dpi203")),
+                                     ("svg", "image/svg+xml", ("size",)),
+                                     ("zpl", "application/zpl", ("size", "dpi203")),
+                                     ("pdf", pdf, ("size", "sheet", "dpi300")))},
+        "/api/boxes/{box_code}/print": {"post": op(
+            "post", "Print a box label", {ok: json_answer(obj({
+                "sent": INT, "printer": STRING, "box_labels": INT}))},
+            role="operator", tag="labels", params=[BOX_CODE], errors=(404, 409, 503),
+            request=body(ref("BoxPrint")),
+            description="The box label alone, as ZPL to the site's network printer.")},
         "/api/labels/{code}.png": {"get": op(
             "get", "Label as PNG", {ok: file_answer("image/png", "the label")}, tag="labels",
             params=[PARAMS["code"], *parameters(*label_one, "dpi203")], errors=(404, 422))},
@@ -680,8 +778,9 @@ def paths() -> dict:
                     "multipart/form-data": {
                         "schema": obj({"image": binary("image/*"),
                                        "client_scan_id": CLIENT_SCAN_ID,
-                                       "device": {"type": "string", "maxLength": 64}},
-                                      optional=("device",), open_=True),
+                                       "device": {"type": "string", "maxLength": 64},
+                                       "carton": {"type": "string", "maxLength": 128}},
+                                      optional=("device", "carton"), open_=True),
                         "encoding": {"image": {"contentType": "image/*"}}}},
                     f"A keyboard-wedge scan, a batch of at most {scans.MAX_BATCH} (one "
                     "transaction), or a camera frame (multipart image)."),
@@ -691,6 +790,19 @@ def paths() -> dict:
             "get": op("get", "List scans", {ok: json_answer(obj({
                 "scans": array(ref("LedgerEntry"))}), "the scan ledger, 500 at most")},
                 tag="scans", params=[m, PARAMS["after"]], errors=(404, 422))},
+        "/api/codes": {"get": op(
+            "get", "Look a code up", {ok: json_answer(ref("CodeLookup"),
+                                                      "what the code is; nothing is recorded")},
+            tag="scans", errors=(404, 422),
+            params=[param("code", "query", {"type": "string", "minLength": 1,
+                                            "maxLength": 128}, "the barcode's text",
+                          required=True),
+                    param("manifest", "query", ID, "the consignment being tallied: its lines "
+                                                   "are searched for a product's GTIN")],
+            description="A job barcode (J...) names a consignment, a box label (B...) a box, "
+                        "a unit label (U...) a unit; a GTIN/EAN/UPC or a GS1 carton barcode "
+                        "the consignment's lines with that GTIN, and a carton's batch and "
+                        "expiry with how near that date is (TALLY_EXPIRY_WARNING_DAYS).")},
         "/api/decode": {"post": op(
             "post", "Decode a frame", {ok: json_answer(obj({
                 "barcodes": array(ref("Barcode"))}), "barcodes found; nothing is recorded")},

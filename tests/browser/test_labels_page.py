@@ -40,7 +40,8 @@ def test_issue_preview_download_and_reprint(desk, site):
     desk.fill("#issue-count", "0")
     desk.fill("#issue-box", "BOX-1")
     desk.click("#issue-submit")
-    expect(desk.locator("#flash")).to_contain_text("count: a whole number from 1", timeout=WAIT)
+    count_error = desk.locator("#issue [data-field-error=count]")  # beside the field (api.js)
+    expect(count_error).to_contain_text("a whole number from 1", timeout=WAIT)
     assert desk.input_value("#issue-box") == "BOX-1"
     # Past the declared 3 and the surplus allowance of 5: refused, saying what is left.
     desk.fill("#issue-count", "9")
@@ -70,7 +71,8 @@ def test_issue_preview_download_and_reprint(desk, site):
         desk.click("#download-pdf")
     assert download.value.suggested_filename == f"labels-{mid}.pdf"
     pages, data = pdf_pages(Path(download.value.path()))
-    assert data.startswith(b"%PDF") and pages == 3  # one page per label on a label roll
+    # One page per label on a label roll: BOX-1's box label, then its 3 unit labels.
+    assert data.startswith(b"%PDF") and pages == 4
 
     desk.select_option("#print-sheet", "a4")
     desk.select_option("#print-line", "")

@@ -127,3 +127,20 @@ def test_empty_manifest_and_helpers():
     assert format_time("2026-03-02T10:30:00.000Z") == "2026-03-02 10:30 UTC"
     assert format_time(None) == "—"
     assert progress(5, 6) == 5 / 6 and progress(8, 6) == 1.0 and progress(0, 0) == 0.0
+
+
+def test_lots_are_listed_with_their_expiry_warning_only_when_cartons_were_scanned():
+    plain = report(3)
+    texts = [t.text for page in compose_reconciliation(plain) for t in page.texts]
+    assert not any("批次效期" in t for t in texts)
+    with_lots = report(3)
+    with_lots["expiry_warning_days"] = 90
+    with_lots["lines"][0]["lots"] = [
+        {"batch": "LOT-A7", "expiry": "2027-02-01", "counted": 2, "expiry_soon": True,
+         "expired": False},
+        {"batch": "LOT-B1", "expiry": "2029-12-31", "counted": 1, "expiry_soon": False,
+         "expired": False}]
+    texts = [t.text for page in compose_reconciliation(with_lots) for t in page.texts]
+    assert any("批次效期 Lots" in t for t in texts)
+    assert "LOT-A7" in texts and "LOT-B1" in texts and "2027-02-01" in texts
+    assert sum("within 90 days" in t for t in texts) == 1

@@ -68,6 +68,7 @@ def test_scan_outcomes_and_idempotency(db, mid, customs_client):
         "line_no": 1,
         "counted": 1,
         "declared": 3,
+        "box_no": None,
     }
     assert wedge(db, mid, codes[0], "c1") == first  # retry: same answer, nothing counted
     assert wedge(db, mid, codes[0], "c2")["outcome"] == "duplicate"

@@ -129,17 +129,18 @@ def test_print_to_network_printer(as_, manifest, printer):
     sent = as_("operator").post(f"/api/manifests/{mid}/labels/print",
                                 json={"line_no": 1, "dpi": 300, "size": "60x40"})
     assert sent.status_code == 200, sent.json
-    assert sent.json == {"sent": 3, "printer": f"127.0.0.1:{printer.port}"}
+    assert sent.json == {"sent": 4, "printer": f"127.0.0.1:{printer.port}", "box_labels": 1}
     assert printer.received.wait(10)
     [job] = printer.jobs
-    assert job.count(b"^XA") == 3 and job.count(b"^XZ") == 3
+    assert job.count(b"^XA") == 4 and job.count(b"^XZ") == 4  # BOX-1's label, its 3 units
     for code in codes[:3]:
         assert code.encode() in job
     assert codes[3].encode() not in job
     assert "婴儿奶粉 900g".encode() in job  # ^CI28: field data is UTF-8
     events = as_("operator").get(f"/api/manifests/{mid}/events").json["events"]
     printed = [e for e in events if e["name"] == "labels-printed"]
-    assert len(printed) == 1 and printed[0]["details"]["count"] == 3
+    assert len(printed) == 1 and printed[0]["details"]["count"] == 4
+    assert printed[0]["details"]["box_labels"] == 1
 
 
 def test_print_one_reprinted_copy(as_, manifest, printer):
@@ -173,7 +174,7 @@ def test_print_refusals(app, as_, manifest):
     assert {e["field"] for e in bad.json["errors"]} == {"dpi", "size", "codes", "copy"}
     unknown = as_("operator").post(f"/api/manifests/{mid}/labels/print",
                                    json={"codes": [code, "U000000000000"]})
-    assert unknown.status_code == 422 and unknown.json["errors"][0]["code"] == "U000000000000"
+    assert unknown.status_code == 422 and unknown.json["errors"][0]["unit"] == "U000000000000"
     never = as_("operator").post(f"/api/manifests/{mid}/labels/print",
                                  json={"codes": [code], "copy": 2})
     assert never.status_code == 404

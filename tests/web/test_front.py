@@ -52,7 +52,8 @@ def test_the_scan_endpoint_applies_the_same_checks_as_every_api_call(client, tok
     assert blind.status_code == 422 and blind.json["errors"][0]["field"] == "blind"
     counted = client.post(path + "?blind=1", json=scan, headers=auth(tokens["operator"]))
     assert counted.json["results"] == [{"client_scan_id": "c-1", "code": labels[0],
-                                        "outcome": "counted", "line_no": 1}]
+                                        "outcome": "counted", "line_no": 1,
+                                        "box_no": None}]
     # Unknown API paths are not told apart from known ones without a caller.
     assert client.get("/api/nothing-here").status_code == 401
     assert client.get("/api/nothing-here", headers=auth(tokens["operator"])).status_code == 404

@@ -15,7 +15,7 @@ from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import EnvironBuilder, encode_multipart
 
-from tally import outbox
+from tally import outbox, units
 from tally.customs.client import CustomsClient
 from tests.conftest import MANIFEST_CSV, WRITE_OFF, auth, signature_data_url
 from tests.web.test_manifest_xlsx import workbook
@@ -297,9 +297,33 @@ def test_real_answers_of_the_whole_clearance_match_the_document(app, db, customs
          json={"reason": "torn"})
     call(sv, "POST", f"/api/labels/{spoiled['labels'][0]['code']}/void", 409,
          json={"reason": "torn"})
+    # The job barcode and the box labels.
+    call(op, "GET", f"{m}/job.svg", 200)
+    call(op, "GET", f"{m}/job.png?dpi=300", 200)
+    call(op, "GET", "/api/manifests/999999/job.svg", 404)
+    call(op, "GET", "/api/manifests/999999/job.png", 404)
+    call(op, "GET", f"{m}/job.png?dpi=600", 422)
+    box = call(op, "GET", f"{m}/boxes", 200).json["boxes"][0]["code"]
+    call(op, "GET", "/api/manifests/999999/boxes", 404)
+    # What a scanned code is: job, box, unit, product, carton, unknown; refusals.
+    for scanned in (units.job_code(mid), box, spoiled["labels"][0]["code"], "9300633603168",
+                 "]d20109300633603168172912311" + "0LOT%1D21X", "hello"):
+        call(op, "GET", f"/api/codes?code={scanned}&manifest={mid}", 200)
+    call(op, "GET", "/api/codes?code=J000000000000", 404)
+    call(op, "GET", "/api/codes", 422)
+    for ext in ("png", "svg", "zpl", "pdf"):
+        call(op, "GET", f"/api/boxes/{box}.{ext}?size=60x40", 200)
+        call(op, "GET", f"/api/boxes/B000000000000.{ext}", 404)
+        call(op, "GET", f"/api/boxes/{box}.{ext}?size=5x3", 422, valid=True)
+    call(op, "GET", f"{m}/labels.pdf?box_no=BOX-1&box_labels=0", 200)
+    call(op, "GET", f"{m}/labels.zpl?box_labels=2", 422)
+    call(None, "POST", f"/api/boxes/{box}/print", 401, json={})
+    call(op, "POST", f"/api/boxes/{box}/print", 409, json={"dpi": 300})
+    call(op, "POST", "/api/boxes/B000000000000/print", 404, json={})
     call(op, "POST", f"{m}/labels/print", 409, json={"line_no": 1})
     app.config["PRINTER"] = f"127.0.0.1:{free_port()}"
     call(op, "POST", f"{m}/labels/print", 503, json={"line_no": 1})
+    call(op, "POST", f"/api/boxes/{box}/print", 503, json={"size": "60x40"})
     app.config["PRINTER"], received = printer
     call(op, "POST", f"{m}/labels/print", 200, json={"codes": [code], "copy": 1, "dpi": 300})
     call(op, "POST", f"{m}/labels/print", 422, json={"copy": 1})

@@ -27,7 +27,8 @@ def test_blind_answers_leave_out_the_quantities(as_, manifest):
     single = post(as_, mid, {"code": codes[0], "client_scan_id": "blind-1", "device": "HH-9"})
     assert single.status_code == 200, single.json
     assert single.json["results"] == [
-        {"client_scan_id": "blind-1", "code": codes[0], "outcome": "counted", "line_no": 1}
+        {"client_scan_id": "blind-1", "code": codes[0], "outcome": "counted", "line_no": 1,
+         "box_no": None}
     ]
     sent = [codes[0], codes[1], "U000000000018"]  # the last one's check digit is off
     batch = post(as_, mid, {"scans": [{"code": c, "client_scan_id": f"blind-b{i}"}
@@ -64,7 +65,8 @@ def test_blind_camera_frame(as_, manifest):
         content_type="multipart/form-data")
     assert response.status_code == 200, response.json
     assert response.json["results"] == [
-        {"client_scan_id": "blind-frame", "code": code, "outcome": "counted", "line_no": 2}
+        {"client_scan_id": "blind-frame", "code": code, "outcome": "counted", "line_no": 2,
+         "box_no": None}
     ]
 
 

@@ -46,3 +46,21 @@ def test_a_small_frame_is_kept_as_sent(as_, db, manifest, codes):
     assert post_frame(as_, manifest["id"], png, "frame-3").json["results"][0]["outcome"] == (
         "counted")
     assert db.execute("SELECT content FROM scan_images").fetchone()[0] == png
+
+
+def test_a_frame_may_name_the_carton_its_units_came_from(as_, db, manifest, codes):
+    png = as_("operator").get(f"/api/labels/{codes[0]}.png").data
+    carton = "]d20109300633603168172912311" + "0LOT-F\x1d21X"
+
+    def post(client_scan_id, carton_text):
+        boundary, body = encode_multipart({"client_scan_id": client_scan_id, "carton": carton_text,
+                                           "image": FileStorage(io.BytesIO(png), "f.png")})
+        return as_("operator").post(f"/api/manifests/{manifest['id']}/scans", data=body,
+                                    content_type=f"multipart/form-data; boundary={boundary}")
+
+    refused = post("frame-c0", "(01)123")
+    assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "carton"
+    counted = post("frame-c1", carton)
+    assert counted.status_code == 200, counted.json
+    assert counted.json["results"][0]["lot"] == {"batch": "LOT-F", "expiry": "2029-12-31"}
+    assert db.execute("SELECT lot_batch, source FROM scans").fetchall() == [("LOT-F", "image")]

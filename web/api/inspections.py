@@ -5,7 +5,8 @@ import io
 from flask import Response
 
 from labels.sheets import render_record_sheet
-from tally import inspections, manifests
+from tally import inspections, manifests, units
+from tally.catalogue import say
 from tally.errors import NotFoundError
 from tally.signatures import load_signature
 from web.api import api_blueprint, json_body
@@ -57,7 +58,7 @@ def sign(manifest_id, inspection_id):
 def signature(manifest_id, inspection_id):
     png = inspections.signature_png(get_db(), manifest_id, inspection_id)
     if png is None:
-        raise NotFoundError("the escort has not signed this record sheet")
+        raise NotFoundError(say("signature_not_recorded"))
     return Response(png, mimetype="image/png")
 
 
@@ -69,6 +70,7 @@ def record_sheet(manifest_id, inspection_id):
     png = inspections.signature_png(db, manifest_id, inspection_id)
     sheet = {
         "title": "查验记录单 Inspection record sheet",
+        "job_code": units.job_code(manifest_id),  # the scan page opens the consignment by it
         "manifest_no": head["manifest_no"], "bill_no": head["bill_no"],
         "inspection_no": f"{head['manifest_no']}-I{inspection_id}",
         "inspected_at": inspection["created_at"], "location": inspection["location"],

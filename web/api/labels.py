@@ -1,9 +1,21 @@
-"""Unit labels: issue codes, render them (PNG, SVG, PDF, ZPL), reprint and void."""
+"""Unit labels: issue codes, render them (PNG, SVG, PDF, ZPL), reprint and void. Box labels
+(printed before their box's unit labels, or alone) and a consignment's job barcode."""
 
 from flask import Response, current_app, g
 
-from labels.render import Label, LabelSize, render_pdf, render_png, render_svg, render_zpl
-from tally import labelling
+from labels.render import (
+    BoxLabel,
+    Label,
+    LabelSize,
+    render_job_png,
+    render_job_svg,
+    render_pdf,
+    render_png,
+    render_svg,
+    render_zpl,
+)
+from tally import labelling, manifests, units
+from tally.catalogue import say
 from tally.db import write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
@@ -49,7 +61,8 @@ def _size() -> LabelSize:
     try:
         return LabelSize.parse(arg("size", "50x30"))
     except ValueError as exc:
-        raise ValidationError(str(exc), [{"field": "size", "message": str(exc)}]) from None
+        text = say("label_size_invalid", detail=str(exc))
+        raise ValidationError(text, [{"field": "size", "message": text}]) from None
 
 
 def label_of(row: dict, copy_no: int = 0) -> Label:
@@ -69,14 +82,14 @@ def _render(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except ValueError as exc:  # e.g. the label does not fit the chosen size
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(say("label_size_invalid", detail=str(exc))) from None
 
 
 def _one_label(code: str) -> Label:
     row = labelling.get_label(get_db(), code)
     copy_no = int_arg("copy") or 0
     if copy_no and not 1 <= copy_no <= row["copy_no"]:
-        raise NotFoundError(f"copy {copy_no} of {code} was never recorded; POST a reprint first")
+        raise NotFoundError(say("label_copy_missing", copy=copy_no, code=code))
     return label_of(row, copy_no)
 
 
@@ -146,17 +159,32 @@ def void(code):
 def _sheet() -> str | None:
     sheet = arg("sheet")
     if sheet not in (None, "a4"):
-        raise ValidationError("sheet must be a4 or omitted (one label per page)")
+        raise ValidationError(say("sheet_invalid"))
     return sheet
 
 
-def _selected(manifest_id) -> list[Label]:
-    rows = labelling.list_labels(
-        get_db(), manifest_id, line_no=int_arg("line_no"), box_no=arg("box_no")
-    )
+def box_label_of(box: dict) -> BoxLabel:
+    """What a box label prints, from a box of tally.labelling (list_labels_with_boxes /
+    find_box_by_code)."""
+    return BoxLabel(code=box["code"], box_no=box["box_no"], manifest_no=box["manifest_no"],
+                    labels=box["labels"])
+
+
+def _print_job(db, manifest_id, *, line_no, box_no, box_labels: bool) -> list[Label | BoxLabel]:
+    """The selected unit labels, each box's label before its units' unless ``box_labels`` is
+    off; 404 when no unit label matches."""
+    if box_labels:
+        rows = labelling.list_labels_with_boxes(db, manifest_id, line_no=line_no, box_no=box_no)
+    else:
+        rows = labelling.list_labels(db, manifest_id, line_no=line_no, box_no=box_no)
     if not rows:
-        raise NotFoundError("no issued labels match; issue labels first")
-    return [label_of(row) for row in rows]
+        raise NotFoundError(say("labels_none_issued"))
+    return [box_label_of(row) if row.get("kind") == "box" else label_of(row) for row in rows]
+
+
+def _selected(manifest_id) -> list[Label | BoxLabel]:
+    return _print_job(get_db(), manifest_id, line_no=int_arg("line_no"), box_no=arg("box_no"),
+                      box_labels=int_arg("box_labels", choices=(0, 1)) != 0)
 
 
 @bp.get("/manifests/<int:manifest_id>/labels.pdf")
@@ -185,10 +213,13 @@ def zpl(manifest_id):
 def _print_request(body: object) -> dict:
     """The print body checked: line_no, box_no, codes, copy, dpi and size; 422 listing problems."""
     if not isinstance(body, dict):
-        raise ValidationError("the body must be an object (line_no, box_no, codes, dpi, size)")
+        raise ValidationError(say("print_body_invalid"))
     fields = Fields()
     errors = fields.errors
     codes, copy, dpi = body.get("codes"), body.get("copy"), body.get("dpi", 203)
+    box_labels = body.get("box_labels", True)
+    if not isinstance(box_labels, bool):
+        errors.append({"field": "box_labels", "message": "true or false (default true)"})
     line_no = fields.integer(body.get("line_no"), "line_no", minimum=1, required=False)
     box_no = fields.text(body.get("box_no"), "box_no", required=False, max_length=32)
     if codes is not None and (
@@ -197,25 +228,25 @@ def _print_request(body: object) -> dict:
         or len(codes) > labelling.MAX_LABELS_LISTED
         or not all(isinstance(code, str) and code for code in codes)
     ):
-        errors.append({"field": "codes", "message": "a non-empty list of unit codes"})
+        errors.append({"field": "codes", "message": say("codes_form")})
     if copy is not None and (
         isinstance(copy, bool) or not isinstance(copy, int) or not 1 <= copy <= 999
         or not isinstance(codes, list) or len(codes) != 1
     ):
         errors.append(
-            {"field": "copy", "message": "a copy number (1 or more) with exactly one code"}
+            {"field": "copy", "message": say("copy_form")}
         )
     if dpi not in (203, 300) or isinstance(dpi, bool):
-        errors.append({"field": "dpi", "message": "203 or 300 (the printer's resolution)"})
+        errors.append({"field": "dpi", "message": say("dpi_form")})
     size = None
     try:
         size = LabelSize.parse(body.get("size") or "50x30")
     except (TypeError, ValueError) as exc:
-        errors.append({"field": "size", "message": str(exc)})
+        errors.append({"field": "size", "message": say("label_size_invalid", detail=str(exc))})
     if errors:
-        raise ValidationError("cannot print: the request is invalid", errors)
+        raise ValidationError(say("print_invalid"), errors)
     return {"line_no": line_no, "box_no": box_no, "codes": codes, "copy": copy or 0,
-            "dpi": dpi, "size": size}
+            "dpi": dpi, "size": size, "box_labels": box_labels}
 
 
 @bp.post("/manifests/<int:manifest_id>/labels/print")
@@ -226,10 +257,14 @@ def print_labels(manifest_id):
     spec = current_app.config.get("PRINTER")
     if not spec:
         raise ConflictError(
-            "no label printer is configured: set TALLY_PRINTER=host:port, or download the ZPL",
-            [{"field": "printer", "message": "not configured"}],
+            say("printer_not_configured"),
+            [{"field": "printer", "message": say("not_configured")}],
         )
     db = get_db()
+    if wanted["codes"] is None:  # a selection: its boxes' labels go with it
+        labels = _print_job(db, manifest_id, line_no=wanted["line_no"], box_no=wanted["box_no"],
+                            box_labels=wanted["box_labels"])
+        return _send(db, manifest_id, spec, labels, wanted)
     rows = labelling.list_labels(
         db, manifest_id, line_no=wanted["line_no"], box_no=wanted["box_no"], codes=wanted["codes"]
     )
@@ -238,18 +273,22 @@ def print_labels(manifest_id):
         missing = [code for code in wanted["codes"] if code not in by_code]
         if missing:
             raise ValidationError(
-                "some codes are not issued labels of this consignment (or not in the filter)",
-                [{"field": "codes", "code": code, "message": f"{code}: not found"}
+                say("codes_not_issued"),
+                [{"field": "codes", "unit": code, "message": say("code_not_found", code=code)}
                  for code in missing],
             )
         rows = [by_code[code] for code in wanted["codes"]]
     if not rows:
-        raise NotFoundError("no issued labels match; issue labels first")
+        raise NotFoundError(say("labels_none_issued"))
     if wanted["copy"] and wanted["copy"] > labelling.get_label(db, rows[0]["code"])["copy_no"]:
         raise NotFoundError(
-            f"copy {wanted['copy']} of {rows[0]['code']} was never recorded; POST a reprint first"
+            say("label_copy_missing", copy=wanted["copy"], code=rows[0]["code"])
         )
-    labels = [label_of(row, wanted["copy"]) for row in rows]
+    return _send(db, manifest_id, spec, [label_of(row, wanted["copy"]) for row in rows], wanted)
+
+
+def _send(db, manifest_id: int, spec: str, labels: list, wanted: dict):
+    """Render ``labels`` as ZPL, send them to the printer ``spec`` and record the print."""
     zpl = _render(render_zpl, labels, dpi=wanted["dpi"], size=wanted["size"])
     try:
         printer.send_zpl(
@@ -257,13 +296,15 @@ def print_labels(manifest_id):
         )
     except ValueError as exc:  # a malformed TALLY_PRINTER: the site's setting, not the request
         raise ConflictError(
-            f"the printer setting is malformed: {exc}",
-            [{"field": "printer", "message": str(exc)}],
+            say("printer_malformed", detail=str(exc)),
+            [{"field": "printer", "message": say("printer_malformed", detail=str(exc))}],
         ) from None
     except printer.PrinterUnavailable as exc:
         return error_response(
-            503, str(exc), [{"field": "printer", "message": "not reachable"}], printer=spec
+            503, say("printer_unreachable", detail=str(exc)),
+            [{"field": "printer", "message": say("not_reachable")}], printer=spec
         )
+    boxes = sum(isinstance(label, BoxLabel) for label in labels)
     with write(db):
         record_event(
             db,
@@ -277,5 +318,97 @@ def print_labels(manifest_id):
             copy_no=wanted["copy"],
             dpi=wanted["dpi"],
             size=str(wanted["size"]),
+            box_labels=boxes,
         )
-    return {"sent": len(labels), "printer": spec}
+    return {"sent": len(labels), "printer": spec, "box_labels": boxes}
+
+
+# --- job barcodes and box labels ----------------------------------------------------------------
+
+
+@bp.app_template_global("job_code")
+def job_code(manifest_id: int) -> str:
+    """The job barcode's code of a consignment, for the pages' image alt text."""
+    return units.job_code(manifest_id)
+
+
+def _job(manifest_id: int) -> tuple[str, str]:
+    head = manifests.load_head(get_db(), manifest_id)  # 404 for no such consignment
+    return units.job_code(manifest_id), head["manifest_no"]
+
+
+@bp.get("/manifests/<int:manifest_id>/job.svg")
+def job_svg(manifest_id):
+    """The consignment's job barcode: scanning it on the scan page opens the consignment."""
+    return Response(render_job_svg(*_job(manifest_id)), mimetype="image/svg+xml")
+
+
+@bp.get("/manifests/<int:manifest_id>/job.png")
+def job_png(manifest_id):
+    dpi = int_arg("dpi", choices=(203, 300)) or 203
+    return Response(render_job_png(*_job(manifest_id), dpi=dpi), mimetype="image/png")
+
+
+@bp.get("/manifests/<int:manifest_id>/boxes")
+def boxes(manifest_id):
+    """The consignment's boxes in the order first labelled, with their box codes."""
+    db = get_db()
+    manifests.load_head(db, manifest_id)
+    return {"boxes": [{"box_no": box["box_no"], "code": box["code"], "labels": box["labels"]}
+                      for box in labelling.list_boxes(db, manifest_id)]}
+
+
+def _box_label(code: str) -> BoxLabel:
+    return box_label_of(labelling.find_box_by_code(get_db(), code))
+
+
+@bp.get("/boxes/<box_code>.png")
+def box_png(box_code):
+    label = _box_label(box_code)
+    data = _render(render_png, label, dpi=int_arg("dpi", choices=(203, 300)) or 203, size=_size())
+    return Response(data, mimetype="image/png")
+
+
+@bp.get("/boxes/<box_code>.svg")
+def box_svg(box_code):
+    label = _box_label(box_code)
+    return Response(_render(render_svg, label, size=_size()), mimetype="image/svg+xml")
+
+
+@bp.get("/boxes/<box_code>.zpl")
+def box_zpl(box_code):
+    label = _box_label(box_code)
+    data = _render(render_zpl, [label], dpi=int_arg("dpi", choices=(203, 300)) or 203,
+                   size=_size())
+    return Response(data, mimetype="application/zpl",
+                    headers=download_headers(f"box-{label.code}.zpl"))
+
+
+@bp.get("/boxes/<box_code>.pdf")
+def box_pdf(box_code):
+    """One box's label alone, e.g. for a box relabelled or packed after its units' labels."""
+    label = _box_label(box_code)
+    data = _render(render_pdf, [label], size=_size(), sheet=_sheet(),
+                   dpi=int_arg("dpi", choices=(203, 300)) or 300)
+    return Response(data, mimetype="application/pdf",
+                    headers=download_headers(f"box-{label.code}.pdf", inline=True))
+
+
+@bp.post("/boxes/<box_code>/print")
+@requires("operator")
+def print_box(box_code):
+    """Send one box's label to the site's network printer."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be an object (dpi, size)")
+    # Only the printer's resolution and the stock: the other print fields do not apply.
+    wanted = _print_request({key: body[key] for key in ("dpi", "size") if key in body})
+    db = get_db()
+    box = labelling.find_box_by_code(db, box_code)
+    spec = current_app.config.get("PRINTER")
+    if not spec:
+        raise ConflictError(
+            say("printer_not_configured"),
+            [{"field": "printer", "message": say("not_configured")}],
+        )
+    return _send(db, box["manifest_id"], spec, [box_label_of(box)], wanted)

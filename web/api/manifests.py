@@ -9,7 +9,8 @@ from flask import Response, current_app, g, request
 
 from labels.report_sheet import render_reconciliation_pdf
 from tally import confirmation, manifests, outbox, reconcile, workbooks
-from tally.config import site_settings
+from tally.catalogue import say
+from tally.config import expiry_check, site_settings, time_zone
 from tally.db import now
 from tally.errors import PayloadTooLarge, ValidationError
 from tally.events import list_events
@@ -45,7 +46,7 @@ def create():
     elif request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise ValidationError("the multipart form needs a 'file' field with the CSV or .xlsx")
+            raise ValidationError(say("manifest_file_required"))
         data = upload.read()
         if (upload.filename or "").lower().endswith(".xlsx") or data.startswith(
             workbooks.ZIP_MAGIC
@@ -80,7 +81,7 @@ MAX_PDF_LINES = 2_000
 @bp.get("/manifests/<int:manifest_id>/reconciliation")
 def reconciliation(manifest_id):
     db = get_db()
-    report = reconcile.load_reconciliation(db, manifest_id)
+    report = reconcile.load_reconciliation(db, manifest_id, expiry=expiry_check(current_app.config))
     kind = arg("format", "json")
     if kind == "csv":
         return _reconciliation_csv(report)
@@ -89,17 +90,16 @@ def reconciliation(manifest_id):
     if kind == "pdf":
         if len(report["lines"]) > MAX_PDF_LINES:  # a PDF is built whole in memory
             raise PayloadTooLarge(
-                f"the PDF holds at most {MAX_PDF_LINES} lines and this manifest has"
-                f" {len(report['lines'])}; use ?format=xlsx or ?format=csv",
-                [{"field": "format", "message": "too many lines for a PDF"}])
-        pdf = render_reconciliation_pdf(_export_report(db, manifest_id, report))
+                say("pdf_too_many_lines", limit=MAX_PDF_LINES, count=len(report["lines"])),
+                [{"field": "format", "message": say("too_many_lines_for_pdf")}])
+        pdf = render_reconciliation_pdf(_pdf_times(_export_report(db, manifest_id, report)))
         filename = f"reconciliation-{report['manifest']['manifest_no']}.pdf"
         return Response(pdf, mimetype="application/pdf",
                         headers=download_headers(filename, inline=True))
     if kind != "json":
         raise ValidationError(
-            "format must be json, csv, xlsx or pdf",
-            [{"field": "format", "message": f"unknown format {kind!r}"}],
+            say("format_unknown"),
+            [{"field": "format", "message": say("format_unknown_item", format=kind)}],
         )
     return report
 
@@ -119,11 +119,34 @@ def _export_report(db, manifest_id: int, report: dict) -> dict:
     }
 
 
-def _utc(value: str | None) -> datetime | None:
-    """A stored time (ISO 8601 UTC) as a naive datetime: Excel has no time zones."""
+def _local(value: str | None) -> datetime | None:
+    """A stored time (ISO 8601 UTC) in the warehouse's zone, as a naive datetime: Excel has no
+    time zones, so the column headings name the zone (_zone_label)."""
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment.astimezone(time_zone(current_app.config)).replace(tzinfo=None)
+
+
+def _zone_label() -> str:
+    """The warehouse's zone as a heading says it: ``UTC+08:00 Asia/Shanghai``."""
+    zone = time_zone(current_app.config)
+    offset = datetime.now(zone).strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]} {zone.key}"
+
+
+def _pdf_times(report: dict) -> dict:
+    """The export report with its times in the warehouse's zone (the PDF prints the offset)."""
+    zone = time_zone(current_app.config)
+
+    def local(value):
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(zone) \
+            if isinstance(value, str) and value else value
+
+    tally = report.get("tally")
+    return {**report, "generated_at": local(report["generated_at"]),
+            "tally": tally and {**tally, "confirmed_at": local(tally["confirmed_at"])},
+            "records": [{**r, "created_at": local(r["created_at"])} for r in report["records"]]}
 
 
 def _reconciliation_xlsx(report: dict) -> Response:
@@ -162,8 +185,9 @@ def _reconciliation_xlsx(report: dict) -> Response:
         ("舱单号 Manifest no.", manifest["manifest_no"]),
         ("提运单号 Bill no.", manifest.get("bill_no") or ""),
         ("状态 Status", MANIFEST_STATUS_NAMES.get(status, status)),
-        ("生成时间 Generated at (UTC)", _utc(report["generated_at"])),
-        ("理货确认 Tally confirmed (UTC)", _utc(tally["confirmed_at"]) if tally else "未确认 No"),
+        (f"生成时间 Generated at ({_zone_label()})", _local(report["generated_at"])),
+        (f"理货确认 Tally confirmed ({_zone_label()})",
+         _local(tally["confirmed_at"]) if tally else "未确认 No"),
         ("确认人 Confirmed by", (tally or {}).get("confirmed_by_name") or ""),
         ("结论 Result", "差异均已说明 Balanced" if report["balanced"]
          else f"{totals['unexplained_lines']} 行差异未说明 line(s) unexplained"),
@@ -178,7 +202,7 @@ def _reconciliation_xlsx(report: dict) -> Response:
     top = 2 + len(block) + 1
     headers = ["行 Line", "料号 SKU", "品名 Name", "申报 Declared", "实点 Counted",
                "差异 Difference", "状态 Status", "已说明 Explained", "未说明 Unexplained",
-               "差异记录 Discrepancies"]
+               "差异记录 Discrepancies", "批次效期 Lots (batch, expiry, units)"]
     sheet.write_row(top, 0, headers, head)
     for i, line in enumerate(report["lines"], start=top + 1):
         notes = "; ".join(
@@ -193,14 +217,15 @@ def _reconciliation_xlsx(report: dict) -> Response:
         sheet.write_number(i, 3, line["declared"], number)
         sheet.write_number(i, 4, line["counted"], number)
         sheet.write_number(i, 5, line["difference"], signed)
-        sheet.write_string(i, 6, LINE_STATUS_NAMES.get(line["status"], line["status"]),
-                           status_fmt.get(line["status"], text))
+        sheet.write_string(i, 6, LINE_STATUS_NAMES.get(line["shown"], line["shown"]),
+                           status_fmt.get(line["shown"], text))
         sheet.write_number(i, 7, line["explained"], signed)
         sheet.write_number(i, 8, line["unexplained"], signed)
-        if notes:
-            sheet.write_string(i, 9, notes, text)
-        else:
-            sheet.write_blank(i, 9, None, text)
+        for column, value in ((9, notes), (10, reconcile.describe_lots(line["lots"]))):
+            if value:
+                sheet.write_string(i, column, value, text)
+            else:
+                sheet.write_blank(i, column, None, text)
     first, last = top + 2, top + 1 + len(report["lines"])  # 1-based rows for the formulas
     end = top + 1 + len(report["lines"])
     sheet.write(end, 0, "合计 Total", total_text)
@@ -218,11 +243,13 @@ def _reconciliation_xlsx(report: dict) -> Response:
     sheet.write(end, 7, "", total_text)
     sheet.write_number(end, 8, totals["unexplained_lines"], total_number)
     sheet.write(end, 9, "未说明行数 lines unexplained", total_text)
+    sheet.write(end, 10, f"临期 {totals['expiry_soon']} 件 units expiring within"
+                         f" {report['expiry_warning_days']} days", total_text)
     sheet.set_column(0, 0, 11)
     sheet.set_column(1, 1, 18)
     sheet.set_column(2, 2, 30)
     sheet.set_column(3, 8, 12)
-    sheet.set_column(9, 9, 48)
+    sheet.set_column(9, 10, 48)
     sheet.freeze_panes(top + 1, 0)
     sheet.autofilter(top, 0, max(top, end - 1), len(headers) - 1)
     sheet.repeat_rows(top)
@@ -233,8 +260,8 @@ def _reconciliation_xlsx(report: dict) -> Response:
     records = book.add_worksheet("Discrepancies")
     record_headers = ["编号 No.", "行 Line", "类型 Kind", "数量 Qty", "说明 Note",
                       "处置 Disposition", "操作 Action", "更正 Corrects no.",
-                      "被更正 Superseded by", "有效 In force", "记录时间 Recorded at (UTC)",
-                      "记录人 Recorded by"]
+                      "被更正 Superseded by", "有效 In force",
+                      f"记录时间 Recorded at ({_zone_label()})", "记录人 Recorded by"]
     records.write_row(0, 0, record_headers, head)
     for i, record in enumerate(report["records"], start=1):
         records.write_number(i, 0, record["id"], number)
@@ -254,7 +281,7 @@ def _reconciliation_xlsx(report: dict) -> Response:
             else:
                 records.write_number(i, column, value, number)
         records.write_string(i, 9, "是 Yes" if record["in_force"] else "否 No", text)
-        records.write_datetime(i, 10, _utc(record["created_at"]), stamp)
+        records.write_datetime(i, 10, _local(record["created_at"]), stamp)
         records.write_string(i, 11, record["recorded_by"] or "", text)
     records.set_column(0, 3, 10)
     records.set_column(4, 5, 30)
@@ -264,6 +291,7 @@ def _reconciliation_xlsx(report: dict) -> Response:
     records.set_landscape()
     records.set_paper(9)
     records.fit_to_pages(1, 0)
+    _lots_sheet(book, report, head, text, number)
     book.close()
     filename = f"reconciliation-{manifest['manifest_no']}.xlsx"
     return Response(
@@ -271,6 +299,34 @@ def _reconciliation_xlsx(report: dict) -> Response:
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=download_headers(filename),
     )
+
+
+def _lots_sheet(book, report: dict, head, text, number) -> None:
+    """Units counted per line and carton lot, one row each, the expiry as a real date."""
+    sheet = book.add_worksheet("Lots")
+    day = book.add_format({"border": 1, "valign": "top", "num_format": "yyyy-mm-dd"})
+    soon = book.add_format({"border": 1, "valign": "top", "bg_color": "#FFF2CC",
+                            "font_color": "#8A4600"})
+    sheet.write_row(0, 0, ["行 Line", "料号 SKU", "批次 Batch", "效期 Expiry",
+                           "实点 Counted", f"临期 Within {report['expiry_warning_days']} days"],
+                    head)
+    row = 1
+    for line in report["lines"]:
+        for lot in line["lots"]:
+            sheet.write_number(row, 0, line["line_no"], number)
+            sheet.write_string(row, 1, line["sku"] or "", text)
+            write_text(sheet, row, 2, lot["batch"] or "")
+            if lot["expiry"]:
+                sheet.write_datetime(row, 3, datetime.fromisoformat(lot["expiry"]), day)
+            else:
+                sheet.write_blank(row, 3, None, text)
+            sheet.write_number(row, 4, lot["counted"], number)
+            flag = ("已过期 expired" if lot["expired"]
+                    else "临期 soon" if lot["expiry_soon"] else "")
+            sheet.write_string(row, 5, flag, soon if flag else text)
+            row += 1
+    sheet.set_column(0, 5, 16)
+    sheet.freeze_panes(1, 0)
 
 
 def _reconciliation_csv(report: dict) -> Response:
@@ -292,6 +348,8 @@ def _reconciliation_csv(report: dict) -> Response:
             "explained",
             "unexplained",
             "discrepancies",
+            "lots",
+            "units_expiring_soon",
         ]
     )
     for line in report["lines"]:
@@ -307,10 +365,12 @@ def _reconciliation_csv(report: dict) -> Response:
                 line["declared"],
                 line["counted"],
                 line["difference"],
-                line["status"],
+                line["shown"],
                 line["explained"],
                 line["unexplained"],
                 notes,
+                reconcile.describe_lots(line["lots"]),
+                sum(lot["counted"] for lot in line["lots"] if lot["expiry_soon"]),
             ]
         )
     totals = report["totals"]

@@ -20,6 +20,7 @@ from werkzeug.http import parse_options_header
 
 from labels.decode import decode_image, review_copy
 from tally import manifests, scans, units
+from tally.catalogue import say
 from tally.errors import PayloadTooLarge, ValidationError
 from tally.fields import WHOLE_NUMBER, Fields
 from tally.users import require_role
@@ -80,7 +81,7 @@ def record(environ: dict, manifest_id: int, config) -> dict:
 def _check_image(environ, manifest_id, user_id, config, blind) -> Recording:
     mimetype, options = parse_options_header(environ.get("CONTENT_TYPE", ""))
     if mimetype != "multipart/form-data" or "boundary" not in options:
-        raise ValidationError("a camera frame is sent as multipart/form-data")
+        raise ValidationError(say("frame_not_multipart"))
     _, form, files = parse_form_data(environ, max_content_length=int(config["MAX_CONTENT_LENGTH"]))
     try:
         return _check_frame(form, files, manifest_id, user_id, config, blind)
@@ -93,10 +94,11 @@ def _check_frame(form, files, manifest_id, user_id, config, blind) -> Recording:
     fields = Fields()
     client_id = scans.read_client_scan_id(fields, form.get("client_scan_id"))
     device = fields.text(form.get("device"), "device", required=False, max_length=64)
+    carton = scans.read_carton(fields, form.get("carton"))
     upload = files.get("image")
     if upload is None:
-        fields.problem("image", "a multipart 'image' file is required")
-    fields.raise_if_any("the image scan is invalid")
+        fields.problem("image", say("image_required"))
+    fields.raise_if_any(say("image_scan_invalid"))
     # A retry is answered from the ledger without decoding the frame again.
     earlier = scans.find_recorded(db_for(config["DATABASE"]), client_id)
     if earlier is not None:
@@ -108,17 +110,12 @@ def _check_frame(form, files, manifest_id, user_id, config, blind) -> Recording:
     if not codes:
         seen = [f"{b.format} {b.text}" for b in found]
         raise ValidationError(
-            "no unit label barcode was found in the image",
-            [
-                {
-                    "field": "image",
-                    "message": "no unit code found"
-                    + (f"; other barcodes seen: {', '.join(seen)}" if seen else ""),
-                }
-            ],
+            say("no_barcode_found"),
+            [{"field": "image", "message": say("no_unit_code_seen", seen=", ".join(seen))
+              if seen else say("no_unit_code")}],
         )
     scan = scans.Scan(
-        client_id, codes, "image", device, hashlib.sha256(data).hexdigest()
+        client_id, codes, "image", device, hashlib.sha256(data).hexdigest(), carton
     )
     image = review_copy(data, upload.mimetype or "application/octet-stream",
                         max_bytes=int(config["MAX_STORED_IMAGE_BYTES"]))
@@ -129,9 +126,10 @@ def read_image(upload, limit: int) -> bytes:
     """The uploaded file's bytes, refused over ``limit`` bytes."""
     data = upload.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge(f"the image is over {limit // (1024 * 1024)} MB")
+        raise PayloadTooLarge(say("image_too_large", mb=limit // (1024 * 1024)))
     if not data:
-        raise ValidationError("the image file is empty", [{"field": "image", "message": "empty"}])
+        raise ValidationError(say("image_empty"),
+                              [{"field": "image", "message": say("empty")}])
     return data
 
 

@@ -1,10 +1,11 @@
 """The reconciliation report (对账): declared vs counted per line, the discrepancies recorded,
 the discrepancy form, the supervisor's tally confirmation, and the exports (CSV, XLSX, PDF)."""
 
-from flask import render_template
+from flask import current_app, render_template
 
-from labels.report_sheet import format_time, progress
+from labels.report_sheet import progress
 from tally import confirmation, reconcile, workflow
+from tally.config import expiry_check
 from tally.db import now
 from tally.names import DISCREPANCY_KIND_NAMES, LINE_STATUS_NAMES
 from tally.users import get_user
@@ -18,16 +19,12 @@ DISPOSITIONS = ("按实收 Settle on actual received", "退运 Return to shipper
                 "销毁 Destroy", "补录 Amend the manifest", "待定 Pending")
 
 
-@bp.app_template_filter("utc_time")
-def utc_time(value) -> str:
-    return format_time(value)
-
-
 @bp.get("/manifests/<int:manifest_id>/report")
 @signed_in
 def report(manifest_id):
     db = get_db()
-    data = reconcile.load_reconciliation(db, manifest_id)
+    data = reconcile.load_reconciliation(db, manifest_id,
+                                         expiry=expiry_check(current_app.config))
     totals = data["totals"]
     stage = workflow.tally_stage(workflow.Status(data["manifest"]["status"]), totals["counted"],
                                  totals["declared"])
@@ -42,8 +39,7 @@ def report(manifest_id):
         r["superseded_action"] = actions.get(r["superseded_by"])
     pager = page_of_lines(len(data["lines"]))
     lines = data["lines"][pager["offset"]:pager["offset"] + pager["limit"]]
-    for line in lines:  # before counting begins no line is short or unexplained: it is uncounted
-        line["shown"] = line["status"] if stage.counting_begun else "not_counted"
+    for line in lines:  # before counting begins no difference is left to explain
         line["to_explain"] = line["unexplained"] if stage.counting_begun else 0
     chart = [
         {"line_no": line["line_no"], "sku": line["sku"], "declared": line["declared"],

@@ -113,6 +113,7 @@ if (issueForm) {
   issueForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearFlash();
+    clearFieldErrors(issueForm);
     const submit = $("issue-submit");
     const box = $("issue-box").value.trim();
     const body = {
@@ -148,9 +149,9 @@ if (issueForm) {
       $("print-box").value = box;
       countTyped = false;
       fillCount();
-      await refreshSelection();
+      await Promise.all([refreshSelection(), refreshBoxes()]);
     } catch (error) {
-      flash(error);
+      showError(error, issueForm);  // e.g. the allowance under the count (api.js)
     } finally {
       setBusy(submit, false);
     }
@@ -199,8 +200,11 @@ async function refreshSelection() {
   if (ticket !== selectionRequest) return; // a later change already asked again
   const where = [c.line_no ? `行 line ${c.line_no}` : "全部行 all lines",
     c.box_no ? `箱 box ${c.box_no}` : "全部箱 all boxes"].join(" · ");
+  // The PDF, ZPL and print job put each box's label before its units' labels.
+  const boxCount = new Set(labels.filter((l) => l.box_no).map((l) => l.box_no)).size;
+  const boxText = boxCount ? ` + ${boxCount} 张箱标签 box label(s)` : "";
   $("selection").textContent = labels.length
-    ? `${labels.length} 张标签 label(s) selected (${where})`
+    ? `${labels.length} 张标签 label(s)${boxText} selected (${where})`
     : `没有已发放的标签 No issued labels match (${where}): issue labels first.`;
   const preview = $("preview");
   preview.replaceChildren();
@@ -223,13 +227,112 @@ async function refreshSelection() {
     more.textContent = `… 另有 ${labels.length - PREVIEW_COUNT} 张 and ${labels.length - PREVIEW_COUNT} more`;
     preview.append(more);
   }
-  $("download-pdf").classList.toggle("disabled", !labels.length);
-  $("download-zpl").classList.toggle("disabled", !labels.length);
+  for (const id of ["download-pdf", "download-zpl"]) {
+    $(id).classList.toggle("disabled", !labels.length);
+    $(id).setAttribute("aria-disabled", String(!labels.length)); // said, not only shown
+  }
+}
+
+// --- box labels --------------------------------------------------------------------------------
+
+let boxesShown = [];
+
+function boxLabelUrl(code, kind) {
+  const c = printChoice();
+  const base = `/api/boxes/${encodeURIComponent(code)}.${kind}`;
+  if (kind === "pdf") return base + query({ size: c.size, sheet: c.sheet, dpi: c.dpi });
+  return base + query({ size: c.size, dpi: c.dpi });
+}
+
+function boxButtons(box) {
+  const cell = document.createElement("td");
+  cell.className = "actions";
+  const hidden = (text) => {
+    const span = document.createElement("span");
+    span.className = "visually-hidden";
+    span.textContent = text;
+    return span;
+  };
+  // The PDF opens in the browser's viewer, whose print button prints it on this computer.
+  const pdf = document.createElement("a");
+  pdf.className = "button box-print";
+  pdf.href = boxLabelUrl(box.code, "pdf");
+  pdf.target = "_blank";
+  pdf.rel = "noopener";
+  pdf.dataset.code = box.code;
+  pdf.append("打印 Print PDF", hidden(` 箱 box ${box.box_no}`));
+  const zpl = document.createElement("a");
+  zpl.className = "button box-zpl";
+  zpl.href = boxLabelUrl(box.code, "zpl");
+  zpl.download = `box-${box.code}.zpl`;
+  zpl.append("ZPL", hidden(` 箱 box ${box.box_no}`));
+  cell.append(pdf, " ", zpl);
+  if (PRINTER) {
+    const send = document.createElement("button");
+    send.type = "button";
+    send.className = "box-send";
+    send.append("发送到打印机 Send to printer", hidden(` 箱 box ${box.box_no}`));
+    send.addEventListener("click", async () => {
+      clearFlash();
+      const c = printChoice();
+      setBusy(send, true);
+      try {
+        const answer = await api("POST", `/api/boxes/${encodeURIComponent(box.code)}/print`,
+          { dpi: Number(c.dpi), size: c.size });
+        flash(`已发送 Sent the label of box ${box.box_no} to the printer ${answer.printer}`, "info");
+      } catch (error) {
+        flash(error);
+      } finally {
+        setBusy(send, false);
+      }
+    });
+    cell.append(" ", send);
+  }
+  return cell;
+}
+
+function showBoxes() {
+  const body = $("boxes-body");
+  body.replaceChildren();
+  for (const box of boxesShown) {
+    const row = document.createElement("tr");
+    row.dataset.box = box.box_no;
+    row.dataset.testid = "box-row";
+    // The box number, and under it the code its label carries.
+    const number = document.createElement("td");
+    const name = document.createElement("span");
+    name.className = "box-no";
+    name.textContent = box.box_no;
+    const code = document.createElement("code");
+    code.textContent = box.code;
+    number.append(name, document.createElement("br"), code);
+    const count = document.createElement("td");
+    count.className = "num";
+    count.textContent = String(box.labels);
+    row.append(number, count, boxButtons(box));
+    body.append(row);
+  }
+  body.closest("table").hidden = !boxesShown.length;
+  $("no-boxes").hidden = Boolean(boxesShown.length);
+}
+
+async function refreshBoxes() {
+  if (!ROOT) return;
+  try {
+    boxesShown = (await api("GET", `/api/manifests/${MANIFEST_ID}/boxes`)).boxes;
+  } catch (error) {
+    flash(error);
+    return;
+  }
+  showBoxes();
 }
 
 if (ROOT) {
   for (const id of ["print-line", "print-size", "print-sheet", "print-dpi"]) {
     $(id).addEventListener("change", refreshSelection);
+  }
+  for (const id of ["print-size", "print-sheet", "print-dpi"]) {
+    $(id).addEventListener("change", showBoxes); // the box labels' links follow the choice
   }
   let boxTimer = null;
   $("print-box").addEventListener("input", () => {
@@ -270,13 +373,14 @@ if (ROOT) {
       const answer = await api("POST", `/api/manifests/${MANIFEST_ID}/labels/print`, body);
       flash(`已发送 Sent ${answer.sent} label(s) to the printer ${answer.printer}`, "info");
     } catch (error) {
-      flash(error);
+      showError(error, $("print"));
     } finally {
       setBusy(send, false);
     }
   });
 
   refreshSelection();
+  refreshBoxes();
 }
 
 // --- reprint -----------------------------------------------------------------------------------
@@ -337,6 +441,7 @@ function showReprint(answer) {
 $("reprint").addEventListener("submit", async (event) => {
   event.preventDefault();
   clearFlash();
+  clearFieldErrors($("reprint"));
   const codeInput = $("reprint-code");
   const reasonInput = $("reprint-reason");
   const code = codeInput.value.trim().toUpperCase();
@@ -361,7 +466,7 @@ $("reprint").addEventListener("submit", async (event) => {
     codeInput.value = "";
     codeInput.focus();
   } catch (error) {
-    flash(error);
+    showError(error, $("reprint"));
   } finally {
     setBusy(submit, false);
   }
