@@ -95,9 +95,11 @@ def test_wedge_scans_each_outcome(phone, site):
     wedge(phone, diapers[0])
     expect_result(phone, "counted", diapers[0])
     expect(phone.locator("[data-testid=line-count-2]")).to_have_text("1 / 2")
-    # Counted all the same, with a warning: the label was issued to another box.
+    # Counted all the same, in amber with the box it belongs to: it was labelled for another box.
     expect(phone.locator("[data-testid=result-note]")).to_have_text(
-        "不是箱 BOX-1 的标签 Not issued to box BOX-1")
+        "属于箱 BOX-2，不是箱 BOX-1 Belongs to box BOX-2, not BOX-1")
+    expect(phone.locator(RESULT)).to_have_class(re.compile(r"\btone-box\b"))
+    assert background(phone, RESULT) == "rgb(242, 169, 0)"  # amber
 
     wedge(phone, milk[0])  # the same label again
     expect_result(phone, "duplicate", milk[0])
@@ -107,13 +109,15 @@ def test_wedge_scans_each_outcome(phone, site):
     expect(phone.locator("[data-testid=line-count-1]")).to_have_text("2 / 3")
     screenshot(phone, "scan-duplicate-phone")
 
-    # A GS1 barcode from the goods (GTIN + lot, with the group separator sent as Ctrl+]).
+    # A GS1 carton barcode of the milk (GTIN + lot, the group separator sent as Ctrl+]): not a
+    # scan, the carton the next units come from (tests/browser/test_scan_codes.py).
     phone.keyboard.type("0109300633603168", delay=5)
     phone.keyboard.press("Control+BracketRight")
     phone.keyboard.type("10LOT42", delay=5)
     phone.keyboard.press("Enter")
-    expect_result(phone, "unknown", "0109300633603168<GS>10LOT42")
-    expect(phone.locator(RESULT)).to_have_class(re.compile(r"\btone-bad\b"))
+    expect_result(phone, "carton", "0109300633603168<GS>10LOT42")
+    expect(phone.locator(RESULT)).to_have_class(re.compile(r"\btone-info\b"))
+    expect(phone.locator("[data-testid=carton-text]")).to_contain_text("Batch LOT42")
 
     wedge(phone, corrupt(milk[2]))
     expect_result(phone, "invalid", corrupt(milk[2]))
@@ -132,20 +136,21 @@ def test_wedge_scans_each_outcome(phone, site):
     phone.keyboard.type(milk[2].lower(), delay=120)
     phone.keyboard.press("Enter")
     expect_result(phone, "counted", milk[2])
+    expect(phone.locator("[data-testid=result-note]")).to_contain_text("batch LOT42")
     expect(phone.locator("[data-testid=manual-code]")).to_have_value("")
     expect(phone.locator("[data-testid=line-count-1]")).to_have_text("3 / 3")
     expect(phone.locator("[data-testid=recent-item]")).to_have_count(7)
     outcomes = phone.eval_on_selector_all("[data-testid=recent-item]",
                                           "items => items.map(i => i.dataset.outcome)")
-    assert outcomes == ["counted", "invalid", "unknown", "duplicate", "counted", "counted",
+    assert outcomes == ["counted", "invalid", "carton", "duplicate", "counted", "counted",
                         "counted"]
 
     assert counted(site, mid) == {1: 3, 2: 1, 3: 0}
     rows = ledger(site, mid)
     assert [r["outcome"] for r in rows] == ["counted", "counted", "counted", "duplicate",
-                                            "unknown", "invalid", "counted"]
-    assert rows[4]["code"] == f"0109300633603168{GS}10LOT42"  # the separator survived
-    assert len({r["client_scan_id"] for r in rows}) == 7
+                                            "invalid", "counted"]
+    assert json.loads(rows[-1]["result"])["lot"] == {"batch": "LOT42", "expiry": None}
+    assert len({r["client_scan_id"] for r in rows}) == 6
     assert rows[0]["device"].startswith("web-")
 
 
@@ -171,7 +176,7 @@ def test_blind_count_hides_declared_quantities(desk, site):
     with desk.expect_response(re.compile(r"/scans\?blind=1$")) as answer:
         wedge(desk, codes[1])
     assert answer.value.json()["results"][0].keys() == {"client_scan_id", "code", "outcome",
-                                                         "line_no"}
+                                                         "line_no", "box_no"}
     expect_result(desk, "counted", codes[1])
     fraction = re.compile(r"\d+\s*/\s*\d+")
     assert not fraction.search(desk.inner_text(RESULT))
@@ -250,8 +255,10 @@ def test_refusals_are_readable_and_an_expired_session_keeps_the_scan(phone, site
     expect(phone.locator("[data-testid=closed-note]")).to_be_visible()
     wedge(phone, "U000000000017")
     expect_result(phone, "error", "U000000000017")
+    # In both languages: the API's Chinese, then its English.
+    expect(phone.locator("[data-testid=result-note]")).to_contain_text("理货尚未开始")
     expect(phone.locator("[data-testid=result-note]")).to_contain_text(
-        "理货未开始 the tally is not open yet (arrived)")
+        "the tally is not open yet (arrived)")
     expect(phone.locator("#flash")).to_contain_text("scans are not accepted")
     assert background(phone, RESULT) == "rgb(29, 31, 36)"  # dark
     # A refused hand-typed code stays in the field.
@@ -268,6 +275,9 @@ def test_refusals_are_readable_and_an_expired_session_keeps_the_scan(phone, site
     expect(phone.locator(PENDING)).to_have_text("1")
     link = phone.locator("[data-testid=queue-problem] [data-testid=sign-in-again]")
     expect(link).to_be_visible()
+    # The consignment by its manifest number, not by the database's id.
+    expect(phone.locator("[data-testid=queue-problem]")).to_contain_text(
+        f"Queued scans of consignment {manifest['manifest_no']} were refused")
     link.click()
     phone.fill("input[name=name]", "operator-1")
     phone.fill("input[name=password]", PASSWORD)

@@ -112,6 +112,7 @@ def test_a_burst_is_a_scan_in_every_field_and_leaves_it_as_it_was(phone, site):
 
 
 def test_a_person_typing_keeps_the_fields_and_the_box_check_is_never_silent(phone, site):
+    # The box check compares each answer's box_no with the box chosen when the unit was scanned.
     manifest = site.cleared_manifest()
     mid = manifest["id"]
     box1 = issue(site, mid, 1, 2, "BOX-1")
@@ -127,28 +128,33 @@ def test_a_person_typing_keeps_the_fields_and_the_box_check_is_never_silent(phon
     phone.wait_for_timeout(150)
     wedge(phone, box2[0])
     expect_result(phone, "counted", box2[0])
-    expect(phone.locator(NOTE)).to_have_text("不是箱 BOX-1 的标签 Not issued to box BOX-1")
+    expect(phone.locator(NOTE)).to_have_text(
+        "属于箱 BOX-2，不是箱 BOX-1 Belongs to box BOX-2, not BOX-1")
     assert phone.input_value(BOX) == "BOX-2"
     phone.keyboard.press("Enter")
     expect(phone).to_have_url(re.compile(r"box=BOX-2"))
     assert phone.input_value(BOX) == "BOX-2"
     assert phone.evaluate("document.activeElement === document.body")
-    expect(phone.locator(NOTE)).to_have_text("")  # the shown scan, checked against BOX-2
+    # The shown scan was made into BOX-1: it stays flagged.
+    expect(phone.locator(NOTE)).to_have_text(
+        "属于箱 BOX-2，不是箱 BOX-1 Belongs to box BOX-2, not BOX-1")
     wedge(phone, box1[0])
     expect_result(phone, "counted", box1[0])
-    expect(phone.locator(NOTE)).to_have_text("不是箱 BOX-2 的标签 Not issued to box BOX-2")
+    expect(phone.locator(NOTE)).to_have_text(
+        "属于箱 BOX-1，不是箱 BOX-2 Belongs to box BOX-1, not BOX-2")
 
-    # A box with no labels: said beside the box, and every scan is flagged.
+    # A box no label was issued to (a typing slip): every scan is flagged with its own box.
     phone.fill(BOX, "")
     phone.click(BOX)
     phone.keyboard.type("BOX-9", delay=150)
     phone.keyboard.press("Enter")
-    expect(phone.locator("[data-testid=box-note]")).to_contain_text(
-        "No labels were issued to box BOX-9")
+    expect(phone).to_have_url(re.compile(r"box=BOX-9"))
     wedge(phone, box1[1])
     expect_result(phone, "counted", box1[1])
-    expect(phone.locator(NOTE)).to_have_text("不是箱 BOX-9 的标签 Not issued to box BOX-9")
-    screenshot(phone, "scan-box-without-labels-phone")
+    expect(phone.locator(NOTE)).to_have_text(
+        "属于箱 BOX-1，不是箱 BOX-9 Belongs to box BOX-1, not BOX-9")
+    expect(phone.locator(RESULT)).to_have_class(re.compile(r"\btone-box\b"))
+    screenshot(phone, "scan-box-other-phone")
 
     # A code typed by hand into the manual field is sent by its Enter, and the field emptied.
     phone.click(MANUAL)
@@ -249,7 +255,7 @@ def test_the_panel_clears_as_a_scan_starts_and_failures_look_and_sound_distinct(
     tones(phone)
     wedge(phone, codes[3])
     expect_result(phone, "error", codes[3])
-    expect(phone.locator(NOTE)).to_contain_text("理货未开始")
+    expect(phone.locator(NOTE)).to_contain_text("理货尚未开始")
     expect(phone.locator(RESULT)).to_have_class(re.compile(r"\btone-error\b"))
     assert tones(phone) == TONES["error"]
     assert phone.input_value(BOX) == ""

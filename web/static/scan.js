@@ -1,34 +1,22 @@
 // The handheld scanner page: keyboard-wedge, typed and camera scans of unit labels, each answered
-// at once in large type with a colour, a beep and a vibration; scans that cannot be sent wait in
-// IndexedDB and are replayed in order (the server is idempotent by client_scan_id).
+// at once in large type with a colour, a beep and a vibration; other codes (job and box labels,
+// products, cartons) are looked up first (scan-codes.js). Scans that cannot be sent wait in
+// IndexedDB (scan-queue.js); the wedge is scan-wedge.js, the camera scan-camera.js. This file
+// holds the page: settings, progress, the result panel, sending; it is loaded last and starts it.
 "use strict";
 
 (() => {
-  // A scanner read (a burst), wherever the focus is: keys 50 ms or less apart on average (wedge
-  // scanners send one every 1-40 ms; a person averages 80+ ms even in a practised word), at least
-  // MIN_SCAN_LENGTH of them, ended by Enter or Tab. The average, not every gap, so a hiccup of a
-  // Bluetooth link or a busy device does not cut a read; a pause of more than WEDGE_PAUSE_MS ends
-  // it, and MIN_SCAN_LENGTH keys PERSON_GAP_MS or more apart on average are a person's typing.
-  const WEDGE_GAP_MS = 50;
-  const PERSON_GAP_MS = 100;
-  const WEDGE_PAUSE_MS = 500;
-  const MIN_SCAN_LENGTH = 4; // shorter bursts are stray keys, not a label
-  // A burst with no Enter after WEDGE_PAUSE_MS is still a scan from this length (a unit code has
-  // 13 characters; no person types 8 keys in 350 ms); a shorter one is told, never dropped silently.
-  const NO_ENTER_MIN_LENGTH = 8;
-  const FRAME_INTERVAL_MS = 500; // a camera frame about twice a second
-  const CAMERA_REPEAT_MS = 3000; // a code seen again by the camera within this is not re-sent
-  const RETRY_MS = 4000; // the offline queue is retried this often while it holds scans
   const POST_TIMEOUT_MS = 10000; // a scan with no answer by then waits in the queue
-  const MAX_BATCH = 1000; // the API's batch limit
   const RECENT_MAX = 10;
-  const FRESH_MS = 5000; // a replayed scan younger than this still beeps its outcome
   const GS = "\x1d"; // GS1 group separator, kept inside the code
-  const UNIT_CODE = /^U\d{12}$/;
+  const UNIT_CODE = /^U\d{12}$/; // a unit label as read by a camera
+  const UNIT_INPUT = /^\s*U\d{12}\s*$/i; // as scanned or typed: sent as a scan, never looked up
+  const GS1_START = ["]d2", "]C1", "]Q3", "]e0", "]J1"];
   const STORE_KEY = "tally.scan";
   const DEVICE_KEY = "tally.scan.device";
 
-  // Outcome -> tone (colour, sound, vibration) and the bilingual word shown in large type.
+  // Outcome -> tone (colour, sound, vibration) and the bilingual word shown in large type. A
+  // scan's tone may differ from its outcome's (toneOf): a unit counted from another box is amber.
   const OUTCOMES = {
     counted: { tone: "ok", label: "已计数 Counted" },
     duplicate: { tone: "warn", label: "重复 Duplicate" },
@@ -39,7 +27,17 @@
     queued: { tone: "queued", label: "已保存待发 Queued" },
     scanning: { tone: "idle", label: "扫描中 Scanning…" },
     sending: { tone: "idle", label: "发送中 Sending…" },
+    looking: { tone: "idle", label: "查询中 Looking up…" },
     error: { tone: "error", label: "未记录 Not recorded" },
+    // Look-ups (nothing counted): scan-codes.js sets each one's tone.
+    job: { tone: "info", label: "已打开舱单 Consignment opened" },
+    job_closed: { tone: "error", label: "不可扫描 No scans" },
+    box: { tone: "info", label: "箱号 Box set" },
+    product: { tone: "info", label: "商品条码 Product: not counted" },
+    product_absent: { tone: "warn", label: "不在本舱单 Not on this consignment" },
+    carton: { tone: "info", label: "外箱 Carton" },
+    not_found: { tone: "bad", label: "未找到 Not found" },
+    lookup_failed: { tone: "bad", label: "未查询 Not looked up" },
   };
   const EXPLAIN = {
     counted: "",
@@ -52,12 +50,15 @@
   const SOUNDS = {
     ok: [[1400, 0.08]],
     warn: [[700, 0.09], [0, 0.07], [700, 0.09]],
+    box: [[1050, 0.12], [0, 0.05], [525, 0.25]],
+    info: [[880, 0.07], [0, 0.04], [1320, 0.07]],
     bad: [[200, 0.5]],
     queued: [[520, 0.1], [0, 0.05], [390, 0.14]],
     error: [[440, 0.08], [0, 0.05], [330, 0.08], [0, 0.05], [220, 0.2]],
   };
   const VIBRATIONS = {
-    ok: [60], warn: [80, 60, 80], bad: [400], queued: [40, 40, 40], error: [150, 80, 150, 80, 150],
+    ok: [60], warn: [80, 60, 80], box: [250, 80, 60], info: [40, 40, 40], bad: [400],
+    queued: [40, 40, 40], error: [150, 80, 150, 80, 150],
   };
 
   const root = document.getElementById("scan");
@@ -70,22 +71,29 @@
     manual: $("manual"), manualCode: $("manual-code"), progress: $("progress"), lines: $("lines"),
     progressTotal: $("progress-total"), recent: $("recent"), recentEmpty: $("recent-empty"),
     pending: $("pending"), pendingCount: $("pending-count"), network: $("network"),
-    queueProblem: $("queue-problem"), boxNote: $("box-note"),
+    queueProblem: $("queue-problem"), carton: $("carton"), cartonText: $("carton-text"),
+    cartonClear: $("carton-clear"),
   };
   const part = (name) => els.result.querySelector(`[data-testid=result-${name}]`);
+  let config = {};
+  try {
+    config = JSON.parse(($("scan-config") || {}).textContent || "{}");
+  } catch { /* the page still scans; statuses are named by their code */ }
 
   const state = {
     manifestId: null,
     box: "",
     blind: false,
+    carton: null, // the carton the next units come from: {code, gtin, batch, expiry, ...}
     lines: new Map(), // line_no -> {line_no, name, declared, counted}
-    boxCodes: null, // codes issued to the chosen box (null: no box, or not known)
-    boxFailed: false, // the look-up of the box's codes failed: tried again at the next scan
-    recent: [], // newest first: {id, code, source, time, status, result, message, manifestId}
+    recent: [], // newest first: {id, kind, code, source, time, status, result, message, ...}
     shown: null, // the id of the entry in the large result panel
     pending: 0,
-    blocked: new Map(), // manifest id -> the error that stopped its replay (until Retry)
+    blocked: new Map(), // manifest id -> {err, manifestNo}: what stopped its replay (until Retry)
   };
+
+  // The page as the other scan-*.js modules see it.
+  const S = { state, els, part, root, config, GS, UNIT_CODE, OUTCOMES, POST_TIMEOUT_MS };
 
   // ---- settings: the URL and localStorage remember the consignment, box and blind mode ----
 
@@ -97,8 +105,33 @@
     }
   }
 
+  function optionOf(id) {
+    return [...els.manifest.options].find((o) => o.value === String(id) && o.value !== "");
+  }
+
   function hasOption(value) {
-    return [...els.manifest.options].some((o) => o.value === value && value !== "");
+    return Boolean(optionOf(value));
+  }
+
+  // The consignment's manifest number (its id only when the page never knew it).
+  function manifestNo(id) {
+    const option = optionOf(id);
+    return option && option.dataset.manifestNo ? option.dataset.manifestNo : `#${id}`;
+  }
+
+  // A consignment scanned by its job barcode that opened for tally since the page was drawn.
+  function ensureOption(manifest) {
+    if (optionOf(manifest.id)) return;
+    const option = document.createElement("option");
+    option.value = String(manifest.id);
+    option.dataset.manifestNo = manifest.manifest_no;
+    option.textContent = manifest.manifest_no;
+    els.manifest.append(option);
+  }
+
+  // A status's bilingual name, whether it takes scans, and where the tally stands.
+  function statusInfo(status) {
+    return (config.statuses || {})[status] || { name: status, open: false, text: "" };
   }
 
   function initialSettings() {
@@ -141,13 +174,14 @@
       note.hidden = note.dataset.manifest !== els.manifest.value;
     }
     document.body.classList.toggle("blind", state.blind);
+    // A carton's units go into one box of one consignment: another box ends the carton.
+    if (state.manifestId !== previous || state.box !== previousBox) S.codes.clearCarton();
     if (state.manifestId !== previous) {
-      stopCamera();
+      S.camera.stopCamera();
       loadProgress();
     } else {
       renderLines();
     }
-    if (state.manifestId !== previous || state.box !== previousBox) loadBox();
     renderRecent();
     if (state.shown) show(findEntry(state.shown), false);
   }
@@ -171,40 +205,6 @@
     } catch (err) {
       if (!isRetryable(err)) problem(err);
     }
-  }
-
-  // The box check: a scan of a label not issued to the chosen box is flagged. It never goes
-  // off unseen: a box with no labels flags every scan, and a failed look-up says so and is retried.
-  async function loadBox() {
-    const id = state.manifestId;
-    const box = state.box;
-    state.boxCodes = null;
-    state.boxFailed = false;
-    setBoxNote("");
-    if (!id || !box) return;
-    let note = "";
-    try {
-      const found = await api("GET",
-        `/api/manifests/${id}/labels?box_no=${encodeURIComponent(box)}`);
-      if (id !== state.manifestId || box !== state.box) return;
-      state.boxCodes = new Set(found.labels.map((l) => l.code));
-      if (!state.boxCodes.size) {
-        note = `箱 ${box} 没有已签发的标签 No labels were issued to box ${box}:`
-          + " every scan is flagged as not from it.";
-      }
-    } catch (err) {
-      if (id !== state.manifestId || box !== state.box) return;
-      state.boxFailed = true;
-      note = `暂时无法检查箱号 The box check is paused: the labels of box ${box} could not be`
-        + ` loaded (${errorMessage(err)}). It is tried again at the next scan.`;
-    }
-    setBoxNote(note);
-    if (state.shown) show(findEntry(state.shown), false); // the shown answer's box note
-  }
-
-  function setBoxNote(text) {
-    els.boxNote.textContent = text;
-    els.boxNote.hidden = !text;
   }
 
   function renderLines() {
@@ -260,17 +260,44 @@
     return code.split(GS).join("<GS>");
   }
 
+  function looksLikeGs1(text) {
+    return GS1_START.some((s) => text.startsWith(s)) || text.includes(GS) || text.startsWith("(")
+      || (text.startsWith("01") && text.length > 16);
+  }
+
   // The code as the server read it (trimmed, upper case) once answered, else as scanned.
   function codeOf(entry) {
-    return printable(entry.status === "done" && entry.result.code ? entry.result.code : entry.code);
+    return printable(entry.kind === "scan" && entry.status === "done" && entry.result.code
+      ? entry.result.code : entry.code);
   }
 
   function kindOf(entry) {
+    if (entry.kind === "lookup") return entry.outcome;
     return entry.status === "done" ? entry.result.outcome : entry.status;
+  }
+
+  // The box a unit was labelled for, when it is not the box chosen as it was scanned.
+  function otherBox(entry) {
+    const r = entry.result;
+    if (entry.kind !== "scan" || entry.status !== "done" || !entry.box
+        || !["counted", "duplicate"].includes(r.outcome) || r.box_no === undefined) return null;
+    const labelled = r.box_no || "";
+    return labelled.toUpperCase() === entry.box.toUpperCase() ? null : { box: r.box_no };
+  }
+
+  function toneOf(entry) {
+    if (entry.kind === "lookup") return entry.tone;
+    const kind = kindOf(entry);
+    if (entry.status === "done" && kind === "counted") {
+      if (otherBox(entry)) return "box";
+      if (entry.result.lot === null) return "warn"; // its batch was not recorded
+    }
+    return (OUTCOMES[kind] || OUTCOMES.error).tone;
   }
 
   // The line the unit belongs to (with its count unless blind), and what the outcome means.
   function describe(entry) {
+    if (entry.kind === "lookup") return { line: entry.line, count: "", note: entry.note };
     const r = entry.result;
     if (entry.status !== "done") return { line: "", count: "", note: entry.message || "" };
     let line = "";
@@ -283,9 +310,19 @@
       }
     }
     const notes = EXPLAIN[r.outcome] ? [EXPLAIN[r.outcome]] : [];
-    if (state.boxCodes && entry.manifestId === state.manifestId
-        && ["counted", "duplicate"].includes(r.outcome) && !state.boxCodes.has(r.code)) {
-      notes.push(`不是箱 ${state.box} 的标签 Not issued to box ${state.box}`);
+    if (entry.note) notes.push(entry.note);
+    const other = otherBox(entry);
+    if (other) {
+      notes.push(other.box
+        ? `属于箱 ${other.box}，不是箱 ${entry.box} Belongs to box ${other.box}, not ${entry.box}`
+        : `未指定箱号，不是箱 ${entry.box} Labelled for no box, not box ${entry.box}`);
+    }
+    if (r.lot) {
+      notes.push(`批号 ${r.lot.batch || "—"} · 有效期 ${r.lot.expiry || "—"} recorded: batch`
+        + ` ${r.lot.batch || "—"}, expiry ${r.lot.expiry || "—"}`);
+    } else if (r.lot === null) {
+      notes.push("批号未记录：外箱商品条码不是此行的 Batch not recorded: the carton's GTIN is not"
+        + " this line's");
     }
     return { line, count, note: notes.join(" · ") };
   }
@@ -294,12 +331,25 @@
     return state.recent.find((e) => e.id === id) || null;
   }
 
+  // The panel emptied for a read in progress ("scanning", "looking"), showing its code if any.
+  function clearPanel(kind, code = "") {
+    state.shown = null;
+    els.result.className = `result tone-idle outcome-${kind}`;
+    els.result.dataset.outcome = kind;
+    part("outcome").textContent = OUTCOMES[kind].label;
+    part("code").textContent = printable(code);
+    part("line").textContent = "";
+    part("note").textContent = "";
+    part("extra").replaceChildren();
+  }
+
   function show(entry, signal = true) {
     if (!entry) return;
     state.shown = entry.id;
     const kind = kindOf(entry);
     const info = OUTCOMES[kind] || OUTCOMES.error;
-    els.result.className = `result tone-${info.tone} outcome-${kind}`;
+    const tone = toneOf(entry);
+    els.result.className = `result tone-${tone} outcome-${kind}`;
     els.result.dataset.outcome = kind;
     part("outcome").textContent = info.label;
     part("code").textContent = codeOf(entry);
@@ -312,7 +362,9 @@
       part("line").append(fraction);
     }
     part("note").textContent = note;
-    if (signal) sound(info.tone);
+    part("extra").replaceChildren();
+    if (entry.kind === "lookup") S.codes.renderExtra(entry, part("extra"));
+    if (signal) sound(tone);
   }
 
   function sound(tone) {
@@ -329,9 +381,10 @@
       return;
     }
     if (!signal) return;
+    const tone = toneOf(entry);
     const info = OUTCOMES[kindOf(entry)] || OUTCOMES.error;
-    sound(info.tone);
-    if (info.tone !== "ok") {
+    sound(tone);
+    if (tone !== "ok") {
       const { note } = describe(entry);
       flash(`较早的扫描 An earlier scan, ${codeOf(entry)}: ${info.label}${note ? ` · ${note}` : ""}`);
     }
@@ -339,20 +392,18 @@
 
   function showProblem(label, message) {
     // Not a scan (no consignment chosen, the camera failed): shown in the panel, not listed.
-    state.shown = null;
+    clearPanel("error");
     els.result.className = "result tone-error outcome-error";
-    els.result.dataset.outcome = "error";
     part("outcome").textContent = label;
-    part("code").textContent = "";
-    part("line").textContent = "";
     part("note").textContent = message;
     sound("error");
   }
 
-  function addRecent(scan, source) {
+  function addRecent(scan, source, kind = "scan") {
     const entry = {
-      id: scan.client_scan_id, code: scan.code, source, time: new Date(),
+      id: scan.client_scan_id, kind, code: scan.code, source, time: new Date(),
       status: "sending", result: null, message: "", manifestId: scan.manifest_id,
+      box: state.box, carton: scan.carton || null,
     };
     state.recent.unshift(entry);
     state.recent.length = Math.min(state.recent.length, RECENT_MAX);
@@ -366,7 +417,7 @@
       const kind = kindOf(entry);
       const info = OUTCOMES[kind] || OUTCOMES.error;
       const item = document.createElement("li");
-      item.className = `tone-${info.tone}`;
+      item.className = `tone-${toneOf(entry)}`;
       item.dataset.testid = "recent-item";
       item.dataset.outcome = kind;
       const time = document.createElement("span");
@@ -380,9 +431,13 @@
       const line = document.createElement("span");
       line.className = "recent-line";
       const r = entry.result;
-      if (entry.status === "done" && r.line_no != null) {
+      if (entry.kind === "lookup") {
+        line.textContent = entry.summary;
+      } else if (entry.status === "done" && r.line_no != null) {
+        const other = otherBox(entry);
         line.textContent = `Line ${r.line_no}` + (!state.blind && typeof r.counted === "number"
-          && typeof r.declared === "number" ? ` · ${r.counted}/${r.declared}` : "");
+          && typeof r.declared === "number" ? ` · ${r.counted}/${r.declared}` : "")
+          + (other ? ` · box ${other.box || "—"}` : "");
       } else if (entry.status === "error") {
         line.textContent = entry.message;
       }
@@ -474,13 +529,14 @@
   function errorMessage(err) {
     if (err instanceof ApiError) {
       if (err.status === 401) return "会话已过期 Your session has expired: sign in again";
-      if (err.status === 409 && err.body.tally) {
-        // The server says why (not open yet, or closed) and what was refused.
-        const notYet = err.body.tally === "not_open_yet";
-        return `${notYet ? "理货未开始" : "理货已结束"} ${err.message}`;
+      // bilingual() and describeErrors() are api.js's: Chinese, then English.
+      let text = bilingual(err.body.error_zh, err.message);
+      if (err.status === 409 && err.body.tally && !err.body.error_zh) {
+        // An answer without Chinese: the tally's state said in it all the same.
+        text = `${err.body.tally === "not_open_yet" ? "理货未开始" : "理货已结束"} ${err.message}`;
       }
       const details = describeErrors(err);
-      return err.message + (details.length ? ` (${details.join("; ")})` : "");
+      return text + (details.length ? ` (${details.join("; ")})` : "");
     }
     return `网络不可用 The network is unavailable: ${err.message}`;
   }
@@ -494,9 +550,9 @@
     return link;
   }
 
-  // An API error in the flash box, with a sign-in link when the session has expired.
+  // An error in the flash box in both languages, with a sign-in link when the session expired.
   function problem(err) {
-    flash(err);
+    flash(err instanceof Error ? errorMessage(err) : err);
     if (err instanceof ApiError && err.status === 401) {
       const box = document.getElementById("flash");
       const line = document.createElement("p");
@@ -505,45 +561,55 @@
     }
   }
 
-  // Record one code read by the wedge, typed by hand or read on this device by the camera.
-  // True when the scan is recorded or safely queued (the manual field may then be cleared).
+  // One code read by the wedge, typed by hand or read by the camera. A unit label is a scan;
+  // anything else is looked up first (scan-codes.js). True when the code was taken: recorded,
+  // safely queued or acted on (the manual field may then be cleared).
   async function submitCode(code, source) {
     if (!code) return false;
+    if (!UNIT_INPUT.test(code)) return S.codes.lookUp(code, source);
+    await S.codes.settled(); // a carton or job read just before applies to this unit
+    return sendScan(code, source);
+  }
+
+  // Record a scan (a unit label, or a code the ledger records as unknown), with the current
+  // carton; ``note`` is said with its answer.
+  async function sendScan(code, source, note = "") {
     if (!state.manifestId) {
       showProblem("先选择舱单 Choose a consignment",
         `${printable(code)} 未记录 was not recorded: pick the consignment first.`);
       els.manifest.focus();
       return false;
     }
-    if (state.boxFailed) loadBox();
     const scan = {
       client_scan_id: newScanId(), code, device: deviceId(), manifest_id: state.manifestId,
-      time: new Date().toISOString(),
+      manifest_no: manifestNo(state.manifestId), time: new Date().toISOString(),
     };
+    if (state.carton) scan.carton = state.carton.code;
     const entry = addRecent(scan, source);
+    entry.note = note;
     renderRecent();
     show(entry, false);
     if (state.pending > 0) {
       // Older scans are still waiting: this one goes behind them, so the order is kept.
-      await enqueue(scan, entry);
-      flushQueue();
+      await S.queue.enqueue(scan, entry);
+      S.queue.flushQueue();
       return true;
     }
     try {
       const body = await withTimeout(api("POST", scansPath(scan.manifest_id),
-        { code: scan.code, client_scan_id: scan.client_scan_id, device: scan.device }),
+        { code: scan.code, client_scan_id: scan.client_scan_id, device: scan.device,
+          carton: scan.carton }),
       POST_TIMEOUT_MS);
-      setOnline(true);
+      S.queue.setOnline(true);
       finish(entry, body.results[0], true);
       return true;
     } catch (err) {
       if (isRetryable(err) || (err instanceof ApiError && err.status === 401)) {
-        if (isRetryable(err)) setOnline(false);
+        if (isRetryable(err)) S.queue.setOnline(false);
         if (err instanceof ApiError && err.status === 401) {
-          state.blocked.set(scan.manifest_id, err);
-          renderQueueProblem();
+          S.queue.block(scan.manifest_id, err, scan.manifest_no);
         }
-        await enqueue(scan, entry, err);
+        await S.queue.enqueue(scan, entry, err);
         return true;
       }
       entry.status = "error";
@@ -561,556 +627,18 @@
     announce(entry, signal);
   }
 
-  // ---- the offline queue: IndexedDB, one record per scan, replayed in order ----
-
-  const queue = (() => {
-    const STORE = "scans";
-    let opened = null;
-    const memory = []; // only when IndexedDB is not available
-    let seq = 0;
-
-    function open() {
-      if (!opened) {
-        opened = new Promise((resolve, reject) => {
-          if (!window.indexedDB) {
-            reject(new Error("IndexedDB is not available"));
-            return;
-          }
-          const request = indexedDB.open("tally-scan-queue", 1);
-          request.onupgradeneeded = () => {
-            const store = request.result.createObjectStore(
-              STORE, { keyPath: "seq", autoIncrement: true });
-            store.createIndex("client_scan_id", "client_scan_id", { unique: true });
-            store.createIndex("manifest_id", "manifest_id");
-          };
-          request.onsuccess = () => resolve(request.result);
-          request.onerror = () => reject(request.error);
-        }).catch((err) => {
-          storageNote = `无法离线保存 Offline storage is unavailable (${err.message}):`
-            + " queued scans are lost if the page is closed.";
-          setNetworkNote("");
-          return null;
-        });
-      }
-      return opened;
-    }
-
-    async function run(mode, work) {
-      const db = await open();
-      if (!db) return work(null);
-      return new Promise((resolve, reject) => {
-        const tx = db.transaction(STORE, mode);
-        let out;
-        const request = work(tx.objectStore(STORE));
-        if (request) request.onsuccess = () => { out = request.result; };
-        tx.oncomplete = () => resolve(out);
-        tx.onerror = () => reject(tx.error);
-        tx.onabort = () => reject(tx.error);
-      });
-    }
-
-    return {
-      add: (record) => run("readwrite", (store) => {
-        if (!store) {
-          memory.push({ ...record, seq: ++seq });
-          return null;
-        }
-        return store.add(record);
-      }),
-      // Every queued scan, oldest first (the auto-increment key is the order of scanning).
-      all: async () => (await run("readonly", (store) => (store ? store.getAll() : null)))
-        || memory.slice(),
-      remove: (seqs) => run("readwrite", (store) => {
-        if (!store) {
-          const gone = new Set(seqs);
-          memory.splice(0, memory.length, ...memory.filter((r) => !gone.has(r.seq)));
-          return null;
-        }
-        for (const key of seqs) store.delete(key);
-        return null;
-      }),
-      count: async () => {
-        const n = await run("readonly", (store) => (store ? store.count() : null));
-        return typeof n === "number" ? n : memory.length;
-      },
-    };
-  })();
-
-  // Saved to be sent later: why (no network, a server fault, the session) is said with it.
-  async function enqueue(scan, entry, cause = null) {
-    try {
-      await queue.add(scan);
-    } catch (err) {
-      entry.status = "error";
-      entry.message = `未能保存 Could not be saved for later: ${err.message}`;
-      announce(entry);
-      return;
-    }
-    entry.status = "queued";
-    if (state.blocked.has(scan.manifest_id)) {
-      entry.message = "已保存：重新登录后发送 Saved: sent once you sign in again";
-    } else if (cause instanceof ApiError) {
-      entry.message = `服务器出错，已保存，稍后自动重发 Server error (${cause.status}):`
-        + " saved, sent again automatically";
-    } else {
-      entry.message = "离线：已保存，联网后自动发送 Offline: saved, sent when the network returns";
-    }
-    announce(entry);
-    await refreshPending();
-  }
-
-  async function refreshPending() {
-    try {
-      state.pending = await queue.count();
-    } catch {
-      return;
-    }
-    els.pendingCount.textContent = String(state.pending);
-    els.pending.classList.toggle("has-pending", state.pending > 0);
-  }
-
-  let flushing = null;
-  function flushQueue() {
-    if (!flushing) {
-      flushing = replay().catch((err) => problem(err)).finally(() => {
-        flushing = null;
-        refreshPending();
-      });
-    }
-    return flushing;
-  }
-
-  async function replay() {
-    const sent = {};
-    const touched = new Set();
-    for (;;) {
-      const items = (await queue.all()).filter((s) => !state.blocked.has(s.manifest_id));
-      if (!items.length) break;
-      const manifestId = items[0].manifest_id;
-      const chunk = items.filter((s) => s.manifest_id === manifestId).slice(0, MAX_BATCH);
-      let body;
-      try {
-        body = await withTimeout(api("POST", scansPath(manifestId), {
-          scans: chunk.map((s) => ({
-            code: s.code, client_scan_id: s.client_scan_id, device: s.device || undefined,
-          })),
-        }), POST_TIMEOUT_MS * 3);
-      } catch (err) {
-        if (isRetryable(err)) {
-          setOnline(false);
-          break;
-        }
-        // Refused (session expired, tally closed, ...): kept, shown, not retried until asked.
-        state.blocked.set(manifestId, err);
-        renderQueueProblem();
-        continue;
-      }
-      setOnline(true);
-      const answers = new Map();
-      for (const r of body.results) if (!answers.has(r.client_scan_id)) answers.set(r.client_scan_id, r);
-      const acknowledged = chunk.filter((s) => answers.has(s.client_scan_id));
-      // Only what the server answered leaves the queue.
-      await queue.remove(acknowledged.map((s) => s.seq));
-      touched.add(manifestId);
-      for (const s of acknowledged) {
-        const result = answers.get(s.client_scan_id);
-        sent[result.outcome] = (sent[result.outcome] || 0) + 1;
-        const entry = findEntry(s.client_scan_id);
-        // The scan in the panel, made a moment ago, is announced as usual; the others (a queue
-        // may hold many) only update the list, and the summary below tells them.
-        if (entry) {
-          finish(entry, result, state.shown === entry.id
-            && Date.now() - entry.time.getTime() < FRESH_MS);
-        }
-      }
-      await refreshPending();
-      if (acknowledged.length < chunk.length) break; // never loop on an unexpected answer
-    }
-    const total = Object.values(sent).reduce((a, b) => a + b, 0);
-    if (total) {
-      const summary = Object.entries(sent).map(([k, n]) => `${n} ${k}`).join(", ");
-      flash(`已发送 ${total} 条离线扫描 Sent ${total} queued scan(s): ${summary}.`, "info");
-      // Replayed answers carry the counts of when they were first recorded: reload the lines.
-      if (touched.has(state.manifestId)) loadProgress();
-    }
-  }
-
-  function renderQueueProblem() {
-    els.queueProblem.replaceChildren();
-    els.queueProblem.hidden = state.blocked.size === 0;
-    for (const [manifestId, err] of state.blocked) {
-      const line = document.createElement("p");
-      line.textContent = `舱单 #${manifestId} 的待发扫描未能发送 Queued scans of consignment`
-        + ` #${manifestId} were refused: ${errorMessage(err)}. `
-        + "它们仍保存着 They are kept.";
-      if (err instanceof ApiError && err.status === 401) line.append(" ", signInLink());
-      els.queueProblem.append(line);
-    }
-    if (state.blocked.size) {
-      const retry = document.createElement("button");
-      retry.type = "button";
-      retry.textContent = "重试 Retry";
-      retry.dataset.testid = "queue-retry";
-      retry.addEventListener("click", () => {
-        state.blocked.clear();
-        renderQueueProblem();
-        flushQueue();
-      });
-      els.queueProblem.append(retry);
-    }
-  }
-
-  let storageNote = "";
-  function setNetworkNote(text) {
-    els.network.textContent = [text, storageNote].filter(Boolean).join(" ");
-    els.network.hidden = !els.network.textContent;
-  }
-
-  function setOnline(online) {
-    setNetworkNote(online && navigator.onLine !== false ? ""
-      : "离线 Offline: 扫描会保存并稍后发送 scans are saved and sent later");
-    els.network.classList.toggle("offline", !online);
-  }
-
-  // ---- the keyboard wedge: a burst of keys faster than a person types, wherever the focus is ----
-
-  // Seen in the capture phase, before any field. The keys of a burst that went into a field are
-  // taken back out when it proves to be a scan, so the box number or a half-typed code stays
-  // as it was; slow keys, and Enter after them, are the field's as usual.
-  const TEXT_INPUTS = new Set(["text", "search", "number", "tel", "url", "email", "password"]);
-  const MODIFIER_KEYS = new Set(["Shift", "CapsLock", "Control", "Alt", "AltGraph", "Meta",
-    "NumLock"]);
-
-  function isTextField(el) {
-    return Boolean(el) && (el.tagName === "TEXTAREA"
-      || (el.tagName === "INPUT" && TEXT_INPUTS.has((el.type || "text").toLowerCase())));
-  }
-
-  const burst = {
-    keys: "", firstAt: -Infinity, lastAt: -Infinity, timer: null,
-    fields: new Map(), // element -> its value (or checked state) before the burst's first key
-    panel: null, // what the result panel showed before "Scanning…", until the burst is decided
-    takenAt: -Infinity, // the last key of a burst taken as a scan on its time-out (no Enter yet)
-    person: false, // the keys just before came at a person's pace
-  };
-
-  function meanGap() {
-    return (burst.lastAt - burst.firstAt) / Math.max(1, burst.keys.length - 1);
-  }
-
-  function isScanBurst() {
-    return burst.keys.length >= MIN_SCAN_LENGTH && meanGap() <= WEDGE_GAP_MS;
-  }
-
-  function remember(el) {
-    if (!el || burst.fields.has(el)) return;
-    if (el.tagName === "INPUT" && (el.type === "checkbox" || el.type === "radio")) {
-      burst.fields.set(el, { checked: el.checked });
-    } else if (el.tagName === "SELECT" || isTextField(el)) {
-      // selectionStart is null where a type has no caret (number, email).
-      burst.fields.set(el, { value: el.value, start: el.selectionStart, end: el.selectionEnd });
-    }
-  }
-
-  function restoreFields() {
-    for (const [el, before] of burst.fields) {
-      if ("checked" in before) {
-        if (el.checked === before.checked) continue;
-        el.checked = before.checked;
-      } else {
-        if (el.value === before.value) continue;
-        el.value = before.value;
-        if (typeof before.start === "number") el.setSelectionRange(before.start, before.end);
-        if (isTextField(el)) continue; // a text field announces its change only when left
-      }
-      // A select or a checkbox announced the burst's change at once: announce the way back too.
-      el.dispatchEvent(new Event("change", { bubbles: true }));
-    }
-  }
-
-  function showScanning() {
-    burst.panel = {
-      shown: state.shown, className: els.result.className, outcome: els.result.dataset.outcome,
-      nodes: [...els.result.children].map((node) => node.cloneNode(true)),
-    };
-    state.shown = null; // an answer to an earlier scan no longer takes the panel
-    els.result.className = "result tone-idle outcome-scanning";
-    els.result.dataset.outcome = "scanning";
-    part("outcome").textContent = OUTCOMES.scanning.label;
-    part("code").textContent = "";
-    part("line").textContent = "";
-    part("note").textContent = "";
-  }
-
-  function restorePanel() {
-    const saved = burst.panel;
-    burst.panel = null;
-    if (!saved) return;
-    const entry = saved.shown && findEntry(saved.shown);
-    if (entry) {
-      show(entry, false); // as it stands now: it may have been answered meanwhile
-      return;
-    }
-    els.result.className = saved.className;
-    if (saved.outcome === undefined) delete els.result.dataset.outcome; // "Ready" has none
-    else els.result.dataset.outcome = saved.outcome;
-    els.result.replaceChildren(...saved.nodes);
-  }
-
-  // Forget the burst; as a scan, its keys leave the fields and its code is returned.
-  function endBurst(asScan) {
-    clearTimeout(burst.timer);
-    const code = burst.keys;
-    if (asScan) restoreFields();
-    else restorePanel();
-    burst.keys = "";
-    burst.fields = new Map();
-    burst.panel = null;
-    return code;
-  }
-
-  // No Enter came: a long burst is a scan all the same; a short one is shown, not dropped.
-  function onBurstTimeout() {
-    if (!isScanBurst()) {
-      endBurst(false);
-    } else if (burst.keys.length >= NO_ENTER_MIN_LENGTH) {
-      burst.takenAt = burst.lastAt;
-      submitCode(endBurst(true), "wedge");
-    } else if ([...burst.fields.keys()].some(isTextField)) {
-      endBurst(false); // fast typing in a field, as far as anyone can tell: it stays there
-    } else {
-      const keys = printable(endBurst(true));
-      showProblem(OUTCOMES.error.label, `读到 ${keys} 但没有回车 These keys came as fast as a`
-        + " scanner's but with no Enter: not taken as a scan. Scan again, or type the code below.");
-    }
-  }
-
-  function keyChar(event) {
-    // GS arrives as its own character, or as Ctrl+] (the ASCII control-key spelling of 0x1D).
-    if (event.key === GS || (event.ctrlKey && !event.altKey && !event.metaKey
-        && (event.key === "]" || event.code === "BracketRight"))) return GS;
-    if (event.ctrlKey || event.altKey || event.metaKey) return ""; // a shortcut: ignored
-    return event.key.length === 1 ? event.key : null; // null: a named key (Backspace, arrows)
-  }
-
-  function onKeyDown(event) {
-    if (event.isComposing) return;
-    const now = event.timeStamp || performance.now();
-    const gap = now - burst.lastAt;
-    if (event.key === "Enter" || event.key === "Tab") {
-      if (burst.keys && gap <= WEDGE_PAUSE_MS && isScanBurst()) {
-        event.preventDefault(); // not a click, a form submit, a blur or a focus move
-        event.stopPropagation(); // nor the focused field's own Enter
-        submitCode(endBurst(true), "wedge");
-      } else if (!burst.keys && now - burst.takenAt <= WEDGE_PAUSE_MS) {
-        event.preventDefault(); // the late Enter of a burst already taken on its time-out
-        event.stopPropagation();
-      } else if (burst.keys) {
-        endBurst(false);
-      }
-      return;
-    }
-    if (MODIFIER_KEYS.has(event.key)) return; // Shift for capitals: the read goes on
-    const ch = keyChar(event);
-    if (ch === "") return;
-    if (ch === null || event.repeat) {
-      if (burst.keys) endBurst(false); // editing keys or a held key: a person
-      return;
-    }
-    // A pause starts a new burst here. So does each slow key once a person is seen typing (a box
-    // number), until fast keys come. Fewer or faster keys cannot be told from a scanner's first
-    // keys slowed by a Bluetooth hiccup or a busy device: they stay, so no scanner key is lost.
-    const paused = !burst.keys || gap > WEDGE_PAUSE_MS;
-    burst.person = !paused && gap > WEDGE_GAP_MS && (burst.person
-      || (burst.keys.length >= MIN_SCAN_LENGTH && meanGap() >= PERSON_GAP_MS));
-    if (paused || burst.person) {
-      if (burst.keys) endBurst(false);
-      burst.firstAt = now;
-    }
-    remember(event.target);
-    if (ch === GS || (burst.keys && gap <= WEDGE_GAP_MS && !isTextField(event.target))) {
-      // Inside a burst on a button, checkbox or select: no click, no toggle, no type-ahead.
-      event.preventDefault();
-    }
-    burst.keys += ch;
-    burst.lastAt = now;
-    if (!burst.panel && isScanBurst()) showScanning(); // a scan has started: no old answer stands
-    else if (burst.panel && !isScanBurst()) restorePanel(); // it slowed down: a person after all
-    clearTimeout(burst.timer);
-    burst.timer = setTimeout(onBurstTimeout, WEDGE_PAUSE_MS);
-  }
-
-  // ---- the camera: this device's BarcodeDetector, else frames decoded by the server ----
-
-  const camera = {
-    stream: null, track: null, timer: null, detector: null, frames: 0,
-    seen: new Map(), canvas: document.createElement("canvas"),
-  };
-
-  function cameraFresh(codes) {
-    // One label held in view counts once: a code is sent again only after 3 s out of sight.
-    const now = performance.now();
-    const fresh = [];
-    for (const code of codes) {
-      const last = camera.seen.get(code);
-      if (last === undefined || now - last > CAMERA_REPEAT_MS) fresh.push(code);
-      camera.seen.set(code, now);
-    }
-    for (const [code, at] of camera.seen) if (now - at > 60000) camera.seen.delete(code);
-    return fresh;
-  }
-
-  async function startCamera() {
-    if (camera.stream) return;
-    if (!state.manifestId) {
-      showProblem("先选择舱单 Choose a consignment", "相机扫描需要先选择舱单 Pick the consignment first.");
-      return;
-    }
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      flash("此页面不能使用相机 The camera is not available here: it needs HTTPS (or localhost).");
-      return;
-    }
-    let stream;
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({
-        audio: false,
-        video: { facingMode: { ideal: "environment" }, width: { ideal: 1920 },
-                 height: { ideal: 1080 } },
-      });
-    } catch (err) {
-      flash(`相机无法启动 The camera did not start: ${err.name} ${err.message}`);
-      return;
-    }
-    camera.stream = stream;
-    camera.track = stream.getVideoTracks()[0];
-    camera.seen.clear();
-    els.video.srcObject = stream;
-    els.video.play().catch(() => {});
-    const caps = camera.track && camera.track.getCapabilities ? camera.track.getCapabilities() : {};
-    els.torch.hidden = !caps.torch;
-    els.torch.setAttribute("aria-pressed", "false");
-    camera.detector = null;
-    if ("BarcodeDetector" in window) {
-      try {
-        const formats = await window.BarcodeDetector.getSupportedFormats();
-        if (formats.includes("code_128")) {
-          camera.detector = new window.BarcodeDetector({ formats: ["code_128"] });
-        }
-      } catch { /* decode on the server */ }
-    }
-    els.cameraMode.textContent = camera.detector
-      ? "本机识别 Reading on this device"
-      : "服务器识别 Frames are read by the server, twice a second";
-    els.camera.hidden = false;
-    els.cameraToggle.textContent = "关闭相机 Camera off";
-    els.cameraToggle.setAttribute("aria-pressed", "true");
-    els.camera.scrollIntoView({ block: "nearest" });
-    camera.timer = setTimeout(grabFrame, FRAME_INTERVAL_MS);
-  }
-
-  function stopCamera() {
-    clearTimeout(camera.timer);
-    camera.timer = null;
-    if (camera.stream) for (const track of camera.stream.getTracks()) track.stop();
-    camera.stream = null;
-    camera.track = null;
-    els.video.srcObject = null;
-    els.camera.hidden = true;
-    els.torch.hidden = true;
-    els.cameraToggle.textContent = "相机 Camera";
-    els.cameraToggle.setAttribute("aria-pressed", "false");
-  }
-
-  async function grabFrame() {
-    const stream = camera.stream;
-    if (!stream) return;
-    try {
-      const video = els.video;
-      if (video.readyState >= 2 && video.videoWidth && state.manifestId) {
-        // The full frame as the camera gives it: never scaled down before reading.
-        camera.canvas.width = video.videoWidth;
-        camera.canvas.height = video.videoHeight;
-        camera.canvas.getContext("2d").drawImage(video, 0, 0);
-        if (camera.detector) await readOnDevice();
-        else await readOnServer(state.manifestId);
-      }
-    } catch (err) {
-      if (isRetryable(err)) {
-        setOnline(false); // camera frames are not queued; reading resumes with the network
-      } else {
-        stopCamera();
-        problem(err);
-        if (err instanceof ApiError) {
-          showProblem(OUTCOMES.error.label, errorMessage(err));
-        }
-      }
-    } finally {
-      if (camera.stream === stream) camera.timer = setTimeout(grabFrame, FRAME_INTERVAL_MS);
-    }
-  }
-
-  function countFrame() {
-    camera.frames += 1;
-    els.camera.dataset.frames = String(camera.frames);
-  }
-
-  async function readOnDevice() {
-    const found = await camera.detector.detect(camera.canvas);
-    countFrame();
-    const codes = found.map((b) => b.rawValue).filter((t) => UNIT_CODE.test(t));
-    for (const code of cameraFresh(codes)) submitCode(code, "camera");
-  }
-
-  async function readOnServer(manifestId) {
-    const blob = await new Promise((resolve) => camera.canvas.toBlob(resolve, "image/jpeg", 0.9));
-    if (!blob) return;
-    const form = new FormData();
-    form.append("image", blob, "frame.jpg");
-    // Decode first (nothing recorded), so a label held in view is posted as a scan once.
-    let found;
-    try {
-      found = await api("POST", "/api/decode", form);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 422) return; // nothing readable in view
-      throw err;
-    }
-    countFrame();
-    const codes = found.barcodes.map((b) => b.text).filter((t) => UNIT_CODE.test(t));
-    const fresh = cameraFresh(codes);
-    if (!fresh.length || manifestId !== state.manifestId) return;
-    const scan = new FormData();
-    scan.append("image", blob, "frame.jpg");
-    scan.append("client_scan_id", newScanId());
-    scan.append("device", deviceId());
-    let body;
-    try {
-      body = await api("POST", scansPath(manifestId), scan);
-    } catch (err) {
-      for (const code of fresh) camera.seen.delete(code); // read it again from the next frame
-      // 422 "no unit label barcode was found": nothing usable in this frame after all.
-      if (err instanceof ApiError && err.status === 422) return;
-      throw err;
-    }
-    setOnline(true);
-    for (const result of body.results) {
-      if (!fresh.includes(result.code)) continue; // seen just before: recorded, not announced
-      const entry = addRecent({ client_scan_id: `${result.client_scan_id}:${result.code}`,
-        code: result.code, manifest_id: manifestId }, "camera");
-      state.shown = entry.id;
-      finish(entry, result, true);
-    }
-  }
-
-  async function toggleTorch() {
-    if (!camera.track) return;
-    const on = els.torch.getAttribute("aria-pressed") !== "true";
-    try {
-      await camera.track.applyConstraints({ advanced: [{ torch: on }] });
-      els.torch.setAttribute("aria-pressed", String(on));
-    } catch (err) {
-      flash(`手电无法切换 The torch did not switch: ${err.message}`);
-    }
-  }
+  Object.assign(S, {
+    show, showProblem, clearPanel, announce, findEntry, addRecent, renderRecent, finish, sound,
+    submitCode, sendScan, printable, looksLikeGs1, problem, errorMessage, isRetryable,
+    withTimeout, scansPath, newScanId, deviceId, signInLink, loadProgress, applySettings,
+    manifestNo, ensureOption, statusInfo,
+  });
+  const parts = window.TallyScan || {};
+  S.queue = parts.queue(S);
+  S.setOnline = S.queue.setOnline;
+  S.wedge = parts.wedge(S);
+  S.camera = parts.camera(S);
+  S.codes = parts.codes(S);
 
   // ---- wiring ----
 
@@ -1118,10 +646,10 @@
     initialSettings();
     applySettings();
     renderRecent();
-    renderQueueProblem();
-    setOnline(navigator.onLine !== false);
+    S.queue.renderQueueProblem();
+    S.queue.setOnline(navigator.onLine !== false);
 
-    document.addEventListener("keydown", onKeyDown, true);
+    S.wedge.start();
     document.addEventListener("pointerdown", unlockAudio, true);
     els.manifest.addEventListener("change", () => {
       applySettings();
@@ -1148,25 +676,9 @@
       clearFlash();
       if (await submitCode(code, "manual")) els.manualCode.value = "";
     });
-    els.cameraToggle.addEventListener("click", () => {
-      if (camera.stream) stopCamera();
-      else startCamera();
-    });
-    els.cameraStop.addEventListener("click", stopCamera);
-    els.torch.addEventListener("click", toggleTorch);
-    document.addEventListener("visibilitychange", () => {
-      if (document.hidden) stopCamera();
-    });
-    window.addEventListener("pagehide", stopCamera);
-    window.addEventListener("online", () => {
-      setOnline(true);
-      flushQueue();
-    });
-    window.addEventListener("offline", () => setOnline(false));
-    setInterval(() => {
-      if (state.pending > 0) flushQueue();
-    }, RETRY_MS);
-    refreshPending().then(() => (state.pending > 0 ? flushQueue() : null)).finally(() => {
+    S.camera.start();
+    S.codes.start();
+    S.queue.start().finally(() => {
       root.dataset.queueReady = "1";
     });
   }
