@@ -24,7 +24,7 @@ AXE_URL = "/__tests__/axe.min.js"  # answered by the test itself (page.route), n
 NARROWEST = 360
 SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 PHONE = {"width": 390, "height": 844}
-DESK = {"width": 1366, "height": 900}
+DESK = {"width": 1366, "height": 768}  # a common laptop screen
 PASSWORD = "browser-test-pw"
 # Chromium as root in a container, with no background traffic to hosts we cannot reach.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",

@@ -18,6 +18,7 @@ from bench.carton import photographed_carton
 from tally.units import job_code, make_code
 from tests.browser.conftest import (
     CHROMIUM,
+    DESK,
     FLAGS,
     PHONE,
     axe_violations,
@@ -47,7 +48,7 @@ CARTON_TEXT = "[data-testid=carton-text]"
 MILK_GTIN = "09300633603168"  # line 1 of tests/conftest.py's MANIFEST_CSV
 STRANGER_EAN = "4006381333931"  # a valid EAN-13 on no line of it
 BLUE, AMBER, RED = "rgb(11, 79, 138)", "rgb(242, 169, 0)", "rgb(176, 0, 32)"
-SIZES = {"phone": PHONE, "desk": {"width": 1366, "height": 768}}
+SIZES = {"phone": PHONE, "desk": DESK}
 
 
 @pytest.fixture(params=sorted(SIZES))
