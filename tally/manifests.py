@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from tally import workflow
 from tally.catalogue import say
+from tally.customs import codes
 from tally.db import now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
@@ -288,6 +289,12 @@ def _validate_line(raw: dict, row: int, errors: list) -> dict:
     if line["gtin"] is not None and not _gs1_check_ok(line["gtin"]):
         errors.append({"row": row, "field": "gtin",
                        "message": say("gtin_check_digit", gtin=line["gtin"])})
+    for field, lookup in (("origin_country", codes.country), ("currency", codes.currency)):
+        if line[field] is not None:  # found now, not when customs is sent the inventory list
+            try:
+                lookup(line[field])
+            except codes.UnknownCode as exc:
+                errors.append({"row": row, "field": field, "message": exc.message})
     for field in AMOUNTS:
         number = fields.decimal(raw.get(field), field, required=False)
         line[field] = None if number is None else str(number)

@@ -177,11 +177,24 @@ def test_the_tables_ship_with_the_package():
     assert on_disk == set(TABLES)
 
 
+def test_a_country_customs_does_not_have_is_refused_at_import(db):
+    """A country or currency the customs' tables lack is found when the manifest is imported,
+    every such row named, not when customs is sent the inventory list."""
+    text = MANIFEST_CSV.replace(",JP,2,011,", ",XX,2,011,").replace("42.00,USD", "42.00,XYZ")
+    with pytest.raises(ValidationError) as refused:
+        manifests.import_manifest(db, manifests.parse_csv(text.encode()), user_id=None)
+    assert [(e["row"], e["field"]) for e in refused.value.errors] == [
+        (3, "origin_country"), (4, "currency")]  # the header is row 1
+    assert "unknown country 'XX'" in refused.value.errors[0]["message"]
+    assert db["manifests"].count == 0
+
+
 def test_a_country_customs_does_not_have_refuses_the_tally_and_writes_nothing(db, customs_client):
-    """The manifest form allows any 2 letters; the INV101 refuses XX when the tally is confirmed,
-    naming the line, and the confirmation leaves nothing behind."""
-    text = MANIFEST_CSV.replace(",JP,2,011,", ",XX,2,011,")
-    mid = manifests.import_manifest(db, manifests.parse_csv(text.encode()), user_id=None)["id"]
+    """A line stored before the import checked countries (XX): the INV101 refuses it when the
+    tally is confirmed, naming the line, and the confirmation leaves nothing behind."""
+    mid = manifests.import_manifest(db, manifests.parse_csv(MANIFEST_CSV.encode()),
+                                    user_id=None)["id"]
+    db.execute("UPDATE manifest_lines SET origin_country = 'XX' WHERE line_no = 2")
     clear_for_tally(db, mid, customs_client)
     for line in manifests.list_lines(db, mid):
         issued = labelling.issue_labels(db, mid, line_no=line["line_no"],
