@@ -65,7 +65,8 @@ def expect_not_counted_lines(page) -> None:
 
 def test_an_arrived_consignment_is_not_open_yet_on_every_page(view, site):
     page, size = view
-    mid = site.new_manifest(CSV_36)["id"]
+    manifest = site.new_manifest(CSV_36)
+    mid = manifest["id"]
     inspection = f"/manifests/{mid}/inspection"
     sign_in(page, "supervisor")
 
@@ -115,6 +116,9 @@ def test_an_arrived_consignment_is_not_open_yet_on_every_page(view, site):
     expect(page.locator("main")).to_contain_text(
         "Labels are issued once the tally opens")
     screenshot(page, f"stage-arrived-labels-{size}")
+    # The consignment chooser shows this consignment, not another one that happens to be first.
+    expect(page.locator("#choose-manifest option:checked")).to_have_text(
+        re.compile(re.escape(manifest["manifest_no"])))
 
     # The link goes to the step that is pending.
     page.goto(f"/manifests/{mid}/report")
