@@ -13,11 +13,15 @@ Pipeline (docs/decoding.md has the measurements behind each step):
 3. zxing-cpp on the full frame, restricted to the requested formats: first when 2D formats are
    requested (it reads them at any angle), otherwise only as the fallback when the locator read
    nothing (it reads 1D codes only near the image axes).
+4. Product-code requests only (EAN/UPC asked for): each box that is still unread is also read
+   deconvolved for six defocus strengths, inverted (light bars), contrast-normalised, and widened
+   (the locator sometimes boxes only part of a faint symbol); small photos again at 2x.
 
-Accuracy before coverage: a result must be a text printed in the image. zxing-cpp reads of the
-strong formats (Code128, EAN13, UPCA, QRCode, DataMatrix) are accepted as they are. Reads of the
-weak formats (short, or a weak checksum: Code39, ITF, EAN8, UPCE) and every ZBar read need a
-second, agreeing read from another engine or crop variant: on the camera benchmark zxing-cpp read
+Accuracy before coverage: a result must be a text printed in the image. zxing-cpp reads of
+Code128, QRCode and DataMatrix are accepted as they are. Reads of the other formats (short, or a
+weak checksum: Code39, ITF and every EAN/UPC) and every ZBar read need a second, agreeing read
+from another engine or crop variant, and an EAN/UPC number contradicted at the same place is not
+answered: on the camera benchmark zxing-cpp read
 a UPC-E inside an EAN-13 on a slanted scan line, and ZBar read a Code128 unit label as another
 code whose Code128 checksum held. ZBar text that is not printable ASCII is dropped (ZBar mangles
 Code128 FNC4 Latin-1 and Code39 full ASCII). Callers that expect unit codes must still check
@@ -27,6 +31,7 @@ Positions are in the stored pixel grid of the upload: a phone JPEG with an EXIF 
 is decoded as stored, not as displayed (decoding itself does not care about orientation).
 """
 
+import dataclasses
 import functools
 import io
 import threading
@@ -75,6 +80,9 @@ UNSHARP_AMOUNT = 4.0  # ... and strength, tuned on the camera benchmark
 DEBLUR_SIGMAS = (1.0, 1.3, 1.6, 2.0, 2.5, 3.0)
 DEBLUR_ITERATIONS = 30
 DEBLUR_ROWS = 16  # the deconvolved profile is read as a strip this many rows high
+NORMALISE_MODULES = 12  # normalised crop: window of the local darkest / lightest level, in modules
+WIDE_FACTOR = 1.4  # widened crops: box width x this ...
+WIDE_HEIGHT = 0.6  # ... and height at least this fraction of the box width
 UPSCALE_BELOW = 720  # px, short side: a small retail photo with nothing read is read again at 2x
 
 _ZX_FORMAT = {name: getattr(zxingcpp.BarcodeFormat, name) for name in DEFAULT_FORMATS}
@@ -662,14 +670,62 @@ def _richardson_lucy(profile: np.ndarray, sigma: float) -> np.ndarray:
     return np.clip(estimate * (255 / max(float(estimate.max()), 1e-6)), 0, 255).astype(np.uint8)
 
 
+def _inverted(make_crop):
+    """The crop with its grey levels inverted: reflective or light-printed product codes whose
+    bars photograph lighter than their spaces (zxing-cpp tries this only on the full frame)."""
+
+    def make(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
+        crop, back = make_crop(gray, box)
+        return 255 - crop, back
+
+    return make
+
+
+def _normalised_crop(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
+    """2x across the bars, averaged along them, each pixel stretched between the local darkest
+    and lightest level (about 12 modules wide), then sharpened: glare and uneven light."""
+    crop, back = _warp(gray, box, ENHANCE_SCALE, 1.0, cv2.INTER_CUBIC)
+    k = max(3, int(box.h * SMOOTH_FRACTION) | 1)
+    smooth = cv2.boxFilter(crop, cv2.CV_32F, (1, k))
+    width = max(9, int(box.w * ENHANCE_SCALE / 95 * NORMALISE_MODULES) | 1)
+    kernel = np.ones((1, width), np.uint8)
+    hi = cv2.GaussianBlur(cv2.dilate(smooth, kernel), (width, 1), width / 4)
+    lo = cv2.GaussianBlur(cv2.erode(smooth, kernel), (width, 1), width / 4)
+    floor = 0.15 * float(np.ptp(smooth))
+    flat = (smooth - lo) / np.maximum(hi - lo, max(floor, 8.0))
+    sigma = UNSHARP_SIGMA * ENHANCE_SCALE
+    blurred = cv2.GaussianBlur(flat, (int(6 * sigma) | 1, 1), sigma)
+    sharp = flat * (1 + UNSHARP_AMOUNT) - blurred * UNSHARP_AMOUNT
+    return np.clip(sharp * 255, 0, 255).astype(np.uint8), back
+
+
+def _widened(make_crop):
+    """The crop of a box widened across the bars and made at least WIDE_HEIGHT of its width
+    tall: the locator sometimes boxes only the contrasty end of a faint symbol."""
+
+    def make(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
+        wide = dataclasses.replace(box, w=box.w * WIDE_FACTOR, h=max(box.h, WIDE_HEIGHT * box.w))
+        return make_crop(gray, wide)
+
+    return make
+
+
 # Crop variants, cheapest and most productive first, with the engines that read each.
 _VARIANTS = (
     ("level", _level_crop, (_read_crop_zxing, _read_crop_zbar)),
     ("enhanced", _enhanced_crop, (_read_crop_zxing, _read_crop_zbar)),
     ("tight", _tight_crop, (_read_crop_zxing,)),
 )
-# Retail requests only; zxing-cpp alone, since ZBar read none of these strips (measured).
+# Retail requests only, after the crops above: the deconvolved strips (zxing-cpp alone, since ZBar
+# read none of them), then the inverted, normalised and widened crops (docs/decoding.md). ZBar does
+# not read the normalised crops: on real photos it repeated one misread on two of them (measured).
 _DEBLUR_VARIANTS = tuple(
     (f"deblur{sigma}", functools.partial(_deblurred_crop, sigma=sigma), (_read_crop_zxing,))
     for sigma in DEBLUR_SIGMAS
+) + (
+    ("inverted", _inverted(_level_crop), (_read_crop_zxing, _read_crop_zbar)),
+    ("inverted-enhanced", _inverted(_enhanced_crop), (_read_crop_zxing, _read_crop_zbar)),
+    ("normalised", _normalised_crop, (_read_crop_zxing,)),
+    ("wide", _widened(_level_crop), (_read_crop_zxing, _read_crop_zbar)),
+    ("wide-normalised", _widened(_normalised_crop), (_read_crop_zxing,)),
 )
