@@ -5,8 +5,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import customs_sim
 from tally import labelling, manifests, scans
-from tally.customs import simulator
 from tally.customs.client import CustomsClient
 from tally.db import close_db, migrate, open_db
 from tally.reconcile import load_reconciliation
@@ -30,7 +30,7 @@ def run() -> str:
             },
             user_id=None,
         )["id"]
-        with simulator.serve() as customs:  # inspection and write-off open the tally
+        with customs_sim.serve() as customs:  # inspection and write-off open the tally
             clear_for_tally(db, mid, CustomsClient(customs.url))
         codes = []
         for i in range(1, LINES + 1):

@@ -28,6 +28,7 @@ TERMS_ZH = {
     # Release order (核放单) statuses; "returned" is the list's 退单 above as well.
     "applied": "已申报", "approved": "已审批", "bound": "已车单关联", "passed": "已过卡",
     "approve": "审批通过", "return": "退运", "pass_gate": "过卡",
+    "refused": "卡口不予放行", "refuse_at_gate": "卡口不予放行",
     # Roles.
     "operator": "理货员", "supervisor": "主管", "admin": "管理员",
     # Label (unit) statuses.
@@ -531,6 +532,65 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                     "GS1 条码中没有有效的商品条码 GTIN（AI 01）"),
     "gs1_bad_expiry": ("the expiry date (AI 17) is not a valid date",
                        "有效期（AI 17）不是有效日期"),
+    # --- company settings and the account book (tally/company.py, tally/account_book.py) ----
+    "setting_unknown": ("unknown setting {key}; the settings are: {keys}",
+                        "没有设置项 {key}；设置项有：{keys}"),
+    "setting_credit_code_form": (
+        "a unified social credit code is 18 characters of 0-9 and A-Y without I, O, S, V",
+        "统一社会信用代码为 18 位，由数字和除 I、O、S、V、Z 外的大写字母组成"),
+    "setting_credit_code_check": (
+        "the check character (the 18th) should be {check}, not {got}: a character is mistyped",
+        "校验码（第 18 位）应为 {check}，而不是 {got}：有字符输错"),
+    "setting_etps_code_form": ("a customs registration code is 10 letters or digits",
+                               "海关编码为 10 位字母或数字"),
+    "setting_customs_code_form": ("a customs code is 4 digits (关区代码, e.g. 3111)",
+                                  "关区代码为 4 位数字（如 3111）"),
+    "setting_putrec_no_form": (
+        "an account book number is a letter, the 4-digit customs code and 7 letters or digits"
+        " (e.g. T3111W000076)",
+        "电子账册号为 1 位字母、4 位关区代码和 7 位字母或数字（如 T3111W000076）"),
+    "setting_ic_card_form": ("an IC card number is 8 to 20 letters or digits",
+                             "IC 卡号为 8 至 20 位字母或数字"),
+    "setting_sys_id_form": ("the system id is Z7 (special area) or Z8 (bonded logistics)",
+                            "系统标识为 Z7（特殊区域）或 Z8（保税物流）"),
+    "setting_dxp_id_form": ("a Single Window channel id is DXP, 3 letters and 10 letters or"
+                            " digits (e.g. DXPENT0000018755)",
+                            "电子口岸通道编号为 DXP、3 位字母和 10 位字母或数字"
+                            "（如 DXPENT0000018755）"),
+    "settings_not_object": ("give the settings as an object of key: value",
+                            "请以“键: 值”对象提交设置"),
+    "settings_invalid": ("{count} setting(s) are not right; nothing was saved",
+                         "{count} 项设置有误；未保存任何设置"),
+    "settings_missing": ("the company settings lack {keys}: an admin sets them on the settings"
+                         " page", "公司设置缺少 {keys}：请管理员在设置页填写"),
+    "book_empty": ("the account book file has no header or no items",
+                   "账册文件没有表头或没有料号"),
+    "book_header_wrong": ("the account book's header is not right", "账册表头有误"),
+    "book_errors": ("{count} problem(s) in the account book; nothing was imported",
+                    "账册有 {count} 处问题；未导入任何内容"),
+    "book_too_many": ("an account book has at most {limit} items", "账册最多 {limit} 个料号"),
+    "book_hs_code_form": ("the HS code is 10 digits", "商品编码为 10 位数字"),
+    "book_second_unit_missing": ("a second legal quantity needs its unit",
+                                 "第二法定数量需填写第二法定计量单位"),
+    "book_repeated": ("{value} is already on row {row}", "{value} 已在第 {row} 行"),
+    "sku_not_in_book": ("line {line_no}: item {sku} is not in the account book (电子账册):"
+                        " import the book with it before confirming",
+                        "第 {line_no} 行：料号 {sku} 不在电子账册中，请先导入含该料号的账册再确认"),
+    "message_schema_invalid": ("{kind} does not match its schema, not sent: {detail}",
+                               "{kind} 报文不符合报文格式，未发送：{detail}"),
+    # --- customs receipts: refusals shown on the consignment page (tally/receipts.py) ---------
+    "receipt_list_store_failed": ("customs could not store the inventory list (INV201 Z):"
+                                  " {reason_en}", "海关入库失败（核注清单 INV201 Z）：{reason}"),
+    "receipt_list_returned": ("customs returned the inventory list (INV201 3): {reason_en}",
+                              "海关退单（核注清单 INV201 3）：{reason}"),
+    "receipt_order_store_failed": ("customs could not store release order {number} (SAS221 Z):"
+                                   " {reason_en}",
+                                   "核放单 {number} 海关入库失败（SAS221 Z）：{reason}"),
+    "receipt_order_returned": ("customs returned release order {number} (SAS221 3): {reason_en}",
+                               "核放单 {number} 海关退单（SAS221 3）：{reason}"),
+    "receipt_gate_refused": ("customs refused release order {number} at the gate (SAS224 2):"
+                             " {reason_en}",
+                             "核放单 {number} 卡口查验不予放行（SAS224 2）：{reason}"),
     "joined": ("{en}", "{zh}"),
 }
 

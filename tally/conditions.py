@@ -211,3 +211,10 @@ def manifests_of(db: Database, release_order_id: int) -> list[int]:
     return [r[0] for r in db.execute(
         "SELECT DISTINCT manifest_id FROM release_order_lines WHERE release_order_id = ?"
         " ORDER BY manifest_id", [release_order_id])]
+
+
+def skus_not_in_book(db: Database, manifest_id: int) -> list[dict]:
+    """The manifest's lines whose SKU is not in the account book (电子账册): line_no, sku."""
+    return list(db.query(
+        "SELECT line_no, sku FROM manifest_lines WHERE manifest_id = ? AND sku NOT IN"
+        " (SELECT sku FROM account_book) ORDER BY line_no", [manifest_id]))

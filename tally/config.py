@@ -80,12 +80,15 @@ def _flag(name: str, value: str) -> bool:
 
 
 def site_settings(config) -> dict:
-    """The site values the customs message builders need."""
+    """The site values from the environment the customs message builders start from: the
+    account book number, enterprise and customs codes (defaults of the company settings, which
+    tally/company.py keeps in the database), the list type and the time zone."""
     return {
         "putrec_no": config["PUTREC_NO"],
         "etps_no": config["ETPS_NO"],
         "customs_code": config["CUSTOMS_CODE"],
         "invt_type": str(config["INVT_TYPE"]),
+        "timezone": config.get("TIMEZONE") or DEFAULTS["TIMEZONE"],
     }
 
 

@@ -4,7 +4,7 @@ import json
 
 from sqlite_utils import Database
 
-from tally import manifests, outbox, workflow
+from tally import account_book, company, manifests, outbox, workflow
 from tally.customs.messages import build_inv101
 from tally.db import now, write
 from tally.events import record_event
@@ -14,8 +14,9 @@ from tally.reconcile import load_reconciliation, snapshot
 def confirm_tally(db: Database, manifest_id: int, *, user_id: int | None, settings: dict) -> dict:
     """Confirm the tally in one transaction: status, snapshot, INV101 in the outbox, audit event.
 
-    Refused (ConflictError listing the lines) while any difference is unexplained; after it the
-    tally is immutable and later scans are refused.
+    Refused (ConflictError listing the lines) while any difference is unexplained or a line's
+    SKU is not in the account book; after it the tally is immutable and later scans are
+    refused. ``settings``: tally.config.site_settings, under the stored company settings.
     """
     with write(db):
         workflow.apply(db, manifest_id, "confirm_tally", user_id=user_id)
@@ -29,7 +30,10 @@ def confirm_tally(db: Database, manifest_id: int, *, user_id: int | None, settin
             " VALUES (?, ?, ?, ?)",
             [manifest_id, confirmed_at, user_id, snapshot(report)],
         )
-        payload = build_inv101(head, lines, report, settings=settings)
+        values = company.load(db, settings)
+        book = account_book.items_for(db, [line["sku"] for line in lines])
+        payload = build_inv101(head, lines, report, settings=values, book=book,
+                               declared_on=company.declaration_date(values))
         message_id = outbox.enqueue(
             db,
             manifest_id=manifest_id,

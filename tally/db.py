@@ -531,3 +531,62 @@ def m006_boxes_and_lots(db: Database) -> None:
         ALTER TABLE scans ADD COLUMN lot_expiry TEXT;
         """
     )
+
+
+@migrations()
+def m007_settings_and_account_book(db: Database) -> None:
+    """The company settings the customs messages need (tally/company.py), one row per key, and
+    the bonded account book (电子账册, tally/account_book.py): item no. (料号) -> record no.
+    (备案序号), HS code, recorded name, declared and legal units. Legal quantities are the
+    legal quantity of one declared unit, kept as decimal text like every amount."""
+    db.executescript(
+        """
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by INTEGER REFERENCES users(id)
+        );
+        CREATE TABLE account_book (
+            id INTEGER PRIMARY KEY,
+            sku TEXT NOT NULL UNIQUE,                -- 料号, gdsMtno
+            putrec_seqno INTEGER NOT NULL UNIQUE,    -- 备案序号, PutrecSeqno
+            hs_code TEXT NOT NULL,                   -- 商品编码, 10 digits
+            name TEXT NOT NULL,                      -- the recorded goods name
+            dcl_unit TEXT NOT NULL,                  -- 申报计量单位, 3-digit customs code
+            lawf_unit TEXT NOT NULL,                 -- 法定计量单位
+            lawf_qty_per_unit TEXT NOT NULL,         -- legal quantity of one declared unit
+            secd_lawf_unit TEXT,                     -- 第二法定计量单位, when the HS code has one
+            secd_lawf_qty_per_unit TEXT,
+            imported_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m008_receipt_feed(db: Database) -> None:
+    """Receipts keyed on the SeqNo customs gives a declaration (docs/customs.md, Receipts).
+
+    ``outbox.seq_no`` is the 18-digit SeqNo of the CommonResponeMessage that answered the
+    message (a re-declaration after a return carries the same one). Every receipt read from the
+    customs' feed is kept once, by its envelope's ``message_id``, with its feed position, the
+    SeqNo it names, its reason (HdeApprResult.rmk) and whether it applied to one of our
+    messages (0: unknown SeqNo, recorded and ignored). A release order keeps the passage customs
+    recorded at its gate (SAS223 / SAS224).
+    """
+    db.executescript(
+        """
+        ALTER TABLE outbox ADD COLUMN seq_no TEXT;
+        CREATE INDEX outbox_seq_no ON outbox(seq_no);
+        ALTER TABLE customs_receipts ADD COLUMN message_id TEXT;
+        ALTER TABLE customs_receipts ADD COLUMN feed_id INTEGER;
+        ALTER TABLE customs_receipts ADD COLUMN seq_no TEXT;
+        ALTER TABLE customs_receipts ADD COLUMN reason TEXT;
+        ALTER TABLE customs_receipts ADD COLUMN applied INTEGER NOT NULL DEFAULT 1;
+        CREATE UNIQUE INDEX customs_receipts_message ON customs_receipts(message_id);
+        CREATE INDEX customs_receipts_seq_no ON customs_receipts(seq_no);
+        ALTER TABLE release_orders ADD COLUMN customs_pass_time TEXT;
+        ALTER TABLE release_orders ADD COLUMN customs_pass_id TEXT;
+        """
+    )

@@ -1,5 +1,5 @@
 """The first-line transfer declaration (一线转入): the inventory list (核注清单, INV101) as sent,
-and its correction after customs returned it (退单), re-sent as a change declaration."""
+and its correction after customs returned it (退单) or could not store it (Z), declared again."""
 
 import json
 
@@ -27,7 +27,9 @@ def latest_list(db: Database, manifest_id: int) -> dict:
 
 
 def correct_list(db: Database, manifest_id: int, body: object, *, user_id: int | None) -> dict:
-    """Correct a returned inventory list and queue it again as a change declaration (dclTypecd 2).
+    """Correct a returned inventory list and queue it again: a new declaration (dclTypecd 1)
+    under the SeqNo customs gave the first one (docs/customs.md: dclTypecd 2 is the change of an
+    approved list, not of a returned one).
 
     ``body``: ``{"changes": [{"gdsSeqno": 1, "gdecd": "..."}], "note": "..."}``. Quantities are
     the tally's and cannot be changed here.
@@ -50,6 +52,11 @@ def correct_list(db: Database, manifest_id: int, body: object, *, user_id: int |
         bond_no = bond_invt_no(db, manifest_id)
         if bond_no:
             payload["head"]["bondInvtNo"] = bond_no
+        seq_no = db.execute("SELECT seq_no FROM outbox WHERE id = ?",
+                            [previous["outbox_id"]]).fetchone()[0]
+        payload["dclTypecd"] = "1"
+        if seq_no:
+            payload["head"]["seqNo"] = seq_no
         workflow.apply(db, manifest_id, "correct_list", user_id=user_id, note=note)
         version = previous["version"] + 1
         inner_no = payload["head"]["etpsInnerInvtNo"]
@@ -66,3 +73,14 @@ def bond_invt_no(db: Database, manifest_id: int) -> str | None:
                      " AND type LIKE 'INV%' AND document_no != '' ORDER BY id DESC LIMIT 1",
                      [manifest_id]).fetchone()
     return row[0] if row else None
+
+
+def declared_lines(db: Database, manifest_id: int) -> dict[int, dict]:
+    """The latest inventory list's lines by manifest line number (a line with nothing counted
+    is not on the list)."""
+    payload = latest_list(db, manifest_id)["payload"]
+    # A list built before the account book (migration m007) has every manifest line, with the
+    # manifest line number as its putrecSeqno.
+    numbers = payload.get("manifestLineNos") or [int(line["putrecSeqno"])
+                                                 for line in payload["lines"]]
+    return {line_no: line for line_no, line in zip(numbers, payload["lines"], strict=True)}

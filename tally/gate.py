@@ -1,18 +1,21 @@
 """The gate (卡口): a truck identified by plate or IC card and direction passes only on an
-approved, associated, unused release order whose total weight matches the weighbridge."""
+approved, associated, unused release order whose total weight matches the weighbridge.
+
+The gate decision here is the site's own and stays local: nothing is sent to customs. Customs'
+record of the passage comes back as a receipt (SAS223, or SAS224 after an inspection at the
+gate) and is reconciled with it in tally/receipts.py (docs/customs.md, Gate)."""
 
 import json
 from decimal import Decimal
 
 from sqlite_utils import Database
 
-from tally import conditions, outbox, workflow
 from tally.catalogue import say
-from tally.customs.messages import build_sas223
 from tally.db import now, write
 from tally.errors import ValidationError
 from tally.events import record_event
 from tally.fields import Fields
+from tally.receipts import record_passage
 from tally.release_orders import IO_TYPES, MAX_VEHICLE_KG
 
 
@@ -42,8 +45,8 @@ def _parse(body: object) -> dict:
 
 def record_gate_pass(db: Database, body: object, *, user_id: int | None,
                      tolerance_kg: Decimal) -> dict:
-    """Decide pass or refuse with every reason; log either; a pass sends SAS223 and marks the
-    release order passed (and its consignments entered once all their goods are through)."""
+    """Decide pass or refuse with every reason; log either; a pass marks the release order
+    passed (and its consignments entered once all their goods are through)."""
     request = _parse(body)
     with write(db):
         candidates = list(db.query(
@@ -76,27 +79,15 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
              request["direction"], str(request["reading"]),
              str(total) if total is not None else None,
              str(error) if error is not None else None, outcome,
-             json.dumps(reasons, ensure_ascii=False), stamp, user_id]).lastrowid
+             json.dumps([{"code": r.code, "en": r, "zh": r.zh} for r in reasons],
+                        ensure_ascii=False), stamp, user_id]).lastrowid
         record_event(db, f"gate-{outcome}", user_id=user_id,
                      release_order_id=order["id"] if order else None,
                      plate=request["plate"], ic_card=request["ic_card"],
                      weighbridge_kg=str(request["reading"]), reasons=reasons)
         if outcome == "pass":
-            payload = build_sas223(
-                passport_no=order["passport_no"], etps_preent_no=order["etps_preent_no"],
-                vehicle_no=order["vehicle_no"], vehicle_ic_no=order["vehicle_ic_no"],
-                io_typecd=request["direction"], gate_code=request["gate_code"],
-                pass_time=stamp, weighbridge_wt=str(request["reading"]), total_wt=str(total),
-                wt_error=str(error))
-            outbox.enqueue(db, manifest_id=None, release_order_id=order["id"], kind="SAS223",
-                           payload=payload, key=f"SAS223-{order['etps_preent_no']}")
-            workflow.apply_release(db, order["id"], "pass_gate", user_id=user_id,
-                                   weighbridge_kg=str(request["reading"]))
-            for manifest_id in conditions.manifests_of(db, order["id"]):
-                if workflow.current_status(db, manifest_id) == workflow.Status.VEHICLE_BOUND:
-                    left = conditions.remaining_quantities(db, manifest_id, passed_only=True)
-                    if not any(left.values()):
-                        workflow.apply(db, manifest_id, "enter", user_id=user_id)
+            record_passage(db, order["id"], user_id=user_id,
+                           weighbridge_kg=str(request["reading"]))
     return {"id": event_id, "outcome": outcome, "reasons": reasons,
             "reasons_zh": [reason.zh for reason in reasons],
             "release_order": order["etps_preent_no"] if order else None,
@@ -113,12 +104,16 @@ def _kg(value: Decimal, *, sign: bool = False) -> str:
 
 
 def gate_log(db: Database, limit: int = 200) -> list[dict]:
-    """Passes and refusals, newest first."""
+    """Passes and refusals, newest first, their reasons in English and Chinese."""
     rows = list(db.query(
         "SELECT g.id, g.outcome, g.plate, g.ic_card, g.io_typecd, g.weighbridge_wt, g.total_wt,"
         " g.wt_error, g.reasons, g.created_at, r.etps_preent_no, r.passport_no"
         " FROM gate_events g LEFT JOIN release_orders r ON r.id = g.release_order_id"
         " ORDER BY g.id DESC LIMIT ?", [limit]))
     for row in rows:
-        row["reasons"] = json.loads(row["reasons"])
+        # Kept as {code, en, zh}; entries from before that as the English text alone.
+        stored = [r if isinstance(r, dict) else {"en": r, "zh": r}
+                  for r in json.loads(row["reasons"])]
+        row["reasons"] = [r["en"] for r in stored]
+        row["reasons_zh"] = [r["zh"] for r in stored]
     return rows

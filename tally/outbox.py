@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from sqlite_utils import Database
 
 from tally import receipts as receipts_module
+from tally.catalogue import say
 from tally.customs.client import CustomsClient, CustomsRejected, CustomsUnavailable
+from tally.customs.messages import render_xml, schema_problems
 from tally.db import now, write
 from tally.events import record_event
 
@@ -71,14 +73,24 @@ def backoff(attempts: int, *, base: float, maximum: float) -> float:
 def deliver(
     db: Database, client: CustomsClient, message: dict, *, base: float, maximum: float
 ) -> str:
-    """Send one claimed message and record the attempt; return delivered, retry or rejected."""
+    """Send one claimed message and record the attempt; return delivered, retry or rejected.
+
+    A declaration that does not match its XML Schema is not sent: it is rejected here, its
+    reason kept as the attempt's error and the message's last_error (the sync log shows it).
+    """
     started, t0 = now(), time.perf_counter()
     payload = json.loads(message["payload"])
     status, response, error = None, None, None
+    problems = schema_problems_of(message["kind"], payload, message["idempotency_key"])
     try:
+        if problems:
+            raise _Invalid("; ".join(problems))
         delivery = client.send_message(message["kind"], payload,
                                        idempotency_key=message["idempotency_key"])
         outcome, status, response = "delivered", delivery.status, delivery.body
+    except _Invalid as exc:
+        outcome, error = "rejected", str(say("message_schema_invalid", kind=message["kind"],
+                                             detail=str(exc)))[:2000]
     except CustomsRejected as exc:
         outcome, status, error = "rejected", exc.status, str(exc.detail)[:2000]
     except CustomsUnavailable as exc:
@@ -105,7 +117,8 @@ def deliver(
                 " last_error = NULL WHERE id = ?",
                 [attempts, now(), message["id"]],
             )
-            store_receipts(db, message, response.get("receipts", []))
+            # The CommonResponeMessage: its SeqNo keys every later receipt of the message.
+            receipts_module.record_seq_no(db, message, response)
             _message_event(db, message, "customs-message-delivered", attempts=attempts)
         elif outcome == "rejected":
             db.execute(
@@ -126,6 +139,25 @@ def deliver(
     return outcome
 
 
+class _Invalid(Exception):
+    "The message does not match its XML Schema"
+
+
+# The declarations we write, each with its XML Schema (tally/customs/schemas).
+VALIDATED = ("INV101", "SAS121")
+
+
+def schema_problems_of(kind: str, payload: dict, key: str) -> list[str]:
+    """What is wrong with a declaration as XML against its schema (empty: it may be sent)."""
+    if kind not in VALIDATED:
+        return []
+    try:
+        xml = render_xml(kind, payload, message_id=key, send_time=now())
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"cannot be written as XML: {exc}"]
+    return schema_problems(kind, xml)
+
+
 def _message_event(db: Database, message: dict, name: str, **details) -> None:
     """An audit event about one outbox message (written by the system, not a user)."""
     record_event(db, name, user_id=None, manifest_id=message.get("manifest_id"),
@@ -133,82 +165,14 @@ def _message_event(db: Database, message: dict, name: str, **details) -> None:
                  outbox_id=message["id"], **details)
 
 
-def message_version(db: Database, message: dict) -> int:
-    """1 for a subject's first message of this kind, 2 for the change declaration after it..."""
-    subject = "manifest_id" if message.get("manifest_id") is not None else "release_order_id"
-    return db.execute(
-        f"SELECT count(*) FROM outbox WHERE {subject} = ? AND kind = ? AND id <= ?",
-        [message[subject], message["kind"], message["id"]]).fetchone()[0]
-
-
-def store_receipts(db: Database, message: dict, receipts: list[dict]) -> int:
-    """Keep the receipts not seen before, let them move the state machines; return how many
-    were new. Receipts of another version of the same document are not this message's."""
-    version = message_version(db, message)
-    new = []
-    for receipt in receipts:
-        if not isinstance(receipt, dict) or "type" not in receipt or "status" not in receipt:
-            continue
-        if receipt.get("version") not in (None, version):
-            continue
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO customs_receipts (manifest_id, release_order_id, outbox_id,"
-            " type, status, document_no, message, raw, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                message.get("manifest_id"),
-                message.get("release_order_id"),
-                message["id"],
-                str(receipt["type"]),
-                str(receipt["status"]),
-                receipt.get("documentNo") or receipt.get("bondInvtNo") or "",
-                receipt.get("message"),
-                json.dumps(receipt, ensure_ascii=False),
-                now(),
-            ],
-        )
-        if cursor.rowcount:
-            new.append(receipt)
-            receipts_module.apply_receipt(db, message, receipt)
-    if new:
-        _message_event(db, message, "customs-receipts-received",
-                       receipts=[f"{r.get('type')}:{r.get('status')}" for r in new])
-    return len(new)
-
-
-# What each kind's receipts are fetched by: our own document number in the payload head.
-_OUR_NUMBER = {"INV101": "etpsInnerInvtNo", "SAS121": "etpsPreentNo"}
-
-
-def awaiting_receipts(db: Database, manifest_id: int | None = None) -> list[dict]:
-    """Delivered declarations (inventory lists, release orders) with no final receipt yet."""
-    rows = db.query(
-        "SELECT o.id, o.manifest_id, o.release_order_id, o.kind, o.payload FROM outbox o"
-        " WHERE o.status = 'delivered' AND o.kind IN ('INV101', 'SAS121')"
-        + (" AND (o.manifest_id = ? OR o.release_order_id IN (SELECT release_order_id FROM"
-           " release_order_lines WHERE manifest_id = ?))" if manifest_id is not None else "")
-        + " ORDER BY o.id",
-        [manifest_id, manifest_id] if manifest_id is not None else [],
-    )
-    waiting = []
-    for row in rows:
-        received = db.execute("SELECT type, status FROM customs_receipts WHERE outbox_id = ?",
-                              [row["id"]]).fetchall()
-        if not any(receipts_module.is_final(row["kind"], t, s) for t, s in received):
-            waiting.append(row)
-    return waiting
-
-
 def pull_receipts(db: Database, client: CustomsClient, manifest_id: int | None = None) -> int:
-    """Data synchronization (数据同步): fetch the latest receipts of our declarations; return
-    how many were new. Raises CustomsUnavailable when the customs side cannot be reached."""
-    new = 0
-    for message in awaiting_receipts(db, manifest_id):
-        our_no = json.loads(message["payload"])["head"][_OUR_NUMBER[message["kind"]]]
-        receipts = client.fetch_receipts(our_no, kind=message["kind"])
-        with write(db):
-            new += store_receipts(db, message, receipts)
-    return new
+    """Data synchronization (数据同步): read the receipts customs sent since the last pull and
+    apply each to the message with its SeqNo; return how many were new. ``manifest_id`` is
+    accepted for the consignment page's button, but a pull reads every new receipt: customs
+    sends them in one stream. Raises CustomsUnavailable when customs cannot be reached."""
+    receipts = client.fetch_receipts(receipts_module.last_feed_id(db))
+    with write(db):
+        return receipts_module.record_receipts(db, receipts)
 
 
 def sync_status(db: Database, manifest_id: int) -> dict:
@@ -216,8 +180,9 @@ def sync_status(db: Database, manifest_id: int) -> dict:
     attempts and receipts, for the sync log."""
     messages = list(
         db.query(
-            "SELECT id, kind, idempotency_key, status, attempts, next_attempt_at, last_error,"
-            " created_at, delivered_at FROM outbox WHERE manifest_id = ? OR release_order_id IN"
+            "SELECT id, kind, idempotency_key, seq_no, status, attempts, next_attempt_at,"
+            " last_error, created_at, delivered_at FROM outbox"
+            " WHERE manifest_id = ? OR release_order_id IN"
             " (SELECT release_order_id FROM release_order_lines WHERE manifest_id = ?)"
             " ORDER BY id",
             [manifest_id, manifest_id],
@@ -234,8 +199,8 @@ def sync_status(db: Database, manifest_id: int) -> dict:
         message["receipts"] = [
             {**r, "raw": json.loads(r["raw"])}
             for r in db.query(
-                "SELECT type, status, document_no, message, raw, received_at FROM customs_receipts"
-                " WHERE outbox_id = ? ORDER BY id",
+                "SELECT type, status, document_no, message, reason, raw, received_at"
+                " FROM customs_receipts WHERE outbox_id = ? ORDER BY id",
                 [message["id"]],
             )
         ]

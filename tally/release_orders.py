@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlite_utils import Database
 
-from tally import declaration, outbox, workflow
+from tally import company, declaration, outbox, workflow
 from tally.catalogue import say
 from tally.conditions import IN_FORCE, manifest_number, manifests_of, remaining_quantities
 from tally.customs.messages import build_sas121
@@ -99,6 +99,9 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
             manifest_lines = {r["line_no"]: r for r in db.query(
                 "SELECT id, line_no, sku, hs_code, name, unit, declared_qty, gross_weight_kg,"
                 " net_weight_kg FROM manifest_lines WHERE manifest_id = ?", [manifest_id])}
+            # The goods as the inventory list declared them: its gdsSeqno, HS code, name and
+            # unit (from the account book) per manifest line.
+            declared = declaration.declared_lines(db, manifest_id)
             if wanted is None:
                 picked = {n: q for n, q in remaining.items() if q > 0}
             else:
@@ -126,10 +129,11 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
             lists.append({"manifest_id": manifest_id, "bondInvtNo": number})
             for line_no, qty in sorted(picked.items()):
                 ml = manifest_lines[line_no]
+                listed = declared[line_no]
                 lines.append({"manifest_id": manifest_id, "line_id": ml["id"], "line_no": line_no,
-                              "gds_seqno": sorted(manifest_lines).index(line_no) + 1,
-                              "bondInvtNo": number, "sku": ml["sku"], "hs_code": ml["hs_code"],
-                              "name": ml["name"], "unit": ml["unit"], "qty": qty,
+                              "gds_seqno": listed["gdsSeqno"], "bondInvtNo": number,
+                              "sku": ml["sku"], "hs_code": listed["gdecd"],
+                              "name": listed["gdsNm"], "unit": listed["dclUnitcd"], "qty": qty,
                               "gross_wt": _share(ml["gross_weight_kg"], qty, ml["declared_qty"]),
                               "net_wt": _share(ml["net_weight_kg"], qty, ml["declared_qty"])})
         if unmet:
@@ -150,9 +154,11 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
             " gross_wt, net_wt) VALUES (?, ?, ?, ?, ?, ?)",
             [[release_id, x["manifest_id"], x["line_id"], x["qty"], x["gross_wt"], x["net_wt"]]
              for x in lines])
+        values = company.load(db, settings)
         payload = build_sas121(etps_preent_no=preent_no, lists=lists, lines=lines,
                                bind_typecd=bind, passport_typecd=passport_type,
-                               io_typecd=io_type, settings=settings)
+                               io_typecd=io_type, settings=values,
+                               declared_on=company.declaration_date(values))
         outbox.enqueue(db, manifest_id=None, release_order_id=release_id, kind="SAS121",
                        payload=payload, key=f"SAS121-{preent_no}-1")
         record_event(db, "release-order-created", user_id=user_id, release_order_id=release_id,

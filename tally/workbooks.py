@@ -329,3 +329,32 @@ def _cell_text(value, field: str | None) -> str:
     return str(value)
 
 
+
+
+def xlsx_rows(data: bytes, column_field, sheet: str | None = None,
+              zero_widths: dict[str, str] | None = None) -> list[tuple[int, list[str]]]:
+    """``(row number, cells as text)`` of a workbook's first (or named) sheet, the header row
+    first, within the same bounds and cell checks as manifests; for other tables than the
+    manifest (the account book: tally/account_book.py). ``column_field`` names a header cell's
+    column; ``zero_widths`` maps a column to the manifest field whose dropped leading zeros it
+    shares (an HS code, a unit code)."""
+    book = _open_xlsx(data)
+    name, part = _pick_sheet(book, sheet)
+    bad = _scan_sheet(book, part)
+    (top, left), table = _read_sheet(data, name)
+    if not table:
+        raise ValidationError(say("manifest_empty"),
+                              [{"field": "sheet", "message": say("sheet_empty", sheet=name)}])
+    fields = [column_field(_cell_text(cell, None)) for cell in table[0]]
+    widths = zero_widths or {}
+    keep = [i for i, field in enumerate(fields)
+            if field is not None or any(_cell_text(row[i], None).strip() for row in table)]
+    errors = [
+        {"row": r + 1, "field": fields[c - left] or _column_letter(c), "message": message}
+        for (r, c), message in sorted(bad.items())
+        if r > top and 0 <= c - left < len(fields)
+    ]
+    if errors:
+        raise ValidationError(say("workbook_cells", count=len(errors)), errors)
+    return [(top + n + 1, [_cell_text(row[i], widths.get(fields[i])) for i in keep])
+            for n, row in enumerate(table)]

@@ -43,6 +43,7 @@ class ReleaseStatus(enum.StrEnum):
     RETURNED = "returned"  # returned by customs, quantities freed
     BOUND = "bound"  # vehicle associated
     PASSED = "passed"  # passed the gate (2)
+    REFUSED = "refused"  # refused at the gate after inspection (SAS224 2), quantities freed
 
 
 INITIAL = Status.ARRIVED.value
@@ -113,6 +114,16 @@ def _no_unexplained_differences(db: Database, manifest_id: int, context: dict) -
     ]
 
 
+def _skus_in_account_book(db: Database, manifest_id: int, context: dict) -> list[dict]:
+    # PutrecSeqno, HS code and legal units of an inventory list line come from the account book
+    # (电子账册): a SKU missing there would be found by customs, after the list is sent.
+    return [
+        {"condition": "account_book", "line_no": line["line_no"], "sku": line["sku"],
+         "message": say("sku_not_in_book", line_no=line["line_no"], sku=line["sku"])}
+        for line in conditions.skus_not_in_book(db, manifest_id)
+    ]
+
+
 def _approved_release_order(db: Database, manifest_id: int, context: dict) -> list[dict]:
     row = db.execute(
         "SELECT 1 FROM release_orders r JOIN release_order_lines l ON l.release_order_id = r.id"
@@ -147,7 +158,7 @@ TRANSITIONS: tuple[Transition, ...] = (
                by="operator"),
     Transition("write_off", Status.INSPECTED, Status.WRITTEN_OFF, (_tally_status_normal,)),
     Transition("confirm_tally", Status.WRITTEN_OFF, Status.TALLIED,
-               (_no_unexplained_differences, _inspection_tasks_done)),
+               (_no_unexplained_differences, _inspection_tasks_done, _skus_in_account_book)),
     Transition("approve_list", Status.TALLIED, Status.DECLARED, by="customs"),
     Transition("return_list", Status.TALLIED, Status.RETURNED, by="customs"),
     Transition("correct_list", Status.RETURNED, Status.TALLIED),
@@ -161,7 +172,10 @@ RELEASE_TRANSITIONS: tuple[Transition, ...] = (
     Transition("approve", ReleaseStatus.APPLIED, ReleaseStatus.APPROVED, by="customs"),
     Transition("return", ReleaseStatus.APPLIED, ReleaseStatus.RETURNED, by="customs"),
     Transition("bind_vehicle", ReleaseStatus.APPROVED, ReleaseStatus.BOUND),
+    # Our gate's pass, or customs' gate passage (SAS223 / SAS224 3) when ours has not passed it.
     Transition("pass_gate", ReleaseStatus.BOUND, ReleaseStatus.PASSED, by="gate"),
+    Transition("refuse_at_gate", ReleaseStatus.APPROVED, ReleaseStatus.REFUSED, by="customs"),
+    Transition("refuse_at_gate", ReleaseStatus.BOUND, ReleaseStatus.REFUSED, by="customs"),
 )
 
 # The tally rule, written once: while the tally is open, labels, scans and discrepancies are

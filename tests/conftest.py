@@ -4,8 +4,8 @@ import io
 import pytest
 from PIL import Image, ImageDraw
 
-from tally.customs import simulator
-from tally.customs.client import CustomsClient
+import customs_sim
+from customs_sim.fake import FakeCustomsClient
 from tally.db import close_db, migrate, open_db
 from tally.users import create_user_token
 
@@ -47,25 +47,79 @@ WRITE_OFF = {"transfer_order_no": "TO-2026-0001", "white_card_no": "WC-88001",
              "vehicle_no": "沪A12345"}
 
 
-def clear_for_tally(db, manifest_id: int, client: CustomsClient) -> None:
-    """Inspection passed and write-off done: the tally may start (domain level)."""
+def book_items(lines, existing=()) -> list[dict]:
+    """An account book with the ``existing`` items and one for each new SKU of ``lines``
+    (manifest lines), numbered on: HS code and unit from the line where it has them."""
+    from tally.account_book import COLUMNS
+
+    items = [{k: item[k] for k in COLUMNS} for item in existing]
+    known = {item["sku"] for item in items}
+    number = max((int(item["putrec_seqno"]) for item in items), default=0)
+    for line in lines:
+        if line["sku"] in known:
+            continue
+        known.add(line["sku"])
+        number += 1
+        hs_code = (line.get("hs_code") or "9999999999").ljust(10, "0")
+        items.append({"sku": line["sku"], "putrec_seqno": number, "hs_code": hs_code,
+                      "name": line["name"], "dcl_unit": line.get("unit") or "007",
+                      "lawf_unit": "035", "lawf_qty_per_unit": "0.5"})
+    return items
+
+
+def seed_customs_data(db, manifest_id: int) -> None:
+    """The demo company settings, and the manifest's SKUs added to the account book."""
+    from tally import account_book, company, manifests
+    from tally.demo import DEMO_SETTINGS
+
+    company.record_settings(db, DEMO_SETTINGS, user_id=None)
+    account_book.import_book(db, book_items(manifests.list_lines(db, manifest_id),
+                                            account_book.list_items(db)), user_id=None)
+
+
+def clear_for_tally(db, manifest_id: int, client) -> None:
+    """Inspection passed and write-off done: the tally may start (domain level); the company
+    settings and the account book the inventory list needs are in place."""
     from tally import inspections, manifests, writeoff
 
     line_nos = [line["line_no"] for line in manifests.list_lines(db, manifest_id)]
     inspections.record_inspection(db, manifest_id, passing_inspection(line_nos), user_id=None)
     writeoff.write_off(db, manifest_id, WRITE_OFF, client=client, user_id=None)
+    seed_customs_data(db, manifest_id)
+
+
+def confirm_counted(db, manifest_id: int) -> None:
+    """Every unit of the test manifest labelled and counted, the tally confirmed: its INV101 is
+    in the outbox (domain level)."""
+    from tally import labelling, scans
+    from tally.config import DEFAULTS, site_settings
+    from tally.confirmation import confirm_tally
+
+    for line_no, count in ((1, 3), (2, 2), (3, 1)):
+        for label in labelling.issue_labels(db, manifest_id, line_no=line_no, count=count,
+                                            user_id=None):
+            scans.record_scans(db, manifest_id, [scans.Scan(label["code"], (label["code"],))],
+                               user_id=None)
+    confirm_tally(db, manifest_id, user_id=None, settings=site_settings(DEFAULTS))
 
 
 @pytest.fixture
-def customs():
-    """The customs simulator on a free loopback port."""
-    with simulator.serve() as server:
+def customs_core():
+    """The simulated customs side, without a transport."""
+    return customs_sim.Customs()
+
+
+@pytest.fixture
+def customs(customs_core):
+    """The same customs behind HTTP, on a free loopback port (for the app and the transport)."""
+    with customs_sim.serve(customs=customs_core) as server:
         yield server
 
 
 @pytest.fixture
-def customs_client(customs):
-    return CustomsClient(customs.url, timeout=5)
+def customs_client(customs_core):
+    """The customs client's interface, in-process, on the same customs."""
+    return FakeCustomsClient(customs_core)
 
 
 @pytest.fixture
@@ -133,14 +187,26 @@ def as_(client, tokens):
     return As
 
 
-def clear_over_http(as_, manifest: dict) -> None:
-    """Inspection and write-off through the API, so the tally can start."""
+def clear_over_http(as_, manifest: dict, *, book: bool = True) -> None:
+    """Inspection and write-off through the API, so the tally can start; the company settings
+    and (unless ``book`` is false) the account book with the manifest's SKUs set through the
+    API too."""
+    from tally.demo import DEMO_SETTINGS
+
     line_nos = [line["line_no"] for line in manifest["lines"]]
     inspected = as_("operator").post(f"/api/manifests/{manifest['id']}/inspections",
                                      json=passing_inspection(line_nos))
     assert inspected.status_code == 201, inspected.json
     written = as_("supervisor").post(f"/api/manifests/{manifest['id']}/write-off", json=WRITE_OFF)
     assert written.status_code == 200, written.json
+    saved = as_("admin").put("/api/settings", json=DEMO_SETTINGS)
+    assert saved.status_code == 200, saved.json
+    if not book:
+        return
+    book = as_("supervisor").get("/api/account-book").json["items"]
+    imported = as_("supervisor").post("/api/account-book",
+                                      json={"items": book_items(manifest["lines"], book)})
+    assert imported.status_code == 201, imported.json
 
 
 @pytest.fixture

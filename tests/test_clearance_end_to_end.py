@@ -3,16 +3,19 @@ outbox worker) and the customs simulator run as processes on free ports.
 
 A wooden pallet without an IPPC mark is fumigated, then the inspection passes; the tally status
 is abnormal, then normal; one line is short (discrepancy recorded, the list carries the counted
-quantity); customs returns the list, it is corrected and re-sent, then approved; a release order of
-one ticket over two trucks; a gate refusal without association, one for the weight, then the
-passes, and the consignment has entered."""
+quantity); customs cannot store the list (Z), it is corrected and declared again under the same
+SeqNo, returned (3), corrected again, held for manual review (2) and approved without deduction
+(5); a release order of one ticket over two trucks, each approved by SAS221; a gate refusal
+without association, one for the weight, then the passes, the consignment has entered, and
+customs' gate confirms both passages (SAS223)."""
 
 import json
 import os
 import urllib.request
 
 from bench.servers import free_port, start_service, start_simulator, tally
-from tests.conftest import MANIFEST_CSV, WRITE_OFF, signature_data_url
+from tally.demo import DEMO_SETTINGS
+from tests.conftest import MANIFEST_CSV, WRITE_OFF, book_items, signature_data_url
 from tests.http import Api, wait_for
 
 
@@ -93,6 +96,16 @@ def test_consignment_from_arrival_to_the_gate(tmp_path):
         code, written = api.call("POST", f"/api/manifests/{mid}/write-off", json_body=WRITE_OFF)
         assert code == 200 and status() == "written_off", written
 
+        # The company settings (the admin's command) and the account book (imported by the
+        # supervisor) the inventory list is built from.
+        tally("settings", "set", *(f"{k}={v}" for k, v in DEMO_SETTINGS.items()), env=env)
+        book = book_items(manifest["lines"])
+        book_csv = "\n".join([",".join(book[0]),
+                              *(",".join(str(v) for v in item.values()) for item in book)])
+        code, imported = api.call("POST", "/api/account-book", data=book_csv.encode(),
+                                  content_type="text/csv")
+        assert code == 201 and imported["items"] == 3, imported
+
         # 3. Tally: line 2 is one unit short.
         codes = {}
         for line_no, count in ((1, 3), (2, 2), (3, 1)):
@@ -107,18 +120,45 @@ def test_consignment_from_arrival_to_the_gate(tmp_path):
             "line_no": 2, "kind": "short", "qty": 1, "note": "carton held 1",
             "disposition": "按实收"})
 
-        # 4. The list is returned once, corrected, re-sent and approved.
-        control(customs, "/_control", {"mode": "returned", "count": 1,
-                                       "reason": "商品编码与备案不符"})
+        # 4. The receipts, keyed on the SeqNo: stored-failed (Z), corrected and declared again
+        # under the same SeqNo, returned (3), corrected again, manual review (2), then approved
+        # without deduction (5): an approval, the consignment is declared.
+        def sync_log():
+            return api.call("GET", f"/api/manifests/{mid}/sync")[1]["messages"]
+
+        def receipts_of(message):
+            return [(r["type"], r["status"]) for r in message["receipts"]]
+
+        control(customs, "/_control", {"mode": "store-fail", "count": 1,
+                                       "reason": "表体商品备案序号在账册中不存在"})
         code, confirmed = api.call("POST", f"/api/manifests/{mid}/tally/confirm")
         assert code == 200, confirmed
         wait_for(lambda: status() == "returned")
+        [first] = sync_log()
+        assert receipts_of(first) == [("INV201", "Z")] and len(first["seq_no"]) == 18
+        assert first["receipts"][0]["reason"] == "表体商品备案序号在账册中不存在"
+        control(customs, "/_control", {"mode": "returned", "count": 1,
+                                       "reason": "商品编码与备案不符"})
         code, corrected = api.call("POST", f"/api/manifests/{mid}/inventory/correction",
                                    json_body={"changes": [{"gdsSeqno": 1, "gdecd": "1901109000"}],
                                               "note": "HS code per the account book"})
         assert code == 201 and corrected["version"] == 2, corrected
-        assert corrected["payload"]["dclTypecd"] == "2"
+        assert corrected["payload"]["dclTypecd"] == "1"
+        assert corrected["payload"]["head"]["seqNo"] == first["seq_no"]
+        wait_for(lambda: len(sync_log()[-1]["receipts"]) == 2)
+        assert status() == "returned"
+        assert sync_log()[-1]["receipts"][-1]["reason"] == "商品编码与备案不符"
+        control(customs, "/_control", {"mode": "review", "count": 1})
+        code, corrected = api.call("POST", f"/api/manifests/{mid}/inventory/correction",
+                                   json_body={"changes": [{"gdsSeqno": 2, "gdsNm": "纸尿裤 L 码"}]})
+        assert code == 201 and corrected["version"] == 3, corrected
+        wait_for(lambda: receipts_of(sync_log()[-1]) == [("INV201", "Y"), ("INV201", "2")])
+        assert status() == "tallied"  # manual review: customs has not decided yet
+        control(customs, "/_control/review", {"seqNo": first["seq_no"], "result": "5"})
         wait_for(lambda: status() == "declared")
+        assert [m["seq_no"] for m in sync_log()] == [first["seq_no"]] * 3
+        assert receipts_of(sync_log()[-1]) == [("INV201", "Y"), ("INV201", "2"),
+                                                ("INV201", "5")]
         _, listing = api.call("GET", f"/api/manifests/{mid}/inventory")
         assert [line["dclQty"] for line in listing["payload"]["lines"]] == [3, 1, 1]
         assert listing["payload"]["lines"][0]["gdecd"] == "1901109000"
@@ -190,13 +230,24 @@ def test_consignment_from_arrival_to_the_gate(tmp_path):
         _, log = api.call("GET", "/api/gate/passes")
         assert [entry["outcome"] for entry in log["passes"]] == [
             "pass", "refuse", "pass", "refuse", "refuse"]
-        wait_for(lambda: sum(r["kind"] == "SAS223" for r in received(customs)) == 2)
+
+        # 9. Our gate sent nothing; customs' gate records both passages and sends SAS223, which
+        # confirm the passes our gate made (keyed on each release order's SeqNo).
         kinds = [r["kind"] for r in received(customs)]
-        assert kinds.count("INV101") == 2 and kinds.count("SAS121") == 2
+        assert kinds.count("INV101") == 3 and kinds.count("SAS121") == 2 and len(kinds) == 5
+        for order in (first, second):
+            _, order = api.call("GET", f"/api/release-orders/{order['etps_preent_no']}")
+            control(customs, "/_control/gate", {"passportNo": order["passport_no"]})
+
+        def confirmed_by_customs(order):
+            _, order = api.call("GET", f"/api/release-orders/{order['etps_preent_no']}")
+            return order["customs_pass_time"] is not None and ("SAS223", "1") in [
+                (r["type"], r["status"]) for r in order["receipts"]]
+        wait_for(lambda: confirmed_by_customs(first) and confirmed_by_customs(second))
         _, history = api.call("GET", f"/api/manifests/{mid}/workflow")
         assert [h["to"] for h in history["history"]] == [
-            "inspected", "written_off", "tallied", "returned", "tallied", "declared", "released",
-            "vehicle_bound", "entered"]
+            "inspected", "written_off", "tallied", "returned", "tallied", "returned", "tallied",
+            "declared", "released", "vehicle_bound", "entered"]
     finally:
         server.stop()
         simulator.stop()

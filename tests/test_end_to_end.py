@@ -12,7 +12,8 @@ import pypdfium2
 
 from bench.camera import photograph
 from bench.servers import free_port, start_service, start_simulator, tally
-from tests.conftest import MANIFEST_CSV, WRITE_OFF, passing_inspection
+from tally.demo import DEMO_SETTINGS
+from tests.conftest import MANIFEST_CSV, WRITE_OFF, book_items, passing_inspection
 from tests.http import Api, wait_for
 
 
@@ -62,6 +63,12 @@ def test_tally_end_to_end(tmp_path):
             "POST", f"/api/manifests/{mid}/write-off", json_body=WRITE_OFF
         )
         assert status == 200, written_off
+        # The company settings and the account book the inventory list needs (JSON this time).
+        tally("settings", "set", *(f"{k}={v}" for k, v in DEMO_SETTINGS.items()),
+              env={**os.environ, **env})
+        status, imported = api.call("POST", "/api/account-book",
+                                    json_body={"items": book_items(manifest["lines"])})
+        assert status == 201, imported
         # From here the customs side is down until the tally is confirmed.
         simulator.stop()
         simulator = None
@@ -137,16 +144,21 @@ def test_tally_end_to_end(tmp_path):
         wait_for(
             lambda: api.call("GET", f"/api/manifests/{mid}/sync")[1]["messages"][0]["attempts"] >= 2
         )
+        # Back, but answering 503 until told otherwise: a delivery attempt meets it.
         simulator = start_simulator(
             sim_port,
             "--state",
             state,
             "--mode",
             "error",
-            "--count",
-            "1",
             log_path=str(tmp_path / "sim.log"),
         )
+        wait_for(lambda: 503 in [a["http_status"] for a in api.call(
+            "GET", f"/api/manifests/{mid}/sync")[1]["messages"][0]["attempt_log"]])
+        request = urllib.request.Request(f"{customs}/_control", data=b'{"mode": "ok"}',
+                                         method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=5).close()
 
         def approved():
             message = api.call("GET", f"/api/manifests/{mid}/sync")[1]["messages"][0]
@@ -164,7 +176,8 @@ def test_tally_end_to_end(tmp_path):
         assert received["count"] == 1
         payload = received["received"][0]["payload"]
         assert [line["dclQty"] for line in payload["lines"]] == [3, 1, 1]
-        assert [line["modfMarkcd"] for line in payload["lines"]] == ["0", "1", "0"]
+        assert [line["modfMarkcd"] for line in payload["lines"]] == ["3", "3", "3"]  # a new list
+        assert [line["putrecSeqno"] for line in payload["lines"]] == [1, 2, 3]  # the book's
         assert payload["tallyDiscrepancies"][0]["kindName"] == "短少"
         status, late = api.call(
             "POST",

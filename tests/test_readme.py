@@ -36,6 +36,8 @@ def test_readme_walkthrough(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.strip().splitlines()
     assert "passed" in lines
+    assert "101" in lines  # the account book re-imported, looked up by record number
+    assert lines.count("4") >= 2  # four items imported; four inventory-list lines from the book
     assert "9530.60000" in lines
     assert lines[-2:] == ["pass", "entered"]
     assert (tmp_path / "labels.pdf").read_bytes().startswith(b"%PDF")

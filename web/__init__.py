@@ -51,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         manifests,
         release_orders,
         scans,
+        settings,
         users,
     )
 
@@ -58,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     assets.init_app(app)
     for module in (health, manifests, labels, scans, codes, decode, users, inspections, clearance,
-                   release_orders, openapi):
+                   release_orders, settings, openapi):
         app.register_blueprint(module.bp)
     from web.pages import register_pages
 

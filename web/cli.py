@@ -46,13 +46,24 @@ def main(argv=None) -> int:
     password_sub = p.add_subparsers(dest="password_command", required=True)
     p = password_sub.add_parser("set", help="set a user's password (read from standard input)")
     p.add_argument("--user", required=True)
+    p = sub.add_parser("settings", help="the company settings the customs messages need")
+    settings_sub = p.add_subparsers(dest="settings_command", required=True)
+    settings_sub.add_parser("show", help="every setting, its value and where it comes from")
+    p = settings_sub.add_parser("set", help="set settings: KEY=VALUE ... (all checked first)")
+    p.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
+    p = sub.add_parser("account-book", help="the bonded account book (电子账册)")
+    book_sub = p.add_subparsers(dest="book_command", required=True)
+    p = book_sub.add_parser("import", help="replace the book with a CSV or .xlsx file")
+    p.add_argument("file")
+    p.add_argument("--sheet", help="the workbook's sheet (default: the first)")
+    book_sub.add_parser("show", help="list the book's items")
     sub.add_parser("customs-sim", help="run the customs simulator", add_help=False)
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["customs-sim"]:  # the simulator parses its own options
-        from tally.customs import simulator
+        from customs_sim import cli
 
-        return simulator.main(argv[1:]) or 0
+        return cli.main(argv[1:]) or 0
     args = parser.parse_args(argv)
     config = tally_config.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -302,8 +313,71 @@ def _wait_until_answering(url: str, child: subprocess.Popen, timeout: float = 30
     raise SystemExit(f"the customs simulator did not answer on {url} within {timeout:g} s")
 
 
+def _refused(exc) -> int:
+    """Print a domain error with each of its problems; the exit status 1."""
+    print(f"error: {exc.message}", file=sys.stderr)
+    for error in exc.errors:
+        print("  " + ", ".join(f"{k}={v}" for k, v in error.items()), file=sys.stderr)
+    return 1
+
+
+def cmd_settings(args, config):
+    from tally import company
+    from tally.errors import TallyError
+
+    db = _open(config)
+    site = tally_config.site_settings(config)
+    try:
+        if args.settings_command == "set":
+            pairs = [pair.partition("=") for pair in args.pairs]
+            bad = [key for key, sep, _ in pairs if not sep]
+            if bad:
+                print(f"error: give KEY=VALUE, not {' '.join(bad)}", file=sys.stderr)
+                return 2
+            changed = company.record_settings(db, {k: v for k, _, v in pairs}, user_id=None)
+            print(f"changed: {', '.join(changed) or 'nothing'}")
+        described = company.describe(db, site)
+    except TallyError as exc:
+        return _refused(exc)
+    finally:
+        close_db(db)
+    for s in described["settings"]:
+        source = f" ({s['source']})" if s["source"] else ""
+        print(f"{s['key']:<20} {s['value'] or '-'}{source}  # {s['chinese']} {s['english']}")
+    if described["missing"]:
+        print(f"missing: {', '.join(described['missing'])}")
+    return 0
+
+
+def cmd_account_book(args, config):
+    from tally import account_book
+    from tally.errors import TallyError
+
+    db = _open(config)
+    try:
+        if args.book_command == "import":
+            with open(args.file, "rb") as f:
+                data = f.read()
+            items = (account_book.parse_xlsx(data, args.sheet)
+                     if args.file.lower().endswith(".xlsx") else account_book.parse_csv(data))
+            result = account_book.import_book(db, items, user_id=None)
+            print(f"imported {result['items']} items (replacing {result['replaced']})")
+        else:
+            for item in account_book.list_items(db):
+                print(f"{item['putrec_seqno']:>6} {item['sku']} {item['hs_code']} "
+                      f"{item['dcl_unit']} -> {item['lawf_qty_per_unit']} {item['lawf_unit']}"
+                      f"  {item['name']}")
+    except TallyError as exc:
+        return _refused(exc)
+    finally:
+        close_db(db)
+    return 0
+
+
 COMMANDS = {
     "serve": cmd_serve,
+    "settings": cmd_settings,
+    "account-book": cmd_account_book,
     "migrate": cmd_migrate,
     "demo": cmd_demo,
     "worker": cmd_worker,

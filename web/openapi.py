@@ -15,7 +15,16 @@ from importlib.metadata import version
 from flask import Blueprint, Response, abort, current_app, json, send_from_directory
 
 from labels.render import MAX_LABEL_MM, MIN_LABEL_MM
-from tally import conditions, inspections, labelling, manifests, release_orders, scans
+from tally import (
+    account_book,
+    company,
+    conditions,
+    inspections,
+    labelling,
+    manifests,
+    release_orders,
+    scans,
+)
 from tally.customs.messages import EDITABLE_LINE_FIELDS
 from tally.fields import CONTROL, DECIMAL, MAX_INTEGER, SIGNED_DIGITS
 from tally.signatures import MAX_SIGNATURE_BYTES
@@ -348,8 +357,10 @@ def schemas() -> dict:
         "TallyConfirmed": obj({"manifest_id": INT, "status": {"const": Status.TALLIED.value},
                                "confirmed_at": TIME, "totals": totals, "outbox_id": INT}),
         "SyncStatus": obj({"manifest_id": INT, "messages": array(obj({
-            "id": INT, "kind": {"enum": ["INV101", "SAS121", "SAS223"]},
-            "idempotency_key": STRING, "status": {"enum": ["pending", "delivered", "failed"]},
+            "id": INT, "kind": {"enum": ["INV101", "SAS121"]},
+            "idempotency_key": STRING,
+            "seq_no": {**null(STRING), "description": "the SeqNo of customs' answer (18 digits)"},
+            "status": {"enum": ["pending", "delivered", "failed"]},
             "attempts": INT, "next_attempt_at": TIME, "last_error": null(STRING),
             "created_at": TIME, "delivered_at": null(TIME),
             "attempt_log": array(obj({
@@ -358,7 +369,8 @@ def schemas() -> dict:
                 "error": null(STRING)})),
             "receipts": array(obj({"type": STRING, "status": STRING,
                                    "document_no": null(STRING), "message": null(STRING),
-                                   "raw": ANY_OBJECT, "received_at": TIME}))})),
+                                   "reason": null(STRING), "raw": ANY_OBJECT,
+                                   "received_at": TIME}))})),
             "new_receipts": {**INT, "description": "POST: receipts new from this pull"}},
             optional=("new_receipts",)),
         "Event": obj({"id": INT, "name": STRING, "details": ANY_OBJECT, "created_at": TIME,
@@ -451,7 +463,8 @@ def schemas() -> dict:
                                          "container_no", "container_wt", "driver",
                                          "mileage_km")},
             "total_gross_wt": STRING, "total_net_wt": STRING, "created_by": null(INT),
-            "bind_type": STRING,
+            "customs_pass_time": {**null(STRING), "description": "customs' gate passage (SAS223)"},
+            "customs_pass_id": null(STRING), "bind_type": STRING,
             "lines": array(obj({"manifest_id": INT, "manifest_no": STRING, "line_no": INT,
                                 "sku": STRING, "name": STRING, "qty": INT,
                                 "gross_wt": null(STRING), "net_wt": null(STRING)})),
@@ -466,7 +479,8 @@ def schemas() -> dict:
             "id": INT, "outcome": {"enum": ["pass", "refuse"]}, "plate": null(STRING),
             "ic_card": null(STRING), "io_typecd": {"enum": ["I", "E"]},
             "weighbridge_wt": null(STRING), "total_wt": null(STRING), "wt_error": null(STRING),
-            "reasons": array(STRING), "created_at": TIME, "etps_preent_no": null(STRING),
+            "reasons": array(STRING), "reasons_zh": array(STRING), "created_at": TIME,
+            "etps_preent_no": null(STRING),
             "passport_no": null(STRING)}),
         "Barcode": obj({"format": STRING, "text": STRING,
                         "position": array(array(INT, minItems=2, maxItems=2), minItems=4,
@@ -477,6 +491,37 @@ def schemas() -> dict:
                                            "]d2 GS1 DataMatrix; GS1 text is the element string "
                                            "with GS (0x1D) after variable-length fields"}}),
         "UserToken": obj({"name": STRING, "role": {"enum": list(ROLES)}, "token": STRING}),
+        "Setting": obj({
+            "key": {"enum": list(company.KEYS)}, "value": null(STRING), "english": STRING,
+            "chinese": STRING, "element": {**STRING, "description": "what it fills"},
+            "source": {"enum": ["stored", "environment", None]}, "updated_at": null(TIME)}),
+        "Settings": obj({"settings": array(ref("Setting")),
+                         "missing": array({"enum": list(company.KEYS)})}),
+        "SettingsSaved": obj({"settings": array(ref("Setting")),
+                              "missing": array({"enum": list(company.KEYS)}),
+                              "changed": array({"enum": list(company.KEYS)})}),
+        "SettingsUpdate": {
+            "type": "object", "minProperties": 1, "propertyNames": {"enum": list(company.KEYS)},
+            "additionalProperties": text(company.NAME_LENGTH),
+            "description": "KEY: VALUE for any of the settings; each is checked by its rule "
+                           "(credit codes: 18 characters with the GB 32100-2015 check character;"
+                           " customs_code 4 digits; sys_id Z7 or Z8; ...) and nothing is stored"
+                           " if one is wrong."},
+        "AccountBookItem": obj({
+            "sku": STRING, "putrec_seqno": integer(1), "hs_code": STRING, "name": STRING,
+            "dcl_unit": STRING, "lawf_unit": STRING, "lawf_qty_per_unit": STRING,
+            "secd_lawf_unit": null(STRING), "secd_lawf_qty_per_unit": null(STRING),
+            "imported_at": TIME}),
+        "AccountBookImport": obj({"items": array(obj({
+            "sku": STRING, "putrec_seqno": {"anyOf": [integer(1), STRING]},
+            "hs_code": {"type": "string", "pattern": "^[0-9]{10}$"}, "name": STRING,
+            "dcl_unit": STRING, "lawf_unit": STRING, "lawf_qty_per_unit": decimal(
+                10**14, positive=True), "secd_lawf_unit": null(STRING),
+            "secd_lawf_qty_per_unit": null(decimal(10**14, positive=True))},
+            optional=("secd_lawf_unit", "secd_lawf_qty_per_unit")),
+            minItems=1, maxItems=account_book.MAX_ITEMS)}),
+        "AccountBookImported": obj({"items": integer(1), "replaced": integer(0),
+                                    "imported_at": TIME}),
     }
 
 
@@ -678,8 +723,9 @@ def paths() -> dict:
                       description="Every message sent to customs, its attempts and receipts."),
             "post": op("post", "Pull receipts now", {ok: json_answer(ref("SyncStatus"))},
                        role="supervisor", tag="customs", params=[m], errors=(404, 409, 502, 503),
-                       description="Data synchronization: the latest customs receipts of this "
-                                   "manifest's messages.")},
+                       description="Data synchronization: reads every receipt customs sent "
+                                   "since the last pull (each applied once, to the message "
+                                   "with its SeqNo) and answers this manifest's messages.")},
         "/api/manifests/{manifest_id}/events": {"get": op(
             "get", "List audit events", {ok: json_answer(obj({"events": array(ref("Event"))}),
                                                          "oldest first, 500 at most")},
@@ -807,6 +853,39 @@ def paths() -> dict:
             "post", "Decode a frame", {ok: json_answer(obj({
                 "barcodes": array(ref("Barcode"))}), "barcodes found; nothing is recorded")},
             tag="scans", request=content_body(image_upload))},
+        "/api/settings": {
+            "get": op("get", "Show the company settings", {ok: json_answer(ref("Settings"))},
+                      role="admin", tag="settings", errors=(403,),
+                      description="Each setting with its value,"
+                      " its source (stored, or the environment's default) and the message "
+                      "elements it fills; missing lists those without a value."),
+            "put": op("put", "Set company settings", {ok: json_answer(ref("SettingsSaved"))},
+                      role="admin", tag="settings", request=body(ref("SettingsUpdate")),
+                      description="Audited (event settings-changed); 422 lists every wrong "
+                                  "field and stores nothing.")},
+        "/api/account-book": {
+            "get": op("get", "List the account book", {ok: json_answer(obj({
+                "items": array(ref("AccountBookItem"))}), "by record number")},
+                role="supervisor", tag="settings", errors=(403,)),
+            "post": op("post", "Import the account book", {
+                created: json_answer(ref("AccountBookImported"), "the book replaced")},
+                role="supervisor", tag="settings",
+                params=[param("sheet", "query", STRING, "the workbook's sheet (default: the "
+                                                        "first)")],
+                request=content_body({
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX: {"schema": binary(XLSX)},
+                    "multipart/form-data": {"schema": obj({
+                        "file": binary("application/octet-stream",
+                                       description="CSV or .xlsx"),
+                        "sheet": STRING}, optional=("sheet",), open_=True)},
+                    "application/json": {"schema": ref("AccountBookImport")}},
+                    "The bonded account book (电子账册): item no. (sku, 料号) -> record no. "
+                    "(putrec_seqno, 备案序号), HS code, name, declared unit, legal unit and the "
+                    "legal quantity of one declared unit (a second legal unit optional). CSV or "
+                    ".xlsx with English or Chinese headers, or JSON. 422 lists every bad row; "
+                    "nothing is imported unless all are right."),
+                description="Replaces the whole book (event account-book-imported).")},
         "/api/users": {"post": op(
             "post", "Create a user token", {created: json_answer(ref("UserToken"))},
             role="admin", tag="users", request=body(ref("UserRequest")),
@@ -912,7 +991,7 @@ def document(cookie: str = "session") -> dict:
         "info": {"title": "bonded-tally", "version": version("bonded-tally"),
                  "description": INFO},
         "tags": [{"name": n} for n in ("manifests", "inspection", "labels", "scans", "tally",
-                                        "customs", "gate", "users", "docs")],
+                                        "customs", "gate", "settings", "users", "docs")],
         "paths": paths(),
         "components": {
             "schemas": schemas(),

@@ -3,9 +3,11 @@
 Standard library only. One connection per request: declarations are rare and a fresh connection
 never carries a half-dead keep-alive socket into a retry.
 
-Messages: INV101 inventory lists, SAS121 release orders, SAS223 gate passes (send_message), and
-their receipts (fetch_receipts). Write-off: white-card verification, manifest write-off and the
-manifest's tally status.
+Messages: INV101 inventory lists and SAS121 release orders (send_message), each answered with a
+CommonResponeMessage (its SeqNo, or DealFlag -1 and why customs would not import it); the
+receipts customs sends afterwards (INV201, SAS221, and the gate's SAS223 / SAS224) are read from
+its receipt feed (fetch_receipts). Write-off: white-card verification, manifest write-off and the
+manifest's tally status. customs_sim.fake has the same interface, in-process, for unit tests.
 """
 
 import http.client
@@ -41,9 +43,9 @@ class CustomsRejected(CustomsError):
 
 
 # Where each message kind is posted, and where its receipts are read (by our own number).
-MESSAGE_PATHS = {"INV101": "/api/inventories", "SAS121": "/api/passports",
-                 "SAS223": "/api/gate-passes"}
-RECEIPT_PATHS = {"INV101": "/api/inventories/{}/receipts", "SAS121": "/api/passports/{}/receipts"}
+MESSAGE_PATHS = {"INV101": "/api/inventories", "SAS121": "/api/passports"}
+RECEIPTS_PATH = "/api/receipts?after={}"
+IMPORTED = "0"  # CommonResponeMessage.DealFlag: 0 imported, any other value refused
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,24 @@ class Delivery:
     duration_ms: float
 
 
+def common_response(delivery: "Delivery") -> dict:
+    """The CommonResponeMessage of an imported declaration; CustomsRejected when customs would
+    not import it (DealFlag other than 0: CheckInfo says why), CustomsUnavailable when the
+    answer is none."""
+    answer = delivery.body.get("CommonResponeMessage")
+    if not isinstance(answer, dict) or "DealFlag" not in answer:
+        raise CustomsUnavailable("customs answered without a CommonResponeMessage",
+                                 status=delivery.status,
+                                 detail=json.dumps(delivery.body, ensure_ascii=False))
+    if str(answer["DealFlag"]) != IMPORTED:
+        info = str(answer.get("CheckInfo") or "")
+        raise CustomsRejected(f"customs refused the message: {info}", status=delivery.status,
+                              detail=info, body=delivery.body)
+    return answer
+
+
 class CustomsClient:
-    """Sends inventory lists (INV101) and pulls their receipts (数据同步)."""
+    """Sends inventory lists (INV101) and release orders (SAS121), pulls receipts (数据同步)."""
 
     def __init__(self, base_url: str, *, timeout: float = 10.0):
         parts = urlsplit(base_url)
@@ -67,28 +85,27 @@ class CustomsClient:
         self._parts = parts
 
     def send_message(self, kind: str, payload: dict, *, idempotency_key: str) -> Delivery:
-        """POST one message (INV101, SAS121 or SAS223); the same key for a retry makes customs
-        store it only once."""
+        """POST one declaration (INV101 or SAS121); the same key for a retry makes customs
+        store it only once. The answer's CommonResponeMessage is checked (common_response)."""
         if kind not in MESSAGE_PATHS:
             kinds = ", ".join(MESSAGE_PATHS)
             raise ValueError(f"message kind must be one of {kinds}, got {kind!r}")
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8"}
         headers["Idempotency-Key"] = idempotency_key
-        return self._request("POST", MESSAGE_PATHS[kind], body, headers)
+        delivery = self._request("POST", MESSAGE_PATHS[kind], body, headers)
+        common_response(delivery)
+        return delivery
 
     def send_inventory(self, payload: dict, *, idempotency_key: str) -> Delivery:
         """POST one inventory list (INV101): send_message("INV101", ...)."""
         return self.send_message("INV101", payload, idempotency_key=idempotency_key)
 
-    def fetch_receipts(self, etps_inner_invt_no: str, kind: str = "INV101") -> list[dict]:
-        """Every receipt customs has so far for one of our documents (数据同步): INV200 / INV201
-        by etpsInnerInvtNo, or SAS221 / SAS223 by a release order's etpsPreentNo (kind SAS121:
-        pass the etpsPreentNo as the first argument; its name is kept for older callers)."""
-        if kind not in RECEIPT_PATHS:
-            raise ValueError(f"receipts are read per {' or '.join(RECEIPT_PATHS)}, got {kind!r}")
-        path = RECEIPT_PATHS[kind].format(quote(etps_inner_invt_no, safe=""))
-        delivery = self._request("GET", path)
+    def fetch_receipts(self, after: int = 0) -> list[dict]:
+        """The receipts customs sent after feed id ``after`` (数据同步), oldest first: INV201,
+        SAS221, SAS223, SAS224, each with its ``id`` in the feed and its envelope's
+        ``message_id``."""
+        delivery = self._request("GET", RECEIPTS_PATH.format(int(after)))
         receipts = delivery.body.get("receipts")
         if not isinstance(receipts, list):
             raise CustomsUnavailable(

@@ -12,11 +12,15 @@ back. Element names follow public integration code (see the XML section below fo
 """
 
 import copy
+import functools
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+
+from lxml import etree
 
 from tally.customs import codes
 from tally.names import DISCREPANCY_KIND_NAMES, chinese
@@ -25,52 +29,79 @@ from tally.names import DISCREPANCY_KIND_NAMES, chinese
 # 0 draft (暂存), 1 declare (申报).
 DECLARE = "1"
 NEW = "1"
-# modfMarkcd per line: 0 unchanged, 1 changed, 2 deleted, 3 added. We mark a line whose counted
-# quantity differs from the manifest as changed, and one with nothing counted as deleted.
-UNCHANGED, CHANGED, DELETED = "0", "1", "2"
+# modfMarkcd per line: 0 unchanged, 1 changed, 2 deleted, 3 added. Marks compare a version of
+# the list with the version before it: every line of a new list is 3, added [G,A,S].
+UNCHANGED, CHANGED, DELETED, ADDED = "0", "1", "2", "3"
 # Discrepancy kinds as the tally record names them (短少 / 溢余 / 破损 / 错货).
 KIND_NAMES = {kind: chinese(name) for kind, name in DISCREPANCY_KIND_NAMES.items()}
+CHINA = "142"  # destinationNatcd of goods entering the zone: China (中国)
+FULL_EXEMPTION = "3"  # lvyrlfModecd 3 全免, the Single Window's default for the zone [S]
 
 
-def build_inv101(manifest: dict, lines: list[dict], report: dict, *, settings: dict) -> dict:
-    """The INV101 payload: envelope, head and one line per manifest line with counted quantities.
+def _envelope(settings: dict) -> dict:
+    """Who sends: the Single Window channel id and the operator's IC card [X,P,A,G]."""
+    return {"sender_id": settings.get("dxp_id"), "Ic_Card": settings.get("ic_card_no")}
+
+
+def build_inv101(manifest: dict, lines: list[dict], report: dict, *, settings: dict,
+                 book: dict[str, dict], declared_on: str) -> dict:
+    """The INV101 payload: envelope, head and one line per manifest line with counted units.
 
     ``manifest``: head row; ``lines``: full manifest lines; ``report``: the confirmed
-    reconciliation; ``settings``: site values (putrecNo, customs codes, list type).
+    reconciliation; ``settings``: the company settings (tally/company.py); ``book``: the
+    account book's items by SKU (tally/account_book.py); ``declared_on``: the declaration date,
+    ``yyyyMMdd`` where the warehouse is. A line with nothing counted is left out (dclQty > 0).
     """
     counted = {line["line_no"]: line["counted"] for line in report["lines"]}
-    body_lines = [_inv101_line(seq, line, counted.get(line["line_no"], 0))
-                  for seq, line in enumerate(lines, start=1)]
+    declared = [line for line in lines if counted.get(line["line_no"], 0) > 0]
+    body_lines = [_inv101_line(seq, line, counted[line["line_no"]], book)
+                  for seq, line in enumerate(declared, start=1)]
+    etps_no = settings["etps_no"]
     head = {
-        "etpsInnerInvtNo": f"TL{manifest['id']:06d}-{manifest['manifest_no']}"[:64],
+        "chgTmsCnt": "0",
         "putrecNo": settings["putrec_no"],
-        "bizopEtpsno": settings["etps_no"],
-        "rcvgdEtpsno": settings["etps_no"],
-        "dclEtpsno": settings["etps_no"],
+        "invtType": settings["invt_type"],
+        "etpsInnerInvtNo": f"TL{manifest['id']:06d}-{manifest['manifest_no']}"[:64],
+        "bizopEtpsno": etps_no,
+        "bizopEtpsSccd": settings.get("operating_sccd"),
+        "bizopEtpsNm": settings.get("operating_name"),
+        "rcvgdEtpsno": etps_no,
+        "rvsngdEtpsSccd": settings.get("receiving_sccd"),
+        "rcvgdEtpsNm": settings.get("receiving_name"),
+        "dclEtpsno": etps_no,
+        "dclEtpsSccd": settings.get("declaring_sccd"),
+        "dclEtpsNm": settings.get("declaring_name"),
+        "inputCode": settings.get("input_code"),
+        "inputCreditCode": settings.get("input_sccd"),
+        "inputName": settings.get("input_name"),
+        "inputTime": declared_on,
         "impexpPortcd": settings["customs_code"],
         "dclPlcCuscd": settings["customs_code"],
         "impexpMarkcd": "I",
         "mtpckEndprdMarkcd": "I",
         "supvModecd": codes.supervision_mode("保税电商"),  # 1210, bonded cross-border e-commerce
         "trspModecd": codes.transport_mode("公路运输"),    # 4, road
-        "invtType": settings["invt_type"],
-        "dclcusFlag": "2",         # no customs declaration form follows
-        "listStat": "0",
-        "billNo": manifest.get("bill_no"),
-        "manifestNo": manifest["manifest_no"],
-        "totalDclQty": sum(line["dclQty"] for line in body_lines),
-        "totalDclTotalAmt": _money(sum((Decimal(line["dclTotalAmt"]) for line in body_lines
-                                        if line["dclTotalAmt"] is not None), Decimal(0))),
+        "dclcusFlag": "2",         # 2 非报关: no customs declaration form follows
+        "icCardNo": settings.get("ic_card_no"),
+        "listStat": "",            # empty on send [G,P]
+        "stshipTrsarvNatcd": settings.get("departure_country"),
+        "invtDclTime": declared_on,
+        "genDecFlag": "2",         # 2: no declaration form is generated from the list
     }
     discrepancies = [
-        {"gdsSeqno": _seq_of(lines, d["line_no"]), "lineNo": d["line_no"], "kind": d["kind"],
+        {"gdsSeqno": _seq_of(declared, d["line_no"]), "lineNo": d["line_no"], "kind": d["kind"],
          "kindName": KIND_NAMES[d["kind"]], "qty": d["qty"], "note": d["note"],
          "disposition": d["disposition"]}
         for line in report["lines"] for d in line["discrepancies"]
     ] + [{"gdsSeqno": None, "lineNo": None, "kind": d["kind"], "kindName": KIND_NAMES[d["kind"]],
           "qty": d["qty"], "note": d["note"], "disposition": d["disposition"]}
          for d in report.get("unassigned_discrepancies", [])]
-    return {"DelcareFlag": DECLARE, "dclTypecd": NEW, "head": head, "lines": body_lines,
+    # Our bookkeeping, not written to the XML: the manifest line of each gdsSeqno (release
+    # orders name a list line by its gdsSeqno) and the tally's discrepancy record.
+    return {"envelope": _envelope(settings), "SysId": settings.get("sys_id"),
+            "OperCusRegCode": settings.get("oper_cus_reg_code"), "DelcareFlag": DECLARE,
+            "dclTypecd": NEW, "head": head, "lines": body_lines,
+            "manifestLineNos": [line["line_no"] for line in declared],
             "tallyDiscrepancies": discrepancies}
 
 
@@ -79,33 +110,47 @@ def _seq_of(lines: list[dict], line_no) -> int | None:
                 None)
 
 
-def _inv101_line(seq: int, line: dict, counted: int) -> dict:
+def _inv101_line(seq: int, line: dict, counted: int, book: dict[str, dict]) -> dict:
     declared = line["declared_qty"]
     unit_value = Decimal(line["unit_value"]) if line.get("unit_value") else None
-    mark = UNCHANGED if counted == declared else (DELETED if counted == 0 else CHANGED)
     where = f"manifest line {line['line_no']} ({line['sku']})"
-    unit = _customs_code(codes.unit, line.get("unit"), where, "unit")
+    item = book.get(line["sku"])
+    if item is None:  # the confirm condition (tally/workflow.py) keeps this from happening
+        raise ValueError(f"{where}: the item is not in the account book")
     return {
         "gdsSeqno": seq,
-        "putrecSeqno": line["line_no"],
+        "putrecSeqno": item["putrec_seqno"],  # 备案序号: the item's number in the account book
         "gdsMtno": line["sku"],
-        "gdecd": line.get("hs_code"),
-        "gdsNm": line["name"],
-        "dclQty": counted,
-        "dclUnitcd": unit,
-        "lawfQty": counted,
-        "lawfUnitcd": unit,
+        "gdecd": item["hs_code"],
+        "gdsNm": item["name"],
+        "gdsSpcfModelDesc": line["name"],
+        "dclUnitcd": item["dcl_unit"],
+        "lawfUnitcd": item["lawf_unit"],
+        "secdLawfUnitcd": item.get("secd_lawf_unit"),
+        "natcd": _customs_code(codes.country, line.get("origin_country"), where,
+                               "origin_country"),
         "dclUprcAmt": _money(unit_value) if unit_value is not None else None,
         "dclTotalAmt": _money(unit_value * counted) if unit_value is not None else None,
         "dclCurrcd": _customs_code(codes.currency, line.get("currency"), where, "currency"),
-        "natcd": _customs_code(codes.country, line.get("origin_country"), where,
-                               "origin_country"),
+        # Legal quantities follow the HS code: the book's legal quantity of one declared unit.
+        "lawfQty": _legal(counted, item["lawf_qty_per_unit"]),
+        "secdLawfQty": _legal(counted, item.get("secd_lawf_qty_per_unit")),
+        "dclQty": counted,
         # Manifest weights are for the declared quantity; declare the counted share of them.
         "grossWt": _prorate(line.get("gross_weight_kg"), counted, declared),
         "netWt": _prorate(line.get("net_weight_kg"), counted, declared),
-        "manifestQty": declared,
-        "modfMarkcd": mark,
+        "lvyrlfModecd": FULL_EXEMPTION,
+        "clyMarkcd": "0",            # not a dangerous chemical
+        "entryGdsSeqno": seq,
+        "destinationNatcd": CHINA,
+        "modfMarkcd": ADDED,
     }
+
+
+def _legal(counted: int, per_unit: str | None) -> str | None:
+    if per_unit is None:
+        return None
+    return _weight(Decimal(per_unit) * counted)
 
 
 def _customs_code(lookup, value, where: str, field: str) -> str | None:
@@ -151,7 +196,7 @@ def build_inv101_change(previous_payload: dict, changes: list[dict]) -> dict:
     ``changes``: ``[{"gdsSeqno": n, field: new value, ...}]`` for the fields in
     EDITABLE_LINE_FIELDS. Changed lines get modfMarkcd 1; the marks are relative to the version
     being changed, so other lines are 0 (unchanged) except deleted lines, which stay 2.
-    dclTotalAmt and the head totals are recomputed; head.bondInvtNo is kept when present.
+    dclTotalAmt is recomputed, chgTmsCnt counts the change; head.bondInvtNo is kept.
     Raises ValueError, naming the line and field, for anything it cannot apply.
     """
     if not changes:
@@ -169,9 +214,7 @@ def build_inv101_change(previous_payload: dict, changes: list[dict]) -> dict:
             line["modfMarkcd"] = UNCHANGED
         line["dclTotalAmt"] = _line_amount(line)
     head = payload["head"]
-    head["totalDclQty"] = sum(line["dclQty"] for line in payload["lines"])
-    head["totalDclTotalAmt"] = _money(sum((Decimal(line["dclTotalAmt"]) for line in payload["lines"]
-                                           if line["dclTotalAmt"] is not None), Decimal(0)))
+    head["chgTmsCnt"] = str(int(head.get("chgTmsCnt") or 0) + 1)  # changes so far [G,S]
     payload["DelcareFlag"], payload["dclTypecd"] = DECLARE, CHANGE
     return payload
 
@@ -259,6 +302,7 @@ PASSPORT_TYPES = {"1": "enter first, declare later", "2": "first-line integrated
                   "6": "empty truck", "7": "two-step"}
 IO_TYPES = ("I", "E")
 RLT_INVENTORY_LIST = "1"  # rltTbTypecd: 1 inventory list, 2 stock note, 3 bill of lading
+RLT_SEPARATOR = "\\"
 VEHICLE_FIELDS = ("vehicleNo", "vehicleIcNo", "vehicleWt", "vehicleFrameWt", "containerNo",
                   "containerWt")
 
@@ -273,6 +317,7 @@ def build_sas121(
     io_typecd: str = "I",
     settings: dict,
     vehicle: dict | None = None,
+    declared_on: str | None = None,
 ) -> dict:
     """The SAS121 release order payload: head, goods lines and related documents (acmp).
 
@@ -281,7 +326,9 @@ def build_sas121(
     "gds_seqno" (the line's gdsSeqno on that list), "sku", "hs_code", "name", "unit", "qty",
     "gross_wt", "net_wt"}``. ``vehicle``: ``{"vehicleNo", "vehicleIcNo", "vehicleWt",
     "vehicleFrameWt", "containerNo", "containerWt"}`` from the vehicle-order association
-    (车单关联), or None before it. Raises ValueError on codes or references that cannot be right.
+    (车单关联), or None before it. ``settings``: the company settings (tally/company.py);
+    ``declared_on``: dclTime, ``yyyyMMdd``. Raises ValueError on codes or references that
+    cannot be right.
     """
     _check_code("bindTypecd", bind_typecd, BIND_TYPES)
     _check_code("passportTypecd", passport_typecd, PASSPORT_TYPES)
@@ -296,24 +343,40 @@ def build_sas121(
     if idle:
         raise ValueError(f"inventory list {', '.join(idle)} has no goods on this release order")
     gross = _sum_weights(line["grossWt"] for line in body)
+    etps_no = settings["etps_no"]
     head = {
         "passportNo": None,  # assigned by customs (SAS221 receipt)
-        "etpsPreentNo": etps_preent_no,
         "passportTypecd": passport_typecd,
-        "bindTypecd": bind_typecd,
-        "ioTypecd": io_typecd,
-        "rltTbTypecd": RLT_INVENTORY_LIST,
-        "rltNo": ",".join(numbers),
         "masterCuscd": settings["customs_code"],
+        "ioTypecd": io_typecd,
+        "bindTypecd": bind_typecd,
+        "rltTbTypecd": RLT_INVENTORY_LIST,
+        # Several related lists are separated by a backslash in a real SAS221 receipt [G].
+        "rltNo": RLT_SEPARATOR.join(numbers),
         "areainOriactNo": settings["putrec_no"],  # the zone account book the goods enter
-        "areainEtpsno": settings["etps_no"],
-        "dclEtpsno": settings["etps_no"],
+        "areainEtpsno": etps_no,
+        "areainEtpsNm": settings.get("receiving_name"),
+        "areainEtpsSccd": settings.get("receiving_sccd"),
         **_vehicle_head(vehicle, gross),
         "totalGrossWt": _weight(gross),
         "totalNetWt": _weight(_sum_weights(line["netWt"] for line in body)),
+        "dclErConc": settings.get("applicant"),
+        "dclTime": declared_on,
+        "dclEtpsno": etps_no,
+        "dclEtpsNm": settings.get("declaring_name"),
+        "dclEtpsSccd": settings.get("declaring_sccd"),
+        "inputCode": settings.get("input_code"),
+        "inputSccd": settings.get("input_sccd"),
+        "inputName": settings.get("input_name"),
+        "etpsPreentNo": etps_preent_no,
     }
     acmp = [{"rltTbTypecd": RLT_INVENTORY_LIST, "rltNo": number} for number in numbers]
-    return {"DelcareFlag": DECLARE, "dclTypecd": NEW, "head": head, "lines": body, "acmp": acmp}
+    # lineLists: our bookkeeping (not written to the XML), the list of each goods line; customs
+    # reads the line's list from rltGdsSeqno and the related documents.
+    return {"envelope": _envelope(settings), "OperCusRegCode": settings.get("oper_cus_reg_code"),
+            "DelcareFlag": DECLARE, "dclTypecd": NEW, "head": head,
+            "lines": [{k: v for k, v in line.items() if k != "rltNo"} for line in body],
+            "acmp": acmp, "lineLists": [line["rltNo"] for line in body]}
 
 
 def _check_code(field: str, value, allowed) -> None:
@@ -474,9 +537,14 @@ def _signed_decimal(value, what: str) -> Decimal:
 #     that fills Object/Package/DataInfo/BussinessData/InvtMessage/InvtHeadType.
 # What they agree on, and we write:
 #   Signature (xmlns:xsi) / Object Id="String" / Package / EnvelopInfo (version, business_id,
-#   message_id, file_name, message_type, sender_id, receiver_id, send_time) + DataInfo /
-#   BussinessData (sic) / DelcareFlag (sic) + InvtMessage {InvtHeadType, InvtListType*} or
-#   PassPortMessage {PassportHead, PassportList*, PassportAcmp*}.
+#   message_id, file_name, message_type, sender_id, receiver_id, send_time, Ic_Card) + DataInfo
+#   / BussinessData (sic) / DelcareFlag (sic) + InvtMessage {SysId, OperCusRegCode,
+#   InvtHeadType, InvtListType*} or PassPortMessage {OperCusRegCode, PassportHead,
+#   PassportList*, PassportAcmp*} (gx-customs-bridge's Inv101Xml / Sas121Xml; Ic_Card after
+#   send_time in a public Single Window envelope sample).
+#   - sender_id is the enterprise's Single Window channel id (DXPENT...), Ic_Card and IcCardNo
+#     the operator's card, SysId Z7/Z8 and OperCusRegCode the card holder's 10-character
+#     customs code: company settings (tally/company.py).
 #   - Field elements of the declarations are PascalCase (BondInvtNo, EtpsInnerInvtNo, GdsSeqno,
 #     PassportTypecd, ...): every source writes them so. We derive them from the payload's
 #     camelCase names by upper-casing the first letter, and parse_xml lowers it back.
@@ -489,14 +557,13 @@ def _signed_decimal(value, what: str) -> Decimal:
 # Where we could not follow a source, and what we chose:
 #   - SignedInfo / SignatureValue / KeyInfo are left out: the operator's card client (电子口岸
 #     卡介质) signs the message; we do not fake a signature.
-#   - PocketInfo (message split into pockets), SysId and OperCusRegCode are left out: they are
-#     site configuration we do not model.
+#   - PocketInfo (message split into pockets) is left out: our messages are one pocket.
 #   - business_id: the sources read it from configuration; we write our own document number
 #     (etpsInnerInvtNo / etpsPreentNo / passportNo). file_name is "<message_id>.xml".
-#   - Our payloads carry a few fields the public schemas do not (manifestNo, billNo,
-#     totalDclQty, manifestQty, a passport line's rltNo, etpsPreentNo in the SAS223 head); they
-#     are written like the others so parse_xml gives them back. tallyDiscrepancies is our tally
-#     record, not part of the customs message, and is not written.
+#   - A declaration is written with the fields of its layout only, which are those of its XML
+#     Schema (tally/customs/schemas/INV101.xsd, SAS121.xsd); every declaration is validated
+#     against it before it is sent. The payload's bookkeeping (manifestLineNos, lineLists,
+#     tallyDiscrepancies) is ours and is not written. The SAS223 receipt is written whole.
 
 ENVELOPE = ("version", "business_id", "message_id", "file_name", "message_type", "sender_id",
             "receiver_id", "send_time")
@@ -517,6 +584,7 @@ class _Layout:
     acmp: str | None = None
     acmp_order: tuple = ()
     declaration: bool = True  # signed envelope, DelcareFlag, PascalCase fields, DclTypecd in head
+    message_fields: tuple = ()  # written first in the message element (SysId, OperCusRegCode)
 
 
 # Field orders as the sources list them (the XSD order); fields not listed follow, sorted.
@@ -533,6 +601,7 @@ LAYOUTS = {
             " stshipTrsarvNatcd entryNo rltEntryNo dclTypecd invtDclTime genDecFlag".split()
         ),
         business_key="etpsInnerInvtNo",
+        message_fields=("SysId", "OperCusRegCode"),
         lines="InvtListType",
         line_order=tuple(
             "seqNo gdsSeqno putrecSeqno gdsMtno gdecd gdsNm gdsSpcfModelDesc dclUnitcd"
@@ -554,6 +623,7 @@ LAYOUTS = {
             " col1".split()
         ),
         business_key="etpsPreentNo",
+        message_fields=("OperCusRegCode",),
         lines="PassportList",
         line_order=tuple(
             "seqNo passportNo passportSeqNo rltGdsSeqno gdsMtno gdecd gdsNm dclUnitcd dclQty"
@@ -586,14 +656,19 @@ def render_xml(
     message_type: str,
     payload: dict,
     *,
-    sender_id: str,
+    sender_id: str | None = None,
     receiver_id: str = "DXPEDCSAS0000001",
     message_id: str,
     send_time: str,
 ) -> str:
-    """The message as the special-area system's XML: UTF-8, deterministic, None fields omitted."""
+    """The message as the special-area system's XML: UTF-8, deterministic, None fields omitted.
+
+    A declaration writes the fields its schema has (tally/customs/schemas), in its order; the
+    payload's bookkeeping (manifestLineNos, lineLists, tallyDiscrepancies) stays out. The sender
+    is the payload's envelope sender_id (the Single Window channel id) unless given."""
     layout = _layout(message_type)
     head = dict(payload["head"])
+    envelope_values = payload.get("envelope") or {}
     if layout.declaration:
         if head.get("dclTypecd", payload.get("dclTypecd")) != payload.get("dclTypecd"):
             raise ValueError("dclTypecd differs between the payload and its head")
@@ -601,18 +676,24 @@ def render_xml(
     package = ET.Element("Package")
     envelope = ET.SubElement(package, "EnvelopInfo")
     values = (XML_VERSION, head.get(layout.business_key), message_id, f"{message_id}.xml",
-              message_type, sender_id, receiver_id, send_time)
+              message_type, sender_id or envelope_values.get("sender_id"), receiver_id,
+              send_time)
     _add_fields(envelope, zip(ENVELOPE, values, strict=True), str)
+    if layout.declaration:
+        _add_fields(envelope, [("Ic_Card", envelope_values.get("Ic_Card"))], str)
     data = ET.SubElement(ET.SubElement(package, "DataInfo"), "BussinessData")
     if layout.declaration:
         _add_fields(data, [("DelcareFlag", payload.get("DelcareFlag"))], str)
     body = ET.SubElement(data, layout.message)
+    _add_fields(body, [(name, payload.get(name)) for name in layout.message_fields], str)
     name = _pascal if layout.declaration else str
-    _add_fields(ET.SubElement(body, layout.head), _ordered(head, layout.head_order), name)
+    _add_fields(ET.SubElement(body, layout.head), _ordered(head, layout.head_order,
+                                                           layout.declaration), name)
     for line in payload.get("lines", []) if layout.lines else []:
-        _add_fields(ET.SubElement(body, layout.lines), _ordered(line, layout.line_order), name)
+        _add_fields(ET.SubElement(body, layout.lines),
+                    _ordered(line, layout.line_order, layout.declaration), name)
     for item in payload.get("acmp", []) if layout.acmp else []:
-        fields = _ordered(item, layout.acmp_order)
+        fields = _ordered(item, layout.acmp_order, layout.declaration)
         _add_fields(ET.SubElement(body, layout.acmp), fields,
                     lambda field: ACMP_ELEMENTS.get(field) or _pascal(field))
     root = package
@@ -638,8 +719,14 @@ def parse_xml(text: str | bytes) -> tuple[str, dict]:
         raise ValueError(f"{message_type}: no BussinessData/{layout.message}/{layout.head}")
     field = _camel if layout.declaration else str
     payload: dict = {}
+    if layout.declaration:
+        payload["envelope"] = {"sender_id": root.findtext(".//EnvelopInfo/sender_id"),
+                               "Ic_Card": root.findtext(".//EnvelopInfo/Ic_Card")}
     if data.find("DelcareFlag") is not None:
         payload["DelcareFlag"] = data.findtext("DelcareFlag")
+    for name in layout.message_fields:
+        if body.find(name) is not None:
+            payload[name] = body.findtext(name)
     payload["head"] = _read_fields(head, field)
     if layout.declaration and "dclTypecd" in payload["head"]:
         payload["dclTypecd"] = payload["head"].pop("dclTypecd")
@@ -651,6 +738,30 @@ def parse_xml(text: str | bytes) -> tuple[str, dict]:
     return message_type, payload
 
 
+SCHEMAS = Path(__file__).parent / "schemas"
+
+
+@functools.cache
+def _schema(message_type: str) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(SCHEMAS / f"{message_type}.xsd")))
+
+
+def schema_problems(message_type: str, text: str | bytes) -> list[str]:
+    """What is wrong with a message's XML against its XML Schema (tally/customs/schemas/
+    <type>.xsd, written from the sources in docs/customs.md); empty when it is valid. Every
+    declaration is checked so before it is sent (tally/outbox.py)."""
+    schema = _schema(message_type)
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        document = etree.fromstring(raw, etree.XMLParser(resolve_entities=False,
+                                                         no_network=True))
+    except etree.XMLSyntaxError as exc:
+        return [f"not well-formed XML: {exc}"]
+    if schema.validate(document):
+        return []
+    return [f"line {e.line}: {e.message}" for e in schema.error_log]
+
+
 def _layout(message_type) -> _Layout:
     if message_type not in LAYOUTS:
         raise ValueError(f"message type must be one of {', '.join(LAYOUTS)}, "
@@ -658,9 +769,12 @@ def _layout(message_type) -> _Layout:
     return LAYOUTS[message_type]
 
 
-def _ordered(fields: dict, order: tuple) -> list[tuple]:
-    """Known fields in the schema's order, then the others sorted: stable whatever the dict."""
+def _ordered(fields: dict, order: tuple, schema_only: bool = False) -> list[tuple]:
+    """Known fields in the schema's order, then (unless ``schema_only``) the others sorted:
+    stable whatever the dict."""
     known = [(name, fields[name]) for name in order if name in fields]
+    if schema_only:
+        return known
     return known + sorted(((k, v) for k, v in fields.items() if k not in order), key=_first)
 
 

@@ -61,7 +61,21 @@ class Site:
         status, body = self.api["supervisor"].call("POST", f"/api/manifests/{mid}/write-off",
                                                    json_body=WRITE_OFF)
         assert status == 200, body
+        self.customs_data(manifest)
         return manifest
+
+    def customs_data(self, manifest: dict) -> None:
+        """The company settings and an account book with the manifest's SKUs, so that its
+        tally can be confirmed and its inventory list built."""
+        from tally.demo import DEMO_SETTINGS
+        from tests.conftest import book_items
+
+        status, body = self.api["admin"].call("PUT", "/api/settings", json_body=DEMO_SETTINGS)
+        assert status == 200, body
+        status, book = self.api["supervisor"].call("GET", "/api/account-book")
+        status, body = self.api["supervisor"].call("POST", "/api/account-book", json_body={
+            "items": book_items(manifest["lines"], book["items"])})
+        assert status == 201, body
 
 
 @pytest.fixture(scope="session")

@@ -109,6 +109,8 @@ def test_gate_refusals_association_and_pass(phone, desk, site):
     assert outcomes == ["pass", "refuse", "refuse"]
     assert "over the tolerance" in rows.nth(1).inner_text()
     assert "no release order" in rows.nth(2).inner_text()
+    assert "超过允许误差" in rows.nth(1).inner_text()  # the log keeps both languages
+    assert "没有关联的核放单" in rows.nth(2).inner_text()
     screenshot(desk, "gate-pass-desk")
     desk.set_viewport_size(PHONE)
     screenshot(desk, "gate-pass-phone-width")

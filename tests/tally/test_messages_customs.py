@@ -17,9 +17,10 @@ from tally.customs.messages import (
     parse_xml,
     render_xml,
 )
+from tally.demo import DEMO_SETTINGS
 from tests.tally.goldens import GOLDEN, check_golden
 
-SETTINGS = site_settings(DEFAULTS)
+SETTINGS = {**site_settings(DEFAULTS), **DEMO_SETTINGS}
 BOND_A = "QD423026I000000001"
 BOND_B = "QD423026I000000002"
 PASSPORT_NO = "HP423026I000000000000001"
@@ -31,7 +32,7 @@ VEHICLE = {
     "containerNo": "TGHU1234567",
     "containerWt": "2200.125",
 }
-ENVELOPE = {"sender_id": "3105960001", "send_time": "20260301120000"}
+ENVELOPE = {"send_time": "2026-03-01T12:00:00"}  # the sender is the payload's (dxp_id)
 
 
 def check_golden_text(name: str, text: str) -> None:
@@ -64,6 +65,7 @@ def sas121(**overrides) -> dict:
         "passport_typecd": "2",
         "settings": SETTINGS,
         "vehicle": VEHICLE,
+        "declared_on": "20260301",
     }
     return build_sas121(**(arguments | overrides))
 
@@ -97,19 +99,20 @@ def test_inv101_change_golden():
     assert previous == before  # the previous version is not touched
     assert payload["dclTypecd"] == "2" and payload["DelcareFlag"] == "1"
     assert payload["head"]["bondInvtNo"] == BOND_A
-    assert [line["modfMarkcd"] for line in payload["lines"]] == ["1", "1", "2"]
-    assert [line["dclQty"] for line in payload["lines"]] == [12, 7, 0]
+    assert [line["modfMarkcd"] for line in payload["lines"]] == ["1", "1"]
+    assert [line["dclQty"] for line in payload["lines"]] == [12, 7]
+    assert payload["head"]["chgTmsCnt"] == "1"  # the first change
     assert payload["lines"][1]["dclTotalAmt"] == "110.60"  # 15.80 × 7
     assert payload["lines"][0]["grossWt"] == "14.50000"
     assert payload["lines"][0]["natcd"] == "609"  # NZ, as the customs' country code
-    assert payload["head"]["totalDclTotalAmt"] == "452.60"  # 342.00 + 110.60
     assert payload["tallyDiscrepancies"] == previous["tallyDiscrepancies"]
 
 
 def test_change_marks_are_relative_to_the_changed_version():
     previous = build_inv101_change(inv101(), [{"gdsSeqno": 2, "gdsNm": "纸尿裤 L 54片"}])
     again = build_inv101_change(previous, [{"gdsSeqno": 1, "dclCurrcd": "AUD"}])
-    assert [line["modfMarkcd"] for line in again["lines"]] == ["1", "0", "2"]
+    assert [line["modfMarkcd"] for line in again["lines"]] == ["1", "0"]
+    assert again["head"]["chgTmsCnt"] == "2"
     assert again["lines"][0]["dclCurrcd"] == "601"  # AUD, as the customs' currency code
     assert again["lines"][1]["gdsNm"] == "纸尿裤 L 54片"
 
@@ -126,13 +129,13 @@ def test_change_without_bond_invt_no_adds_none():
     [
         ([], "at least one change"),
         ([{"gdsSeqno": 9, "gdsNm": "x"}],
-         "unknown gdsSeqno 9: the inventory list has lines 1, 2, 3"),
+         "unknown gdsSeqno 9: the inventory list has lines 1, 2"),
         ([{"gdsNm": "x"}], "each change needs a gdsSeqno"),
         ([{"gdsSeqno": 1, "dclQty": 11}], "dclQty cannot be changed"),
         ([{"gdsSeqno": 1, "lawfQty": 11}], "lawfQty cannot be changed"),
         ([{"gdsSeqno": 1, "gdsMtno": "SKU-X"}], "gdsMtno is not an editable line field"),
         ([{"gdsSeqno": 1}], "names no field"),
-        ([{"gdsSeqno": 3, "gdsNm": "x"}], "gdsSeqno 3 is deleted"),
+        ([{"gdsSeqno": 3, "gdsNm": "x"}], "unknown gdsSeqno 3"),  # nothing counted: not listed
         ([{"gdsSeqno": 1, "natcd": "NZ"}, {"gdsSeqno": "1", "gdsNm": "x"}], "changed twice"),
         ([{"gdsSeqno": 1, "gdecd": "1901"}], "10-digit HS code"),
         ([{"gdsSeqno": 1, "dclUprcAmt": "abc"}], "dclUprcAmt must be a number"),
@@ -172,8 +175,14 @@ def test_sas121_golden():
         "4230", "3105960001", "3105960001")
     assert [line["passportSeqNo"] for line in payload["lines"]] == [1, 2]
     assert [line["rltGdsSeqno"] for line in payload["lines"]] == [1, 2]
-    assert {line["rltNo"] for line in payload["lines"]} == {BOND_A}
+    assert all("rltNo" not in line for line in payload["lines"])  # no such element
+    assert payload["lineLists"] == [BOND_A, BOND_A]  # our bookkeeping, not written
     assert payload["acmp"] == [{"rltTbTypecd": "1", "rltNo": BOND_A}]
+    assert (head["areainEtpsSccd"], head["dclEtpsSccd"], head["inputSccd"]) == (
+        DEMO_SETTINGS["receiving_sccd"], DEMO_SETTINGS["declaring_sccd"],
+        DEMO_SETTINGS["input_sccd"])
+    assert head["dclTime"] == "20260301" and head["dclErConc"] == DEMO_SETTINGS["applicant"]
+    assert payload["OperCusRegCode"] == DEMO_SETTINGS["oper_cus_reg_code"]
 
 
 @pytest.mark.parametrize(
@@ -219,10 +228,10 @@ def test_one_truck_many_tickets_relates_every_list():
     payload = sas121(bind_typecd="1",
                      lists=[{"bondInvtNo": BOND_A}, {"bondInvtNo": BOND_B}],
                      lines=[goods(BOND_A, 1, 12), goods(BOND_B, 1, 8)])
-    assert payload["head"]["rltNo"] == f"{BOND_A},{BOND_B}"
+    assert payload["head"]["rltNo"] == f"{BOND_A}\\{BOND_B}"  # a backslash, as customs writes
     assert payload["acmp"] == [{"rltTbTypecd": "1", "rltNo": BOND_A},
                                {"rltTbTypecd": "1", "rltNo": BOND_B}]
-    assert [line["rltNo"] for line in payload["lines"]] == [BOND_A, BOND_B]
+    assert payload["lineLists"] == [BOND_A, BOND_B]
 
 
 @pytest.mark.parametrize(
@@ -298,12 +307,20 @@ def test_gate_pass_rules(overrides, message):
 MESSAGES = {"INV101": inv101, "SAS121": sas121, "SAS223": sas223}
 
 
+def sender(message_type: str) -> dict:
+    """A declaration's sender is its payload's; the SAS223 receipt is customs' (named here)."""
+    return {"sender_id": "DXPEDCSAS0000001"} if message_type == "SAS223" else {}
+
+
 def as_text(message_type: str, payload: dict) -> dict:
     """What the XML carries: every field as text, None left out (so is our tally record)."""
     def fields(d: dict) -> dict:
         return {k: str(v) for k, v in d.items() if v is not None}
 
-    text = {k: str(payload[k]) for k in ("DelcareFlag", "dclTypecd") if k in payload}
+    text = {k: str(payload[k]) for k in ("DelcareFlag", "dclTypecd", "SysId", "OperCusRegCode")
+            if k in payload}
+    if "envelope" in payload:
+        text["envelope"] = payload["envelope"]
     text["head"] = fields(payload["head"])
     for part in ("lines", "acmp"):
         if part in payload:
@@ -314,14 +331,15 @@ def as_text(message_type: str, payload: dict) -> dict:
 @pytest.mark.parametrize("message_type", MESSAGES)
 def test_xml_golden(message_type):
     text = render_xml(message_type, MESSAGES[message_type](),
-                      message_id=f"MSG-{message_type}-0001", **ENVELOPE)
+                      message_id=f"MSG-{message_type}-0001", **ENVELOPE, **sender(message_type))
     check_golden_text(f"{message_type.lower()}.xml", text)
 
 
 @pytest.mark.parametrize("message_type", MESSAGES)
 def test_xml_roundtrip_keeps_every_field_as_text(message_type):
     payload = MESSAGES[message_type]()
-    parsed_type, parsed = parse_xml(render_xml(message_type, payload, message_id="M1", **ENVELOPE))
+    parsed_type, parsed = parse_xml(render_xml(message_type, payload, message_id="M1", **ENVELOPE,
+                                               **sender(message_type)))
     assert parsed_type == message_type
     assert parsed == as_text(message_type, payload)
 
@@ -335,13 +353,18 @@ def test_xml_roundtrip_keeps_every_field_as_text(message_type):
     ],
 )
 def test_xml_is_well_formed_utf8_with_the_real_envelope(message_type, body):
-    text = render_xml(message_type, MESSAGES[message_type](), message_id="M1", **ENVELOPE)
+    text = render_xml(message_type, MESSAGES[message_type](), message_id="M1", **ENVELOPE,
+                      **sender(message_type))
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
     root = ET.fromstring(text.encode("utf-8"))
     package = root if root.tag == "Package" else root.find("Object/Package")
     envelope = package.find("EnvelopInfo")
-    assert [e.tag for e in envelope] == ["version", "business_id", "message_id", "file_name",
-                                         "message_type", "sender_id", "receiver_id", "send_time"]
+    tags = ["version", "business_id", "message_id", "file_name", "message_type", "sender_id",
+            "receiver_id", "send_time"]
+    if message_type != "SAS223":  # a receipt from customs: no card
+        tags.append("Ic_Card")
+        assert envelope.findtext("sender_id") == DEMO_SETTINGS["dxp_id"]
+    assert [e.tag for e in envelope] == tags
     assert envelope.findtext("message_type") == message_type
     assert envelope.findtext("receiver_id") == "DXPEDCSAS0000001"
     assert envelope.findtext("file_name") == "M1.xml"
@@ -356,7 +379,10 @@ def test_inv101_xml_names():
     head = data.find("InvtMessage/InvtHeadType")
     assert head.findtext("BondInvtNo") == BOND_A and head.findtext("DclTypecd") == "1"
     assert [e.findtext("GdsSeqno") for e in data.findall("InvtMessage/InvtListType")] == [
-        "1", "2", "3"]
+        "1", "2"]
+    assert [e.tag for e in data.find("InvtMessage")][:3] == ["SysId", "OperCusRegCode",
+                                                           "InvtHeadType"]
+    assert "ManifestNo" not in ET.tostring(root, "unicode")
     assert data.find("InvtMessage/InvtListType/NetWt") is not None
     # None -> the element is left out (line 2 has no net weight)
     assert data.findall("InvtMessage/InvtListType")[1].find("NetWt") is None

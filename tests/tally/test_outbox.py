@@ -5,13 +5,12 @@ import threading
 
 import pytest
 
-from tally import labelling, manifests, outbox, scans
-from tally.config import DEFAULTS, site_settings
-from tally.confirmation import confirm_tally
-from tally.customs import simulator
+import customs_sim
+from tally import manifests, outbox
+from tally.config import DEFAULTS
 from tally.customs.client import CustomsClient
 from tally.db import close_db, open_db
-from tests.conftest import MANIFEST_CSV, clear_for_tally
+from tests.conftest import MANIFEST_CSV, clear_for_tally, confirm_counted
 
 CONFIG = {
     **DEFAULTS,
@@ -25,7 +24,7 @@ CONFIG = {
 
 @pytest.fixture
 def sim():
-    with simulator.serve() as server:
+    with customs_sim.serve() as server:
         yield server
 
 
@@ -36,10 +35,7 @@ def confirmed(db, sim):
         "id"
     ]
     clear_for_tally(db, mid, CustomsClient(sim.url, timeout=2))
-    for line_no, count in ((1, 3), (2, 2), (3, 1)):
-        for label in labelling.issue_labels(db, mid, line_no=line_no, count=count, user_id=None):
-            scans.record_scans(db, mid, [scans.Scan(label["code"], (label["code"],))], user_id=None)
-    confirm_tally(db, mid, user_id=None, settings=site_settings(DEFAULTS))
+    confirm_counted(db, mid)
     return mid
 
 
@@ -62,19 +58,20 @@ def test_delivery_retries_then_lands_exactly_once(db, sim, confirmed):
     assert [a["outcome"] for a in log["attempt_log"]] == ["retry", "retry", "delivered"]
     assert [a["http_status"] for a in log["attempt_log"]] == [None, 503, 200]
     assert log["status"] == "delivered" and log["attempts"] == 3
-    assert [(r["type"], r["status"]) for r in log["receipts"]] == [("INV200", "Y")]
+    # The answer is the CommonResponeMessage: its SeqNo, the receipts follow in the feed.
+    assert log["receipts"] == [] and len(log["seq_no"]) == 18 and log["seq_no"].isdigit()
     received = sim.received()
     assert received["count"] == 1
     payload = received["received"][0]["payload"]
     assert payload["head"]["supvModecd"] == "1210"
     assert [line["dclQty"] for line in payload["lines"]] == [3, 2, 1]
-    assert outbox.pull_receipts(db, client, confirmed) == 1
+    assert outbox.pull_receipts(db, client, confirmed) == 2
     statuses = [
         (r["type"], r["status"])
         for r in outbox.sync_status(db, confirmed)["messages"][0]["receipts"]
     ]
-    assert statuses == [("INV200", "Y"), ("INV201", "1")]
-    assert outbox.pull_receipts(db, client, confirmed) == 0  # nothing more is awaited
+    assert statuses == [("INV201", "Y"), ("INV201", "1")]
+    assert outbox.pull_receipts(db, client, confirmed) == 0  # nothing new in the feed
 
 
 def test_a_lapsed_claim_is_sent_again_with_the_same_key(db, sim, confirmed):
@@ -87,11 +84,13 @@ def test_a_lapsed_claim_is_sent_again_with_the_same_key(db, sim, confirmed):
     assert sim.received()["count"] == 1
 
 
-def test_rejected_message_is_marked_failed(db, sim, confirmed):
+def test_a_message_failing_its_schema_is_marked_failed_and_never_sent(db, sim, confirmed):
     db.execute("UPDATE outbox SET payload = ?", [json.dumps({"head": {}, "lines": []})])
     assert deliver_all(db, CustomsClient(sim.url, timeout=2)) == ["rejected"]
     message = outbox.sync_status(db, confirmed)["messages"][0]
-    assert message["status"] == "failed" and message["attempt_log"][0]["http_status"] == 400
+    assert message["status"] == "failed" and message["attempt_log"][0]["http_status"] is None
+    assert "INV101 does not match its schema" in message["last_error"]
+    assert sim.received()["count"] == 0
 
 
 def test_worker_thread_delivers_and_pulls_receipts(db, db_path, sim, confirmed):

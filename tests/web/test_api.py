@@ -192,3 +192,70 @@ def test_decode_endpoint_records_nothing(as_, manifest, db):
     assert barcode["format"] == "Code128" and barcode["text"] == code
     assert len(barcode["position"]) == 4
     assert db["scans"].count == before
+
+
+SETTINGS_ROLES = [("operator", 403), ("supervisor", 403), ("admin", 200)]
+
+
+@pytest.mark.parametrize("role, status", SETTINGS_ROLES)
+def test_settings_are_the_admins(as_, role, status):
+    assert as_(role).get("/api/settings").status_code == status
+    assert as_(role).put("/api/settings", json={"sys_id": "Z7"}).status_code == status
+
+
+def test_settings_checked_saved_and_shown(as_):
+    from tally.demo import DEMO_SETTINGS
+
+    shown = as_("admin").get("/api/settings").json
+    assert "operating_sccd" in shown["missing"]
+    assert {s["key"]: s["source"] for s in shown["settings"]}["customs_code"] == "environment"
+    refused = as_("admin").put("/api/settings", json={"operating_sccd": "913302017532977857",
+                                                      "sys_id": "Z9", "customs_code": "42"})
+    assert refused.status_code == 422
+    assert {e["field"]: e["code"] for e in refused.json["errors"]} == {
+        "operating_sccd": "setting_credit_code_check", "sys_id": "setting_sys_id_form",
+        "customs_code": "setting_customs_code_form"}
+    assert refused.json["errors"][0]["message_zh"].startswith("校验码")
+    saved = as_("admin").put("/api/settings", json=DEMO_SETTINGS).json
+    assert saved["missing"] == [] and saved["changed"] == sorted(DEMO_SETTINGS)
+    assert as_("admin").put("/api/settings", json=[]).status_code == 422
+
+
+@pytest.mark.parametrize("role, status", [("operator", 403), ("supervisor", 201),
+                                          ("admin", 201)])
+def test_account_book_import_roles(as_, role, status):
+    from tally.demo import DEMO_BOOK
+
+    answer = as_(role).post("/api/account-book", data=DEMO_BOOK.encode(),
+                            content_type="text/csv")
+    assert answer.status_code == status
+    if status == 201:
+        assert answer.json["items"] == 4
+        assert len(as_(role).get("/api/account-book").json["items"]) == 4
+    else:
+        assert as_(role).get("/api/account-book").status_code == 403
+
+
+def test_account_book_refuses_every_bad_row_and_keeps_the_book(as_):
+    from tally.demo import DEMO_BOOK
+
+    as_("supervisor").post("/api/account-book", data=DEMO_BOOK.encode(), content_type="text/csv")
+    bad = DEMO_BOOK.replace(",101,", ",x,").replace("2106909090", "21069")
+    answer = as_("supervisor").post("/api/account-book", data={"file": (io.BytesIO(
+        bad.encode()), "book.csv")}, content_type="multipart/form-data")
+    assert answer.status_code == 422 and answer.json["code"] == "book_errors"
+    assert [(e["row"], e["field"]) for e in answer.json["errors"]] == [
+        (2, "putrec_seqno"), (5, "hs_code")]
+    assert len(as_("supervisor").get("/api/account-book").json["items"]) == 4
+
+
+def test_confirm_condition_names_the_sku_missing_from_the_book(as_, manifest):
+    from tests.conftest import book_items
+
+    mid = manifest["id"]
+    as_("supervisor").post("/api/account-book",
+                           json={"items": book_items(manifest["lines"][:2])})
+    [action] = as_("operator").get(f"/api/manifests/{mid}/workflow").json["next_actions"]
+    missing = [c for c in action["unmet"] if c["code"] == "sku_not_in_book"]
+    assert [(c["line_no"], c["sku"]) for c in missing] == [(3, "SKU-SERUM")]
+    assert missing[0]["message_zh"].startswith("第 3 行：料号 SKU-SERUM 不在电子账册中")

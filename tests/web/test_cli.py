@@ -56,3 +56,31 @@ def test_import_labels_report_token(tmp_path, db, db_path, customs):
                db_path=db_path).returncode == 1
     assert run("password", "set", "--user", "li.na", stdin="long enough pw\n",
                db_path=db_path).returncode == 0
+
+
+def test_settings_and_account_book(tmp_path, db_path):
+    from tally.demo import DEMO_BOOK, DEMO_SETTINGS
+
+    shown = run("settings", "show", db_path=db_path)
+    assert shown.returncode == 0
+    assert "putrec_no            T3105W000293 (environment)" in shown.stdout
+    assert "missing: operating_sccd" in shown.stdout
+    pairs = [f"{k}={v}" for k, v in DEMO_SETTINGS.items()]
+    result = run("settings", "set", *pairs, db_path=db_path)
+    assert result.returncode == 0 and "missing" not in result.stdout
+    assert f"operating_sccd       {DEMO_SETTINGS['operating_sccd']} (stored)" in result.stdout
+    refused = run("settings", "set", "sys_id=Z9", "operating_sccd=913302017532977857",
+                  db_path=db_path)
+    assert refused.returncode == 1
+    assert "field=sys_id" in refused.stderr and "should be 6, not 7" in refused.stderr
+    assert run("settings", "set", "sys_id", db_path=db_path).returncode == 2
+
+    book = tmp_path / "book.csv"
+    book.write_text(DEMO_BOOK, encoding="utf-8")
+    result = run("account-book", "import", str(book), db_path=db_path)
+    assert result.returncode == 0 and "imported 4 items (replacing 0)" in result.stdout
+    listed = run("account-book", "show", db_path=db_path).stdout
+    assert "101 SKU-MILK-900 1901101000 122 -> 0.9 035" in listed
+    book.write_text(DEMO_BOOK.replace(",101,", ",x,"), encoding="utf-8")
+    refused = run("account-book", "import", str(book), db_path=db_path)
+    assert refused.returncode == 1 and "row=2" in refused.stderr

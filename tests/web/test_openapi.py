@@ -17,7 +17,9 @@ from werkzeug.test import EnvironBuilder, encode_multipart
 
 from tally import outbox, units
 from tally.customs.client import CustomsClient
-from tests.conftest import MANIFEST_CSV, WRITE_OFF, auth, signature_data_url
+from tally.demo import DEMO_SETTINGS
+from tests.conftest import MANIFEST_CSV, WRITE_OFF, auth, book_items, signature_data_url
+from tests.tally.test_account_book import workbook as sheet
 from tests.web.test_manifest_xlsx import workbook
 from web.api import scans as scan_endpoint
 from web.front import CONTENT_SECURITY_POLICY, PUBLIC_PATHS
@@ -94,6 +96,14 @@ def test_the_docs_page_and_its_files_are_served_by_the_service(client):
             assert asset.status_code == 200 and asset.data, source
     assert client.get("/vendor/swagger-ui/index.html").status_code == 404
     assert client.get("/vendor/swagger-ui/..%2Fflask_swagger_ui.py").status_code == 404
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def book_workbook(items: list[dict]) -> bytes:
+    """The account book as a workbook, header first."""
+    return sheet([list(items[0]), *([str(v) for v in item.values()] for item in items)])
 
 
 class Checked:
@@ -268,6 +278,25 @@ def test_real_answers_of_the_whole_clearance_match_the_document(app, db, customs
     call(sv, "POST", f"{m}/write-off", 503, json=WRITE_OFF)
     call(sv, "POST", f"{m}/write-off", 200, json=WRITE_OFF)
     call(op, "GET", f"{m}/workflow", 200)
+
+    # Company settings (admin) and the account book (supervisor): the inventory list needs both.
+    call(sv, "GET", "/api/settings", 403)
+    call(ad, "GET", "/api/settings", 200)
+    call(sv, "PUT", "/api/settings", 403, json={"sys_id": "Z8"})
+    call(ad, "PUT", "/api/settings", 422, valid=True, json={"sys_id": "Z9"})
+    call(ad, "PUT", "/api/settings", 200, json=DEMO_SETTINGS)
+    book = book_items(manifest["lines"])
+    header = ",".join(book[0])
+    book_csv = "\n".join([header, *(",".join(str(v) for v in item.values()) for item in book)])
+    call(op, "POST", "/api/account-book", 403, data=book_csv.encode(), content_type="text/csv")
+    call(sv, "POST", "/api/account-book", 422, valid=True, content_type="text/csv",
+         data=(header + "\nS,x,1,N,007,035,0\n").encode())
+    call(sv, "POST", "/api/account-book", 201, data=book_workbook(book), content_type=XLSX)
+    call(sv, "POST", "/api/account-book", 201, files={"file": FileStorage(
+        io.BytesIO(book_csv.encode()), "book.csv")})
+    call(sv, "POST", "/api/account-book", 201, json={"items": book})
+    call(op, "GET", "/api/account-book", 403)
+    assert len(call(sv, "GET", "/api/account-book", 200).json["items"]) == 3
 
     # Labels: issue, list, render, print, reprint, void.
     codes = {n: [label["code"] for label in call(op, "POST", f"{m}/labels", 201, json={

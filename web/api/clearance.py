@@ -1,6 +1,6 @@
 """The consignment's workflow, write-off and inventory list (first-line transfer declaration)."""
 
-from flask import Response, current_app
+from flask import Response
 
 from tally import declaration, inspections, manifests, release_orders, workflow, writeoff
 from tally.catalogue import coded
@@ -63,7 +63,6 @@ def inventory(manifest_id):
 def inventory_xml(manifest_id):
     latest = declaration.latest_list(get_db(), manifest_id)
     xml = render_xml("INV101", latest["payload"],
-                     sender_id=current_app.config["ETPS_NO"],
                      message_id=f"INV101-{manifest_id}-{latest['version']}",
                      send_time=latest["created_at"])
     return Response(xml, mimetype="application/xml")

@@ -433,7 +433,7 @@ def sync_log(manifest_id):
 @bp.post("/manifests/<int:manifest_id>/sync")
 @requires("supervisor")
 def sync_now(manifest_id):
-    """Data synchronization: pull the latest customs receipts of this manifest's messages now."""
+    """Data synchronization: pull every new customs receipt now; answer this manifest's log."""
     db = get_db()
     manifests.load_head(db, manifest_id)
     new = outbox.pull_receipts(db, customs_client(), manifest_id)

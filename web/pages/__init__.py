@@ -45,7 +45,8 @@ STEP_PAGES = {
     "scan": ("scan_pages.scan", "扫描 Scan", "manifest"),
     "confirm_tally": ("report_pages.report", "对账 Report", "manifest_id"),
 }
-PAGE_MODULES = ("auth", "consignments", "scan", "labels", "report", "inspection", "gate")
+PAGE_MODULES = ("auth", "consignments", "scan", "labels", "report", "inspection", "gate",
+                "settings")
 
 
 def register_pages(app: Flask) -> None:

@@ -2,7 +2,7 @@
 
 from flask import render_template
 
-from tally import manifests, workflow
+from tally import manifests, outbox, receipts, workflow
 from tally.names import ACTOR_NAMES, MANIFEST_STATUS_NAMES, WORKFLOW_ACTION_NAMES
 from web.db import get_db
 from web.pages import page_blueprint, signed_in
@@ -40,4 +40,6 @@ def show(manifest_id):
     return render_template("consignment.html", state=state, steps=steps, by_names=ACTOR_NAMES,
                            manifest=manifests.load_head(db, manifest_id),
                            stage=workflow.consignment_stage(db, manifest_id),
+                           messages=outbox.sync_status(db, manifest_id)["messages"],
+                           refusals=receipts.refusals(db, manifest_id),
                            shown=SHOWN_CONDITIONS)

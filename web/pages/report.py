@@ -5,6 +5,7 @@ from flask import current_app, render_template
 
 from labels.report_sheet import progress
 from tally import confirmation, reconcile, workflow
+from tally.catalogue import coded
 from tally.config import expiry_check
 from tally.db import now
 from tally.names import DISCREPANCY_KIND_NAMES, LINE_STATUS_NAMES
@@ -49,8 +50,13 @@ def report(manifest_id):
     # Where the manager finds the first difference left to explain, when it is on another page.
     first = next((i for i, line in enumerate(data["lines"]) if line["unexplained"]), None
                  ) if stage.counting_begun else None
+    # The confirmation's unmet conditions the report does not show itself (the account book's).
+    blocked = [coded(c) for action in workflow.next_actions(db, manifest_id)
+               if action["action"] == "confirm_tally" for c in action["unmet"]
+               if c.get("condition") == "account_book"] if stage.tally == "open" else []
     return render_template(
         "report.html",
+        blocked=blocked,
         report=data,
         lines=lines,
         pager=pager,

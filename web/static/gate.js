@@ -201,7 +201,7 @@ function showDecision(decision) {
   box.replaceChildren(
     node("div", { class: "verdict-word" }, pass ? "放行 PASS" : "拒绝 REFUSE"),
     node("p", { class: "facts" }, facts.join(" · ")),
-    pass ? node("p", { class: "reasons" }, "道闸抬起 The barrier lifts; gate receipt SAS223 queued.")
+    pass ? node("p", { class: "reasons" }, "道闸抬起 The barrier lifts; customs records the passage (SAS223 receipt).")
       : node("ul", { class: "reasons", "data-testid": "reasons" },
         decision.reasons.map((r, i) => node("li", {
           text: bilingual((decision.reasons_zh || [])[i], r) }))));
@@ -262,7 +262,8 @@ async function loadLog() {
     node("td", { class: "num", "data-label": "总重 Total kg", text: kg(p.total_wt) }),
     node("td", { class: "num", "data-label": "差 Error kg", text: signedKg(p.wt_error) }),
     node("td", { "data-label": "原因 Reasons", class: "reasons" }, p.reasons.length
-      ? node("ul", {}, p.reasons.map((r) => node("li", { text: r }))) : "—"),
+      ? node("ul", {}, p.reasons.map((r, i) => node("li", {
+        text: bilingual((p.reasons_zh || [])[i], r) }))) : "—"),
   )) : [node("tr", {}, node("td", { colspan: 9, class: "muted", text: "尚无记录 Nothing yet." }))]));
   latestLogId = newest;
 }

@@ -1,0 +1,49 @@
+"""`tally customs-sim`: serve the simulated customs side until interrupted."""
+
+import argparse
+import sys
+
+from customs_sim.core import MODES
+from customs_sim.server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: serve until interrupted, printing the base URL on stdout first."""
+    parser = argparse.ArgumentParser(
+        prog="tally customs-sim",
+        description="Simulated customs special-area system (INV101, SAS121 and their receipts, "
+                    "the gate lane's SAS223 / SAS224, write-off).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8700, help="0 picks a free port")
+    parser.add_argument("--state", metavar="FILE",
+                        help="JSON file that keeps state across restarts")
+    parser.add_argument("--mode", choices=MODES, default="ok")
+    parser.add_argument("--count", type=int, help="requests the mode applies to (default: all)")
+    parser.add_argument("--delay", type=float, default=1.0, help="seconds, for --mode slow")
+    parser.add_argument("--reason", help="the reason a store-fail or return gives")
+    parser.add_argument("--approve-after", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--customs-code", default="4230",
+                        help="4 digits, used in bondInvtNo and passportNo")
+    parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+    args = parser.parse_args(argv)
+    options = {"reason": args.reason} if args.reason else {}
+    try:
+        sim = serve(args.host, args.port, state_path=args.state, mode=args.mode,
+                    count=args.count, delay=args.delay, approve_after=args.approve_after,
+                    customs_code=args.customs_code, log=not args.quiet, **options)
+    except (OSError, ValueError) as e:
+        print(f"customs simulator: {e}", file=sys.stderr)
+        return 1
+    print(sim.url, flush=True)
+    try:
+        sim.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
