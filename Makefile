@@ -27,11 +27,12 @@ test: $(STAMP) $(AXE_JS)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-# The ingestion benchmark loads the server with wrk (Debian's package).
+# The ingestion benchmark loads the server with wrk (Debian's package). PHOTOS=DIR: a copy of
+# ZXing's public 1D test photos for the decoding benchmark (reported absent without it).
 bench: $(STAMP)
 	@dpkg -s wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk; }
-	$(BIN)/python -m bench.run
+	TALLY_BENCH_PHOTOS="$(PHOTOS)" $(BIN)/python -m bench.run
 
 # Schemathesis against the running server for 15 minutes (make test runs 2): FUZZ_SECONDS, FUZZ_SEED.
 fuzz: $(STAMP)

@@ -3,14 +3,16 @@
 Run: ``.venv/bin/python -m bench.decode_bench [PHOTOS_DIR]`` (prints the Markdown "## Decoding"
 and "## Decoding real photos" sections). Frames come from bench.camera (generated in memory,
 deterministic for the seed); the photos are ZXing's public 1D test images (Apache-2.0), read
-from PHOTOS_DIR (default ``PHOTOS``) and never copied into the project; the section says so when
-the folder is absent. Only decoding is timed, on one core, including the image decode.
+from PHOTOS_DIR (default: $TALLY_BENCH_PHOTOS, set by `make bench PHOTOS=DIR`) and never copied
+into the project; the section says so when the folder is absent. Only decoding is timed, on
+one core, including the image decode.
 
 A *wrong read* is a returned text that is not printed in the frame. A product GTIN read on a
 product frame is therefore not wrong for the generic decoder; the scan pipelines (Code128 only +
 unit-code check) cannot return it anyway.
 """
 
+import os
 import statistics
 import sys
 import time
@@ -186,7 +188,8 @@ def _breakdown(
 
 # --------------------------------------------------------------------------- real photos
 
-PHOTOS = Path("/work/shared/photos/zxing-1d")  # ZXing's 1D blackbox images; any copy will do
+# ZXing's 1D blackbox images (any copy): `make bench PHOTOS=DIR`, or the folder as an argument.
+PHOTOS = Path(os.environ.get("TALLY_BENCH_PHOTOS") or "zxing-1d-photos-not-given")
 ROTATIONS = (0, 180)  # as ZXing's own tests do: a handheld reads symbols upside down too
 # Images where a second symbol is printed beside the one the expected text names.
 ALSO_PRINTED = {"code39-3/02.png": ("001EC947D49B",), "code39-3/08.png": ("001EC9476B0A",)}
@@ -304,7 +307,8 @@ def run_photos(root: Path = PHOTOS) -> str:
     photos = load_photos(root)
     title = ["## Decoding real photos", ""]
     if not photos:
-        return "\n".join([*title, f"Photo set absent ({root} not found): not measured.", ""])
+        return "\n".join([*title, f"Photo set absent ({root} not found): not measured; give the"
+                                   " folder with `make bench PHOTOS=DIR`.", ""])
     labelled = [p for p in photos if p.expected is not None]
     negatives = len(photos) - len(labelled)
     results = {}
