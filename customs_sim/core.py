@@ -190,6 +190,10 @@ class Customs(WriteOffDesk):
                 problem = self._redeclare_problem(document, typecd, head)
         elif typecd != "1":
             problem = "变更或删除申请须填写预录入统一编号"
+        if problem is None:  # the message's form: the same XSDs our outbox checks with
+            problems = validation.schema_problems(kind, payload)
+            if problems:
+                problem = f"{validation.SCHEMA_CHECK_INFO}：{'；'.join(problems)}"
         if kind == "SAS121" and problem is None:
             problems = self._goods_problems(payload, etps_no, now)
             problem = "；".join(problems) if problems else None

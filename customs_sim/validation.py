@@ -3,13 +3,16 @@ change to the messages' fields changes the checks here and nowhere else.
 
 Each function returns the problems found (empty: the message may be stored). A request that is
 not a message at all (no JSON object, no head) is answered 400; a message customs reads but will
-not take is refused with a CommonResponeMessage whose DealFlag is -1 (see core.py).
+not take is refused with a CommonResponeMessage whose DealFlag is -1 (see core.py): among those,
+a message that fails its XML Schema (schema_problems: the same XSDs, tally/customs/schemas, that
+our outbox checks before sending), as the real system refuses a message it cannot import.
 """
 
 import json
 from decimal import Decimal, InvalidOperation
 
-from tally.customs.messages import BIND_TYPES, IO_TYPES, parse_xml
+from tally.customs import messages
+from tally.customs.messages import BIND_TYPES, IO_TYPES, parse_xml, render_xml
 
 SEQ_NO_DIGITS = 18  # SeqNo, the pre-entry number (预录入统一编号) customs gives a message
 
@@ -145,6 +148,22 @@ def validate_passport(payload: object, key: str) -> list[str]:
             errors.append(f"bindTypecd {head['bindTypecd']} ({BIND_TYPES[head['bindTypecd']]}) "
                           f"relates exactly one inventory list, got {len(numbers)}")
     return errors
+
+
+# What the CheckInfo of a refusal for the message's form says before the schema's own messages.
+SCHEMA_CHECK_INFO = "报文格式校验不通过"
+
+
+def schema_problems(kind: str, payload: dict) -> list[str]:
+    """What the XML Schema of ``kind`` (INV101 or SAS121) finds wrong with a message: the
+    payload written as the special-area system's XML (a message that came as XML was read by
+    parse_xml, so this is what it carried) and checked against tally/customs/schemas; empty
+    when it is valid."""
+    try:
+        text = render_xml(kind, payload, message_id="CHECK", send_time="2000-01-01T00:00:00")
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        return [f"the message cannot be written as {kind} XML: {e}"]
+    return messages.schema_problems(kind, text)
 
 
 def required(body: object, fields: tuple[str, ...]) -> list[str]:

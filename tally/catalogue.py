@@ -26,7 +26,7 @@ TERMS_ZH = {
     **{key: chinese(name) for key, name in WORKFLOW_ACTION_NAMES.items()},
     **{key: chinese(name) for key, name in DISCREPANCY_KIND_NAMES.items()},
     # Release order (核放单) statuses; "returned" is the list's 退单 above as well.
-    "applied": "已申报", "approved": "已审批", "bound": "已车单关联", "passed": "已过卡",
+    "created": "待车单关联", "applied": "已申报", "approved": "已审批", "passed": "已过卡",
     "approve": "审批通过", "return": "退运", "pass_gate": "过卡",
     "refused": "卡口不予放行", "refuse_at_gate": "卡口不予放行",
     # Roles.
@@ -247,6 +247,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                   "没有已审批的核放单覆盖此批货物"),
     "no_vehicle": ("no truck is associated with its release order",
                    "核放单尚未关联车辆（车单关联）"),
+    "no_returned_release_order": ("customs has returned none of its release orders",
+                                  "海关未退回其核放单"),
+    "vehicle_still_associated": ("another release order still carries it with a truck",
+                                 "仍有其他已关联车辆的核放单"),
     "no_confirmed_tally": ("the consignment has no confirmed tally: nothing can have entered",
                            "此批货物没有已确认的理货：不可能已入区"),
     "units_not_through": ("line {line_no}: {qty} unit(s) not yet through the gate",
@@ -417,6 +421,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                "无法创建核放单：有 {count} 个问题"),
     "vehicle_invalid": ("the vehicle association is invalid; nothing was stored",
                         "车单关联内容有误，未保存任何内容"),
+    "release_order_weights_missing": (
+        "the release order cannot be declared: line(s) {lines} have no gross or net weight"
+        " (SAS121 requires both, > 0); add the weights to the manifest",
+        "核放单无法申报：第 {lines} 行缺少毛重或净重（SAS121 必填，须大于 0），请在舱单中补充重量"),
+    "release_line_weight_missing": ("line {line_no} has no gross or net weight",
+                                    "第 {line_no} 行缺少毛重或净重"),
     "truck_already_bound": ("truck {plate} is already bound to release order {number}, which has"
                             " not passed the gate",
                             "车辆 {plate} 已关联核放单 {number}，该核放单尚未过卡"),
@@ -545,6 +555,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                "海关编码为 10 位字母或数字"),
     "setting_customs_code_form": ("a customs code is 4 digits (关区代码, e.g. 3111)",
                                   "关区代码为 4 位数字（如 3111）"),
+    "setting_putrec_no_customs": (
+        "account book number {putrec_no} belongs to customs {area} (its characters 2-5), not to"
+        " the customs code {customs_code}: set the two together",
+        "电子账册号 {putrec_no} 第 2-5 位为关区代码 {area}，与主管海关 {customs_code} 不符："
+        "请一并设置"),
     "setting_putrec_no_form": (
         "an account book number is a letter, the 4-digit customs code and 7 letters or digits"
         " (e.g. T3111W000076)",

@@ -142,6 +142,18 @@ def check_value(key: str, value) -> tuple[str | None, list[dict]]:
     return (text if not fields.errors else None), fields.errors
 
 
+def putrec_no_problems(values: dict) -> list[dict]:
+    """The account book number (电子账册号) carries the customs code of its area at characters
+    2-5 (T3111W000076 under customs 3111 [G]): a problem when it is not the customs code in
+    force (both known)."""
+    putrec_no, customs_code = values.get("putrec_no"), values.get("customs_code")
+    if not putrec_no or not customs_code or putrec_no[1:5] == customs_code:
+        return []
+    return [{"field": "putrec_no", "message": say(
+        "setting_putrec_no_customs", putrec_no=putrec_no, area=putrec_no[1:5],
+        customs_code=customs_code)}]
+
+
 def load(db: Database, site: dict) -> dict:
     """The settings in force: the stored ones over ``site`` (tally.config.site_settings: the
     TALLY_PUTREC_NO, TALLY_ETPS_NO and TALLY_CUSTOMS_CODE defaults, the list type and the time
@@ -170,10 +182,12 @@ def describe(db: Database, site: dict) -> dict:
         for s in SETTINGS], "missing": missing(values)}
 
 
-def record_settings(db: Database, changes: object, *, user_id: int | None) -> list[str]:
+def record_settings(db: Database, changes: object, *, user_id: int | None,
+                    site: dict | None = None) -> list[str]:
     """Store one or more settings (``{key: value}``), every value checked first: nothing is
-    stored if any is wrong. One audit event names the keys and their old and new values.
-    Returns the keys that changed."""
+    stored if any is wrong, nor an account book number of another customs than the customs
+    code in force (putrec_no_problems; ``site``: the environment's defaults, as for load). One
+    audit event names the keys and their old and new values. Returns the keys that changed."""
     if not isinstance(changes, dict) or not changes:
         raise ValidationError(say("settings_not_object"))
     errors, checked = [], {}
@@ -184,6 +198,9 @@ def record_settings(db: Database, changes: object, *, user_id: int | None) -> li
     if errors:
         raise ValidationError(say("settings_invalid", count=len(errors)), errors)
     with write(db):
+        errors = putrec_no_problems({**load(db, site or {}), **checked})
+        if errors:
+            raise ValidationError(say("settings_invalid", count=len(errors)), errors)
         old = {row["key"]: row["value"] for row in db.query("SELECT key, value FROM settings")}
         changed = {k: v for k, v in checked.items() if old.get(k) != v}
         for key, value in changed.items():

@@ -180,7 +180,7 @@ def reconciliation(db: Database, manifest_id: int) -> dict:
 # --- release orders ---------------------------------------------------------------------------
 
 # Release orders whose quantities are spoken for (a returned one frees them).
-IN_FORCE = ("applied", "approved", "bound", "passed")
+IN_FORCE = ("created", "applied", "approved", "passed")
 
 
 def counted_quantities(db: Database, manifest_id: int) -> dict[int, int]:

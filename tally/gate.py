@@ -1,5 +1,5 @@
 """The gate (卡口): a truck identified by plate or IC card and direction passes only on an
-approved, associated, unused release order whose total weight matches the weighbridge.
+associated, approved, unused release order whose total weight matches the weighbridge.
 
 The gate decision here is the site's own and stays local: nothing is sent to customs. Customs'
 record of the passage comes back as a receipt (SAS223, or SAS224 after an inspection at the
@@ -33,14 +33,11 @@ def _parse(body: object) -> dict:
     direction = Fields(errors=errors).choice(body.get("direction", "I"), "direction", IO_TYPES)
     reading = Fields(errors=errors).decimal(body.get("weighbridge_kg"), "weighbridge_kg",
                                             maximum=MAX_VEHICLE_KG, positive=True)
-    gate_code = body.get("gate_code", "G1")
-    if not isinstance(gate_code, str) or len(gate_code) > 16:
-        errors.append({"field": "gate_code", "message": say("text_at_most", max_length=16)})
     if errors:
         raise ValidationError(say("gate_invalid"), errors)
     return {"plate": plate.strip().upper() if plate else None,
             "ic_card": ic_card.strip() if ic_card else None, "direction": direction,
-            "reading": reading, "gate_code": gate_code}
+            "reading": reading}
 
 
 def record_gate_pass(db: Database, body: object, *, user_id: int | None,
@@ -52,7 +49,7 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
         candidates = list(db.query(
             "SELECT * FROM release_orders WHERE io_typecd = ? AND"
             " ((? IS NOT NULL AND vehicle_no = ?) OR (? IS NOT NULL AND vehicle_ic_no = ?))"
-            " ORDER BY (status = 'bound') DESC, id DESC",
+            " ORDER BY (status = 'approved') DESC, id DESC",
             [request["direction"], request["plate"], request["plate"], request["ic_card"],
              request["ic_card"]]))
         order = candidates[0] if candidates else None
@@ -61,7 +58,7 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
             reasons.append(say("gate_no_order"))
         elif order["status"] == "passed":
             reasons.append(say("gate_order_used", number=order["passport_no"]))
-        elif order["status"] != "bound":
+        elif order["status"] != "approved":
             reasons.append(say("gate_order_not_bound", number=order["etps_preent_no"],
                                status=order["status"]))
         total = Decimal(order["total_wt"]) if order and order["total_wt"] else None

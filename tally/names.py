@@ -11,8 +11,8 @@ MANIFEST_STATUS_NAMES = {
     "tallied": "已理货 Tallied",
     "returned": "退单 Returned",
     "declared": "已申报 Declared",
-    "released": "已核放 Released",
     "vehicle_bound": "已车单关联 Vehicle bound",
+    "released": "已核放 Released",
     "entered": "已入区 Entered",
 }
 WORKFLOW_ACTION_NAMES = {
@@ -22,8 +22,9 @@ WORKFLOW_ACTION_NAMES = {
     "approve_list": "清单审核通过 List approved",
     "return_list": "清单退单 List returned",
     "correct_list": "修改清单 Correct the list",
-    "release": "核放单审批 Release approved",
     "bind_vehicle": "车单关联 Associate a vehicle",
+    "release": "核放单审批 Release approved",
+    "return_release": "核放单退单 Release order returned",
     "enter": "过卡 Pass the gate",
 }
 ACTOR_NAMES = {"customs": "海关 customs", "gate": "卡口 gate", "operator": "operator",

@@ -156,8 +156,7 @@ def apply_receipt(db: Database, message: dict, receipt: dict) -> None:
             _passage(db, message["release_order_id"], receipt)
     elif kind_of_receipt == "SAS224" and status == GATE_REFUSED:
         order_id = message["release_order_id"]
-        if workflow.release_status(db, order_id) in (workflow.ReleaseStatus.APPROVED,
-                                                     workflow.ReleaseStatus.BOUND):
+        if workflow.release_status(db, order_id) == workflow.ReleaseStatus.APPROVED:
             workflow.apply_release(db, order_id, "refuse_at_gate", user_id=None,
                                    reason=receipt["reason"])
         else:
@@ -189,11 +188,18 @@ def _release_order_receipt(db: Database, order_id: int, receipt: dict) -> None:
                        [passport_no, order_id])
         workflow.apply_release(db, order_id, "approve", user_id=None, passport_no=passport_no)
         for manifest_id in conditions.manifests_of(db, order_id):
-            if workflow.current_status(db, manifest_id) == workflow.Status.DECLARED:
+            if workflow.current_status(db, manifest_id) == workflow.Status.VEHICLE_BOUND:
                 workflow.apply(db, manifest_id, "release", user_id=None)
     elif status in (RETURNED, STORE_FAILED):
         workflow.apply_release(db, order_id, "return", user_id=None, result=status,
                                reason=receipt["reason"])
+        # Its truck is free again; a consignment no other declared order carries is back to
+        # declared, ready for a new release order.
+        for manifest_id in conditions.manifests_of(db, order_id):
+            transition = next(t for t in workflow.TRANSITIONS if t.action == "return_release")
+            if (workflow.current_status(db, manifest_id) == workflow.Status.VEHICLE_BOUND
+                    and not workflow.unmet_conditions(db, transition, manifest_id)):
+                workflow.apply(db, manifest_id, "return_release", user_id=None)
 
 
 def _passage(db: Database, order_id: int, receipt: dict) -> None:
@@ -205,7 +211,7 @@ def _passage(db: Database, order_id: int, receipt: dict) -> None:
     db.execute("UPDATE release_orders SET customs_pass_time = ?, customs_pass_id = ?"
                " WHERE id = ?", [pass_time, pass_id, order_id])
     status = workflow.release_status(db, order_id)
-    if status == workflow.ReleaseStatus.BOUND:
+    if status == workflow.ReleaseStatus.APPROVED:
         record_passage(db, order_id, user_id=None, receipt=receipt["type"],
                             pass_time=pass_time)
     elif status == workflow.ReleaseStatus.PASSED:
@@ -223,7 +229,7 @@ def record_passage(db: Database, release_order_id: int, *, user_id: int | None,
     caller's transaction)."""
     workflow.apply_release(db, release_order_id, "pass_gate", user_id=user_id, **details)
     for manifest_id in conditions.manifests_of(db, release_order_id):
-        if workflow.current_status(db, manifest_id) == workflow.Status.VEHICLE_BOUND:
+        if workflow.current_status(db, manifest_id) == workflow.Status.RELEASED:
             left = conditions.remaining_quantities(db, manifest_id, passed_only=True)
             if not any(left.values()):
                 workflow.apply(db, manifest_id, "enter", user_id=user_id)

@@ -5,6 +5,12 @@ A release order carries goods of approved inventory lists through the gate. Bind
 (each truck its own release order with part of the quantities). Many-to-many is not allowed.
 The remaining declarable quantity of a list line is its counted quantity less what release
 orders in force already carry.
+
+A release order is declared with its truck: SAS121 requires vehicleNo, vehicleWt, vehicleFrameWt,
+totalWt and the goods' weights when it is declared (docs/customs.md). So it is created here
+first (``created``: its goods chosen and their quantities held, nothing sent), the
+vehicle-order association (车单关联) then writes the truck into it and queues its SAS121, and
+customs' approval (SAS221) lets the truck through the gate.
 """
 
 from decimal import Decimal
@@ -24,9 +30,9 @@ BIND_TYPES = {"1": "one truck, many tickets", "2": "one truck, one ticket",
               "3": "one ticket, many trucks"}
 BIND_NAMES = {"one_truck_many_tickets": "1", "one_truck_one_ticket": "2",
               "one_ticket_many_trucks": "3"}
-# A consignment can be put on release orders once its inventory list is approved.
 IO_TYPES = ("I", "E")  # into the zone, out of it
-RELEASABLE = (workflow.Status.DECLARED, workflow.Status.RELEASED, workflow.Status.VEHICLE_BOUND)
+# A consignment can be put on release orders once its inventory list is approved.
+RELEASABLE = (workflow.Status.DECLARED, workflow.Status.VEHICLE_BOUND, workflow.Status.RELEASED)
 
 
 def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] | None]:
@@ -72,10 +78,11 @@ def _parse_request(body: object) -> tuple[str, str, str, list[int], list[dict] |
 
 def create_release_order(db: Database, body: object, *, user_id: int | None,
                          settings: dict) -> dict:
-    """Create a release order for approved inventory lists and queue its SAS121 declaration."""
+    """Create a release order for approved inventory lists, holding their quantities; its SAS121
+    is declared when a truck is associated (associate_vehicle)."""
     bind, passport_type, io_type, ids, wanted = _parse_request(body)
     with write(db):
-        lists, lines, unmet = [], [], []
+        lines, unmet = [], []
         for manifest_id in ids:
             status = workflow.current_status(db, manifest_id)
             number = declaration.bond_invt_no(db, manifest_id)
@@ -99,9 +106,6 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
             manifest_lines = {r["line_no"]: r for r in db.query(
                 "SELECT id, line_no, sku, hs_code, name, unit, declared_qty, gross_weight_kg,"
                 " net_weight_kg FROM manifest_lines WHERE manifest_id = ?", [manifest_id])}
-            # The goods as the inventory list declared them: its gdsSeqno, HS code, name and
-            # unit (from the account book) per manifest line.
-            declared = declaration.declared_lines(db, manifest_id)
             if wanted is None:
                 picked = {n: q for n, q in remaining.items() if q > 0}
             else:
@@ -126,14 +130,10 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
                 unmet.append({"manifest_id": manifest_id,
                               "message": say("nothing_left", manifest_no=manifest_number(
                                   db, manifest_id))})
-            lists.append({"manifest_id": manifest_id, "bondInvtNo": number})
             for line_no, qty in sorted(picked.items()):
                 ml = manifest_lines[line_no]
-                listed = declared[line_no]
                 lines.append({"manifest_id": manifest_id, "line_id": ml["id"], "line_no": line_no,
-                              "gds_seqno": listed["gdsSeqno"], "bondInvtNo": number,
-                              "sku": ml["sku"], "hs_code": listed["gdecd"],
-                              "name": listed["gdsNm"], "unit": listed["dclUnitcd"], "qty": qty,
+                              "qty": qty,
                               "gross_wt": _share(ml["gross_weight_kg"], qty, ml["declared_qty"]),
                               "net_wt": _share(ml["net_weight_kg"], qty, ml["declared_qty"])})
         if unmet:
@@ -154,13 +154,6 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
             " gross_wt, net_wt) VALUES (?, ?, ?, ?, ?, ?)",
             [[release_id, x["manifest_id"], x["line_id"], x["qty"], x["gross_wt"], x["net_wt"]]
              for x in lines])
-        values = company.load(db, settings)
-        payload = build_sas121(etps_preent_no=preent_no, lists=lists, lines=lines,
-                               bind_typecd=bind, passport_typecd=passport_type,
-                               io_typecd=io_type, settings=values,
-                               declared_on=company.declaration_date(values))
-        outbox.enqueue(db, manifest_id=None, release_order_id=release_id, kind="SAS121",
-                       payload=payload, key=f"SAS121-{preent_no}-1")
         record_event(db, "release-order-created", user_id=user_id, release_order_id=release_id,
                      etps_preent_no=preent_no, bind_typecd=bind, manifests=ids,
                      quantities={f"{x['manifest_id']}:{x['line_no']}": x["qty"] for x in lines})
@@ -219,11 +212,14 @@ def _weight(body, name, errors, *, required=True, positive=True):
                                          positive=positive, required=required)
 
 
-def associate_vehicle(db: Database, number, body: object, *, user_id: int | None) -> dict:
-    """Bind a truck to an approved release order: plate, IC card, weights, driver, mileage.
+def associate_vehicle(db: Database, number, body: object, *, user_id: int | None,
+                      settings: dict) -> dict:
+    """Associate a truck with a created release order (车单关联): plate, IC card, weights,
+    driver, mileage; then declare the release order with it (SAS121 queued in the outbox).
 
     totalWt = vehicleWt (tare) + vehicleFrameWt + containerWt + the goods' gross weight.
-    A plate bound to another release order that has not passed the gate is refused.
+    A plate on another release order that has not passed the gate is refused; so is an order
+    whose goods have no gross or net weight (SAS121 requires both, > 0).
     """
     body = body if isinstance(body, dict) else {}
     errors: list[dict] = []
@@ -251,7 +247,7 @@ def associate_vehicle(db: Database, number, body: object, *, user_id: int | None
         order = _find(db, number)
         other = db.execute(
             "SELECT etps_preent_no FROM release_orders WHERE vehicle_no = ? AND id != ?"
-            " AND status = 'bound'", [texts["plate"], order["id"]]).fetchone()
+            " AND status IN ('applied', 'approved')", [texts["plate"], order["id"]]).fetchone()
         if other:
             raise ConflictError(say("truck_already_bound", plate=texts["plate"], number=other[0]),
                                 [{"field": "plate", "message": say("bound_to", number=other[0])}])
@@ -265,11 +261,54 @@ def associate_vehicle(db: Database, number, body: object, *, user_id: int | None
              str(mileage) if mileage is not None else None, str(total), order["id"]])
         workflow.apply_release(db, order["id"], "bind_vehicle", user_id=user_id,
                                plate=texts["plate"], total_wt=str(total))
+        vehicle = {"vehicleNo": texts["plate"], "vehicleIcNo": texts["ic_card"],
+                   "vehicleWt": str(tare), "vehicleFrameWt": str(frame),
+                   "containerNo": texts["container_no"],
+                   "containerWt": str(container) if container is not None else None}
+        _declare(db, order, vehicle, settings)
         for manifest_id in manifests_of(db, order["id"]):
-            if workflow.current_status(db, manifest_id) == workflow.Status.RELEASED:
+            if workflow.current_status(db, manifest_id) == workflow.Status.DECLARED:
                 workflow.apply(db, manifest_id, "bind_vehicle", user_id=user_id,
                                release_order=order["etps_preent_no"])
     return get_release_order(db, number)
+
+
+def _declare(db: Database, order: dict, vehicle: dict, settings: dict) -> None:
+    """Queue the SAS121 of a release order with its truck (inside the caller's transaction)."""
+    # The goods as the inventory list declared them: its gdsSeqno, HS code, name and unit
+    # (from the account book) per manifest line.
+    rows = list(db.query(
+        "SELECT l.manifest_id, l.line_id, l.qty, l.gross_wt, l.net_wt, ml.line_no, ml.sku"
+        " FROM release_order_lines l JOIN manifest_lines ml ON ml.id = l.line_id"
+        " WHERE l.release_order_id = ? ORDER BY l.id", [order["id"]]))
+    missing = sorted({r["line_no"] for r in rows
+                      if not r["gross_wt"] or not r["net_wt"] or not Decimal(r["gross_wt"])
+                      or not Decimal(r["net_wt"])})
+    if missing:
+        raise ConflictError(say("release_order_weights_missing",
+                                lines=", ".join(map(str, missing))),
+                            [{"line_no": n, "message": say("release_line_weight_missing",
+                                                           line_no=n)} for n in missing])
+    numbers, declared, lines = {}, {}, []
+    for row in rows:
+        manifest_id = row["manifest_id"]
+        if manifest_id not in numbers:
+            numbers[manifest_id] = declaration.bond_invt_no(db, manifest_id)
+            declared[manifest_id] = declaration.declared_lines(db, manifest_id)
+        listed = declared[manifest_id][row["line_no"]]
+        lines.append({"bondInvtNo": numbers[manifest_id], "gds_seqno": listed["gdsSeqno"],
+                      "sku": row["sku"], "hs_code": listed["gdecd"], "name": listed["gdsNm"],
+                      "unit": listed["dclUnitcd"], "qty": row["qty"],
+                      "gross_wt": row["gross_wt"], "net_wt": row["net_wt"]})
+    values = company.load(db, settings)
+    payload = build_sas121(
+        etps_preent_no=order["etps_preent_no"],
+        lists=[{"bondInvtNo": n} for n in numbers.values()], lines=lines,
+        bind_typecd=order["bind_typecd"], passport_typecd=order["passport_typecd"],
+        io_typecd=order["io_typecd"], settings=values, vehicle=vehicle,
+        declared_on=company.declaration_date(values))
+    outbox.enqueue(db, manifest_id=None, release_order_id=order["id"], kind="SAS121",
+                   payload=payload, key=f"SAS121-{order['etps_preent_no']}-1")
 
 
 def _whole(value) -> bool:

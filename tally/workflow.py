@@ -29,25 +29,28 @@ class Status(enum.StrEnum):
     WRITTEN_OFF = "written_off"  # 核销 done and the tally status is 正常理货: tallying may start
     TALLIED = "tallied"  # 理货 confirmed: counts frozen, inventory list (INV101) sent
     RETURNED = "returned"  # customs returned the inventory list (退单): correct and re-send
-    DECLARED = "declared"  # inventory list approved (INV201 1)
-    RELEASED = "released"  # a release order (核放单) for it is approved
+    DECLARED = "declared"  # inventory list approved (INV201 1, 4 or 5)
     VEHICLE_BOUND = "vehicle_bound"  # a truck is associated with its release order (车单关联)
+    #                                  and the release order (SAS121) is declared with it
+    RELEASED = "released"  # a release order (核放单) for it is approved (SAS221 1)
     ENTERED = "entered"  # all its goods passed the gate (卡口) into the zone
 
 
 class ReleaseStatus(enum.StrEnum):
-    """A release order (核放单, SAS121); stucd in parentheses."""
+    """A release order (核放单, SAS121); stucd in parentheses. It is declared with its truck:
+    created here, then the vehicle-order association (车单关联) fills in the vehicle and sends
+    the SAS121 (docs/customs.md, "Release order SAS121")."""
 
-    APPLIED = "applied"  # sent to customs (0)
-    APPROVED = "approved"  # approved (1)
-    RETURNED = "returned"  # returned by customs, quantities freed
-    BOUND = "bound"  # vehicle associated
+    CREATED = "created"  # ours alone: goods chosen, waiting for its truck; nothing sent
+    APPLIED = "applied"  # vehicle associated and SAS121 declared to customs (0)
+    APPROVED = "approved"  # approved (1): its truck may pass the gate
+    RETURNED = "returned"  # returned by customs, quantities and truck freed
     PASSED = "passed"  # passed the gate (2)
     REFUSED = "refused"  # refused at the gate after inspection (SAS224 2), quantities freed
 
 
 INITIAL = Status.ARRIVED.value
-INITIAL_RELEASE = ReleaseStatus.APPLIED.value
+INITIAL_RELEASE = ReleaseStatus.CREATED.value
 
 # A guard returns the unmet conditions (empty: the action may go ahead). ``context`` carries what
 # the caller learnt outside the transaction, e.g. the customs answer to a write-off.
@@ -127,7 +130,7 @@ def _skus_in_account_book(db: Database, manifest_id: int, context: dict) -> list
 def _approved_release_order(db: Database, manifest_id: int, context: dict) -> list[dict]:
     row = db.execute(
         "SELECT 1 FROM release_orders r JOIN release_order_lines l ON l.release_order_id = r.id"
-        " WHERE l.manifest_id = ? AND r.status IN ('approved', 'bound', 'passed') LIMIT 1",
+        " WHERE l.manifest_id = ? AND r.status IN ('approved', 'passed') LIMIT 1",
         [manifest_id],
     ).fetchone()
     return [] if row else [{"message": say("no_approved_release_order")}]
@@ -136,10 +139,20 @@ def _approved_release_order(db: Database, manifest_id: int, context: dict) -> li
 def _vehicle_associated(db: Database, manifest_id: int, context: dict) -> list[dict]:
     row = db.execute(
         "SELECT 1 FROM release_orders r JOIN release_order_lines l ON l.release_order_id = r.id"
-        " WHERE l.manifest_id = ? AND r.status IN ('bound', 'passed') LIMIT 1",
+        " WHERE l.manifest_id = ? AND r.status IN ('applied', 'approved', 'passed') LIMIT 1",
         [manifest_id],
     ).fetchone()
     return [] if row else [{"message": say("no_vehicle")}]
+
+
+def _release_order_returned(db: Database, manifest_id: int, context: dict) -> list[dict]:
+    returned = db.execute(
+        "SELECT 1 FROM release_orders r JOIN release_order_lines l ON l.release_order_id = r.id"
+        " WHERE l.manifest_id = ? AND r.status = 'returned' LIMIT 1", [manifest_id]).fetchone()
+    unmet = [] if returned else [{"message": say("no_returned_release_order")}]
+    if not _vehicle_associated(db, manifest_id, context):
+        unmet.append({"message": say("vehicle_still_associated")})
+    return unmet
 
 
 def _all_goods_passed(db: Database, manifest_id: int, context: dict) -> list[dict]:
@@ -162,20 +175,25 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("approve_list", Status.TALLIED, Status.DECLARED, by="customs"),
     Transition("return_list", Status.TALLIED, Status.RETURNED, by="customs"),
     Transition("correct_list", Status.RETURNED, Status.TALLIED),
-    Transition("release", Status.DECLARED, Status.RELEASED, (_approved_release_order,),
+    # The release order is declared with its truck (SAS121 requires the vehicle [G]): the
+    # association comes first, customs' approval of the order after it.
+    Transition("bind_vehicle", Status.DECLARED, Status.VEHICLE_BOUND, (_vehicle_associated,)),
+    Transition("release", Status.VEHICLE_BOUND, Status.RELEASED, (_approved_release_order,),
                by="customs"),
-    Transition("bind_vehicle", Status.RELEASED, Status.VEHICLE_BOUND, (_vehicle_associated,)),
-    Transition("enter", Status.VEHICLE_BOUND, Status.ENTERED, (_all_goods_passed,), by="gate"),
+    # Customs returned (SAS221 3 / Z) the only release order that carried it with a truck.
+    Transition("return_release", Status.VEHICLE_BOUND, Status.DECLARED,
+               (_release_order_returned,), by="customs"),
+    Transition("enter", Status.RELEASED, Status.ENTERED, (_all_goods_passed,), by="gate"),
 )
 
 RELEASE_TRANSITIONS: tuple[Transition, ...] = (
+    # 车单关联: the truck is written into the release order, which is then declared (SAS121).
+    Transition("bind_vehicle", ReleaseStatus.CREATED, ReleaseStatus.APPLIED),
     Transition("approve", ReleaseStatus.APPLIED, ReleaseStatus.APPROVED, by="customs"),
     Transition("return", ReleaseStatus.APPLIED, ReleaseStatus.RETURNED, by="customs"),
-    Transition("bind_vehicle", ReleaseStatus.APPROVED, ReleaseStatus.BOUND),
     # Our gate's pass, or customs' gate passage (SAS223 / SAS224 3) when ours has not passed it.
-    Transition("pass_gate", ReleaseStatus.BOUND, ReleaseStatus.PASSED, by="gate"),
+    Transition("pass_gate", ReleaseStatus.APPROVED, ReleaseStatus.PASSED, by="gate"),
     Transition("refuse_at_gate", ReleaseStatus.APPROVED, ReleaseStatus.REFUSED, by="customs"),
-    Transition("refuse_at_gate", ReleaseStatus.BOUND, ReleaseStatus.REFUSED, by="customs"),
 )
 
 # The tally rule, written once: while the tally is open, labels, scans and discrepancies are

@@ -39,6 +39,8 @@ def test_readme_walkthrough(tmp_path):
     assert "101" in lines  # the account book re-imported, looked up by record number
     assert lines.count("4") >= 2  # four items imported; four inventory-list lines from the book
     assert "9530.60000" in lines
+    # Created first, declared with its truck, then approved (released) before the gate.
+    assert lines.index("created") < lines.index("9530.60000") < lines.index("released")
     assert lines[-2:] == ["pass", "entered"]
     assert (tmp_path / "labels.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "record-sheet.pdf").read_bytes().startswith(b"%PDF")

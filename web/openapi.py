@@ -323,9 +323,8 @@ def schemas() -> dict:
             "plate": null({"type": "string", "minLength": 1, "maxLength": 32}),
             "ic_card": null({"type": "string", "minLength": 1, "maxLength": 32}),
             "direction": {"enum": ["I", "E"], "default": "I"},
-            "weighbridge_kg": decimal(release_orders.MAX_VEHICLE_KG, positive=True),
-            "gate_code": {"type": "string", "maxLength": 16, "default": "G1"}},
-            optional=("plate", "ic_card", "direction", "gate_code"), open_=True,
+            "weighbridge_kg": decimal(release_orders.MAX_VEHICLE_KG, positive=True)},
+            optional=("plate", "ic_card", "direction"), open_=True,
             anyOf=[{"required": ["plate"]}, {"required": ["ic_card"]}],
             description="the truck by its plate or its IC card"),
         "UserRequest": obj({"name": {"type": "string", "pattern": "\\S"},
@@ -944,7 +943,8 @@ def paths() -> dict:
             description="After customs returned the list; quantities cannot change.")},
         "/api/release-orders": {
             "post": op("post", "Create a release order", {created: json_answer(
-                ref("ReleaseOrder"), "queued for customs (SAS121)")}, role="supervisor",
+                ref("ReleaseOrder"), "created, its goods held; declared with its truck")},
+                role="supervisor",
                 tag="gate", errors=(404, 409), request=body(ref("ReleaseOrderRequest"))),
             "get": op("get", "List release orders", {ok: json_answer(obj({
                 "release_orders": array(ref("ReleaseOrderSummary"))}), "newest first")},
@@ -956,7 +956,9 @@ def paths() -> dict:
             "post", "Associate a vehicle", {ok: json_answer(ref("ReleaseOrder"))},
             role="supervisor", tag="gate", params=[PARAMS["number"]], errors=(404, 409),
             request=body(ref("VehicleRequest")),
-            description="totalWt = tare + frame + container + the goods' gross weight.")},
+            description="Vehicle-order association (车单关联): the truck is written into the "
+                        "release order, which is then declared to customs with it (SAS121). "
+                        "totalWt = tare + frame + container + the goods' gross weight.")},
         "/api/gate/passes": {
             "post": op("post", "Pass the gate", {
                 created: json_answer(ref("GateDecision"), "pass: the barrier lifts"),

@@ -2,8 +2,9 @@
 
 INV101 is the inventory list (核注清单) of the first-line transfer (一线转入), built from the
 counted quantities of a confirmed tally; a returned list is corrected by a change declaration
-(dclTypecd 2). SAS121 is the release order (核放单) a truck enters on; SAS223 is the gate pass
-receipt (卡口过卡回执). Field names and codes follow public integration code (docs/customs.md).
+(dclTypecd 2). SAS121 is the release order (核放单) a truck enters on, declared with that truck.
+The receipts (INV201, SAS221, SAS223, SAS224) are customs' and read in tally/receipts.py.
+Field names and codes follow public integration code (docs/customs.md).
 Country, currency, unit, transport-mode and supervision-mode codes are the customs' own, looked
 up in its code tables (tally/customs/codes): a manifest's AU, USD or kg become 601, 502, 035.
 
@@ -16,7 +17,6 @@ import functools
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
@@ -316,7 +316,7 @@ def build_sas121(
     passport_typecd: str,
     io_typecd: str = "I",
     settings: dict,
-    vehicle: dict | None = None,
+    vehicle: dict,
     declared_on: str | None = None,
 ) -> dict:
     """The SAS121 release order payload: head, goods lines and related documents (acmp).
@@ -326,7 +326,8 @@ def build_sas121(
     "gds_seqno" (the line's gdsSeqno on that list), "sku", "hs_code", "name", "unit", "qty",
     "gross_wt", "net_wt"}``. ``vehicle``: ``{"vehicleNo", "vehicleIcNo", "vehicleWt",
     "vehicleFrameWt", "containerNo", "containerWt"}`` from the vehicle-order association
-    (车单关联), or None before it. ``settings``: the company settings (tally/company.py);
+    (车单关联): the order is declared with its truck, whose plate, tare and frame weight SAS121
+    requires [G]. ``settings``: the company settings (tally/company.py);
     ``declared_on``: dclTime, ``yyyyMMdd``. Raises ValueError on codes or references that
     cannot be right.
     """
@@ -413,14 +414,18 @@ def _passport_line(seq: int, line: dict, numbers: list[str]) -> dict:
         "gdsNm": line.get("name"),
         "dclUnitcd": _customs_code(codes.unit, line.get("unit"), f"line {seq}", "unit"),
         "dclQty": qty,
-        "grossWt": _optional_weight(line.get("gross_wt"), f"line {seq}: gross_wt"),
-        "netWt": _optional_weight(line.get("net_wt"), f"line {seq}: net_wt"),
+        # Both > 0 on every goods line [G validate:"required,d_gt=0"].
+        "grossWt": _positive_weight(line.get("gross_wt"), f"line {seq}: gross_wt"),
+        "netWt": _positive_weight(line.get("net_wt"), f"line {seq}: net_wt"),
         "rltNo": number,
     }
 
 
-def _optional_weight(value, what: str) -> str | None:
-    return None if value is None or value == "" else _weight(_decimal(value, what))
+def _positive_weight(value, what: str) -> str:
+    weight = _decimal("" if value is None else value, what)
+    if weight <= 0:
+        raise ValueError(f"{what} must be > 0 kg, got {value!r}")
+    return _weight(weight)
 
 
 def _sum_weights(weights) -> Decimal:
@@ -428,16 +433,16 @@ def _sum_weights(weights) -> Decimal:
     return sum((Decimal(w) for w in weights if w is not None), Decimal(0))
 
 
-def _vehicle_head(vehicle: dict | None, total_gross: Decimal) -> dict:
+def _vehicle_head(vehicle: dict, total_gross: Decimal) -> dict:
     """Vehicle fields and totalWt = vehicleWt + vehicleFrameWt + containerWt + totalGrossWt."""
-    if vehicle is None:
-        return dict.fromkeys((*VEHICLE_FIELDS, "totalWt"))
+    if not isinstance(vehicle, dict):
+        raise ValueError("a release order is declared with its truck: vehicle is required")
     unknown = sorted(set(vehicle) - set(VEHICLE_FIELDS))
     if unknown:
         raise ValueError(f"unknown vehicle field {', '.join(unknown)} (known: "
                          f"{', '.join(VEHICLE_FIELDS)})")
-    if not vehicle.get("vehicleNo") and not vehicle.get("vehicleIcNo"):
-        raise ValueError("the vehicle needs its plate (vehicleNo) or IC card (vehicleIcNo)")
+    if not vehicle.get("vehicleNo"):
+        raise ValueError("the vehicle needs its plate (vehicleNo)")
     weights = {}
     for field in ("vehicleWt", "vehicleFrameWt"):  # tare and frame: both > 0 (docs/customs.md)
         weights[field] = _decimal(vehicle.get(field, ""), field)
@@ -455,74 +460,6 @@ def _vehicle_head(vehicle: dict | None, total_gross: Decimal) -> dict:
         "containerWt": None if weights["containerWt"] is None else _weight(weights["containerWt"]),
         "totalWt": _weight(total),
     }
-
-
-# -- gate pass receipt (SAS223 卡口过卡) ----------------------------------------------------------
-
-PASSED_GATE = "2"  # stucd: 0 applied, 1 approved, 2 passed gate, 3/4 passed gate 1/2, 5, 6
-PASSPORT_NO_LENGTH = 24
-
-
-def build_sas223(
-    *,
-    passport_no: str,
-    etps_preent_no: str,
-    vehicle_no: str | None,
-    vehicle_ic_no: str | None,
-    io_typecd: str,
-    gate_code: str,
-    pass_time: str | datetime,
-    weighbridge_wt,
-    total_wt,
-    wt_error=None,
-) -> dict:
-    """The SAS223 gate pass (stucd 2 passed) of one release order's truck.
-
-    Field names are those of the real gate receipt's head (SasPassportBsc): passID is the gate,
-    passCollectWt the weighbridge reading, wtError = totalWt − passCollectWt (docs/customs.md);
-    ``wt_error`` None computes it, a given one must agree.
-    """
-    if not passport_no or len(passport_no) != PASSPORT_NO_LENGTH:
-        raise ValueError(f"passportNo must be the {PASSPORT_NO_LENGTH}-character number customs "
-                         f"assigned, got {passport_no!r}")
-    if not vehicle_no and not vehicle_ic_no:
-        raise ValueError("the gate identifies the truck by plate (vehicleNo) or IC card "
-                         "(vehicleIcNo): give one")
-    _check_code("ioTypecd", io_typecd, IO_TYPES)
-    if not gate_code:
-        raise ValueError("gate_code (passID, the gate the truck passed) is required")
-    reading, total = _decimal(weighbridge_wt, "weighbridge_wt"), _decimal(total_wt, "total_wt")
-    error = total - reading
-    if wt_error is not None and _signed_decimal(wt_error, "wt_error") != error:
-        raise ValueError(f"wt_error must be totalWt − weighbridge reading = {error}, "
-                         f"got {wt_error!r}")
-    when = pass_time.isoformat(timespec="seconds") if isinstance(pass_time, datetime) else pass_time
-    if not when:
-        raise ValueError("pass_time is required")
-    head = {
-        "passportNo": passport_no,
-        "etpsPreentNo": etps_preent_no,
-        "vehicleNo": vehicle_no or None,
-        "vehicleIcNo": vehicle_ic_no or None,
-        "ioTypecd": io_typecd,
-        "passID": gate_code,
-        "passTime": str(when),
-        "passCollectWt": _weight(reading),
-        "totalWt": _weight(total),
-        "wtError": _weight(error),
-        "stucd": PASSED_GATE,
-    }
-    return {"head": head}
-
-
-def _signed_decimal(value, what: str) -> Decimal:
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"{what} must be a number, got {value!r}") from None
-    if not number.is_finite():
-        raise ValueError(f"{what} must be a number, got {value!r}")
-    return number
 
 
 # -- XML ------------------------------------------------------------------------------------------
@@ -551,9 +488,8 @@ def _signed_decimal(value, what: str) -> Decimal:
 #   - dclTypecd travels inside the head (DclTypecd in InvtHeadType / PassportHead).
 #   - PassportAcmp spells its fields RtlBillTypecd / RtlBillNo (sic) in both sources; our
 #     payload's acmp uses rltTbTypecd / rltNo, the spelling of the SAS221 receipt.
-#   - SAS223 is a receipt customs sends: no Signature, root Package, DataInfo / BussinessData /
-#     SAS223 / SasPassportBsc with camelCase fields (passportNo, passID, passTime, passCollectWt,
-#     wtError, stucd) as in gx-customs-bridge's xml tags.
+#   - SAS221, SAS223 and SAS224 are receipts customs sends, not messages we write
+#     (tally/receipts.py reads them).
 # Where we could not follow a source, and what we chose:
 #   - SignedInfo / SignatureValue / KeyInfo are left out: the operator's card client (电子口岸
 #     卡介质) signs the message; we do not fake a signature.
@@ -563,7 +499,7 @@ def _signed_decimal(value, what: str) -> Decimal:
 #   - A declaration is written with the fields of its layout only, which are those of its XML
 #     Schema (tally/customs/schemas/INV101.xsd, SAS121.xsd); every declaration is validated
 #     against it before it is sent. The payload's bookkeeping (manifestLineNos, lineLists,
-#     tallyDiscrepancies) is ours and is not written. The SAS223 receipt is written whole.
+#     tallyDiscrepancies) is ours and is not written.
 
 ENVELOPE = ("version", "business_id", "message_id", "file_name", "message_type", "sender_id",
             "receiver_id", "send_time")
@@ -583,7 +519,6 @@ class _Layout:
     line_order: tuple = ()
     acmp: str | None = None
     acmp_order: tuple = ()
-    declaration: bool = True  # signed envelope, DelcareFlag, PascalCase fields, DclTypecd in head
     message_fields: tuple = ()  # written first in the message element (SysId, OperCusRegCode)
 
 
@@ -632,20 +567,6 @@ LAYOUTS = {
         acmp="PassportAcmp",
         acmp_order=("seqNo", "passPortNo", "rltTbTypecd", "rltNo"),
     ),
-    "SAS223": _Layout(
-        message="SAS223",
-        head="SasPassportBsc",
-        head_order=tuple(
-            "chgTmsCnt sasPassportPreentNo passportNo rltTbTypecd rltNo dclTypecd ioTypecd"
-            " passportTypecd bindTypecd masterCuscd areainEtpsSccd areainEtpsno areainEtpsNm"
-            " vehicleNo vehicleIcNo vehicleWt vehicleFrameWt vehicleFrameNo containerNo"
-            " containerWt containerType totalGrossWt totalNetWt totalWt passCollectWt wtError"
-            " passID secPassId passTime secPassTime stucd emapvMarkcd logisticsStucd"
-            " ownerSystem dclErConc dclTime rmk col1".split()
-        ),
-        business_key="passportNo",
-        declaration=False,
-    ),
 }
 # PassportAcmp spells these two differently from the payload (sic in the sources).
 ACMP_ELEMENTS = {"rltTbTypecd": "RtlBillTypecd", "rltNo": "RtlBillNo"}
@@ -669,37 +590,30 @@ def render_xml(
     layout = _layout(message_type)
     head = dict(payload["head"])
     envelope_values = payload.get("envelope") or {}
-    if layout.declaration:
-        if head.get("dclTypecd", payload.get("dclTypecd")) != payload.get("dclTypecd"):
-            raise ValueError("dclTypecd differs between the payload and its head")
-        head["dclTypecd"] = payload.get("dclTypecd")
+    if head.get("dclTypecd", payload.get("dclTypecd")) != payload.get("dclTypecd"):
+        raise ValueError("dclTypecd differs between the payload and its head")
+    head["dclTypecd"] = payload.get("dclTypecd")
     package = ET.Element("Package")
     envelope = ET.SubElement(package, "EnvelopInfo")
     values = (XML_VERSION, head.get(layout.business_key), message_id, f"{message_id}.xml",
               message_type, sender_id or envelope_values.get("sender_id"), receiver_id,
               send_time)
     _add_fields(envelope, zip(ENVELOPE, values, strict=True), str)
-    if layout.declaration:
-        _add_fields(envelope, [("Ic_Card", envelope_values.get("Ic_Card"))], str)
+    _add_fields(envelope, [("Ic_Card", envelope_values.get("Ic_Card"))], str)
     data = ET.SubElement(ET.SubElement(package, "DataInfo"), "BussinessData")
-    if layout.declaration:
-        _add_fields(data, [("DelcareFlag", payload.get("DelcareFlag"))], str)
+    _add_fields(data, [("DelcareFlag", payload.get("DelcareFlag"))], str)
     body = ET.SubElement(data, layout.message)
     _add_fields(body, [(name, payload.get(name)) for name in layout.message_fields], str)
-    name = _pascal if layout.declaration else str
-    _add_fields(ET.SubElement(body, layout.head), _ordered(head, layout.head_order,
-                                                           layout.declaration), name)
+    _add_fields(ET.SubElement(body, layout.head), _ordered(head, layout.head_order), _pascal)
     for line in payload.get("lines", []) if layout.lines else []:
-        _add_fields(ET.SubElement(body, layout.lines),
-                    _ordered(line, layout.line_order, layout.declaration), name)
+        _add_fields(ET.SubElement(body, layout.lines), _ordered(line, layout.line_order),
+                    _pascal)
     for item in payload.get("acmp", []) if layout.acmp else []:
-        fields = _ordered(item, layout.acmp_order, layout.declaration)
+        fields = _ordered(item, layout.acmp_order)
         _add_fields(ET.SubElement(body, layout.acmp), fields,
                     lambda field: ACMP_ELEMENTS.get(field) or _pascal(field))
-    root = package
-    if layout.declaration:
-        root = ET.Element("Signature", {"xmlns:xsi": XSI})
-        ET.SubElement(root, "Object", {"Id": "String"}).append(package)
+    root = ET.Element("Signature", {"xmlns:xsi": XSI})
+    ET.SubElement(root, "Object", {"Id": "String"}).append(package)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
 
@@ -717,18 +631,16 @@ def parse_xml(text: str | bytes) -> tuple[str, dict]:
     head = body.find(layout.head) if body is not None else None
     if head is None:
         raise ValueError(f"{message_type}: no BussinessData/{layout.message}/{layout.head}")
-    field = _camel if layout.declaration else str
-    payload: dict = {}
-    if layout.declaration:
-        payload["envelope"] = {"sender_id": root.findtext(".//EnvelopInfo/sender_id"),
-                               "Ic_Card": root.findtext(".//EnvelopInfo/Ic_Card")}
+    field = _camel
+    payload: dict = {"envelope": {"sender_id": root.findtext(".//EnvelopInfo/sender_id"),
+                                  "Ic_Card": root.findtext(".//EnvelopInfo/Ic_Card")}}
     if data.find("DelcareFlag") is not None:
         payload["DelcareFlag"] = data.findtext("DelcareFlag")
     for name in layout.message_fields:
         if body.find(name) is not None:
             payload[name] = body.findtext(name)
     payload["head"] = _read_fields(head, field)
-    if layout.declaration and "dclTypecd" in payload["head"]:
+    if "dclTypecd" in payload["head"]:
         payload["dclTypecd"] = payload["head"].pop("dclTypecd")
     if layout.lines:
         payload["lines"] = [_read_fields(e, field) for e in body.findall(layout.lines)]
@@ -769,17 +681,9 @@ def _layout(message_type) -> _Layout:
     return LAYOUTS[message_type]
 
 
-def _ordered(fields: dict, order: tuple, schema_only: bool = False) -> list[tuple]:
-    """Known fields in the schema's order, then (unless ``schema_only``) the others sorted:
-    stable whatever the dict."""
-    known = [(name, fields[name]) for name in order if name in fields]
-    if schema_only:
-        return known
-    return known + sorted(((k, v) for k, v in fields.items() if k not in order), key=_first)
-
-
-def _first(pair: tuple) -> str:
-    return pair[0]
+def _ordered(fields: dict, order: tuple) -> list[tuple]:
+    """The fields its schema has, in the schema's order (the payload's bookkeeping stays out)."""
+    return [(name, fields[name]) for name in order if name in fields]
 
 
 def _add_fields(parent: ET.Element, fields, element_name) -> None:

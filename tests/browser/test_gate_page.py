@@ -1,5 +1,6 @@
 """The gate page (卡口) in real Chromium: a refusal before vehicle-order association, the
-association with its live total weight, a refusal for the weight, the pass, the gate log."""
+association with its live total weight (which declares the release order), customs' approval,
+a refusal for the weight, the pass, the gate log."""
 
 import uuid
 
@@ -7,8 +8,9 @@ from tests.browser.conftest import PHONE, screenshot, sign_in
 from tests.http import wait_for
 
 
-def approved_release_order(site) -> tuple[dict, dict]:
-    """A consignment taken through tally and declaration to an approved release order."""
+def created_release_order(site) -> tuple[dict, dict]:
+    """A consignment taken through tally and declaration to a release order waiting for its
+    truck (created: nothing sent to customs yet)."""
     manifest = site.cleared_manifest()
     mid = manifest["id"]
     operator, supervisor = site.api["operator"], site.api["supervisor"]
@@ -31,8 +33,17 @@ def approved_release_order(site) -> tuple[dict, dict]:
     wait_for(lambda: workflow_status() == "declared", timeout=90)
     status, order = supervisor.call("POST", "/api/release-orders", json_body={
         "bind_type": "one_truck_one_ticket", "manifests": [mid]})
-    assert status == 201, order
-    number = order["etps_preent_no"]
+    assert status == 201 and order["status"] == "created", order
+    return manifest, order
+
+
+def approved_release_order(site) -> tuple[dict, dict]:
+    """A consignment whose release order is declared with its truck and approved by customs."""
+    manifest, order = created_release_order(site)
+    supervisor, number = site.api["supervisor"], order["etps_preent_no"]
+    status, bound = supervisor.call("POST", f"/api/release-orders/{number}/vehicle", json_body={
+        "plate": f"沪F{uuid.uuid4().int % 100000:05d}", "tare_wt": "8000", "frame_wt": "1500"})
+    assert status == 200 and bound["status"] == "applied", bound
     wait_for(lambda: supervisor.call("GET", f"/api/release-orders/{number}")[1]["status"]
              == "approved", timeout=90)
     return manifest, supervisor.call("GET", f"/api/release-orders/{number}")[1]
@@ -49,7 +60,7 @@ def pass_the_gate(page, plate: str, reading: str) -> str:
 
 
 def test_gate_refusals_association_and_pass(phone, desk, site):
-    manifest, order = approved_release_order(site)
+    manifest, order = created_release_order(site)
     mid, number = manifest["id"], order["etps_preent_no"]
     assert order["total_gross_wt"] and float(order["total_gross_wt"]) == 6.8
     plate = f"沪G{uuid.uuid4().int % 100000:05d}"
@@ -87,10 +98,17 @@ def test_gate_refusals_association_and_pass(phone, desk, site):
     desk.wait_for_selector("[data-testid=association-result]:not([hidden])")
     assert "11706.8 kg" in desk.inner_text("[data-testid=server-total]")
     assert plate in desk.inner_text("[data-testid=association-result]")
-    desk.wait_for_selector(f"[data-testid=waiting] >> text={plate}")
     assert desk.locator(f"select[name=release_order] option[value='{number}']").count() == 0
-    _, state = site.api["supervisor"].call("GET", f"/api/manifests/{mid}/workflow")
-    assert state["status"] == "vehicle_bound"
+    # The association declared the release order with its truck (SAS121); customs approves it.
+    supervisor = site.api["supervisor"]
+    _, declared = supervisor.call("GET", f"/api/release-orders/{number}")
+    assert declared["vehicle_no"] == plate and declared["status"] in ("applied", "approved")
+    wait_for(lambda: supervisor.call("GET", f"/api/release-orders/{number}")[1]["status"]
+             == "approved", timeout=90)
+    _, state = supervisor.call("GET", f"/api/manifests/{mid}/workflow")
+    assert state["status"] == "released"
+    desk.click("#refresh-orders")
+    desk.wait_for_selector(f"[data-testid=waiting] >> text={plate}")
 
     # A weighbridge reading far off the total is refused for the weight, then the pass.
     assert pass_the_gate(desk, plate, "12000") == "refuse"

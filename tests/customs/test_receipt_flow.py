@@ -9,6 +9,7 @@ import pytest
 from customs_sim.fake import FakeCustomsClient
 from tally import declaration, outbox, receipts, release_orders, workflow
 from tally.config import DEFAULTS, site_settings
+from tally.errors import ConflictError
 from tests.conftest import confirm_counted
 
 SETTINGS = site_settings(DEFAULTS)
@@ -35,16 +36,21 @@ def declared(db, mid, customs_client):
 
 
 def release(db, mid, client, **body) -> dict:
+    """A release order created for the consignment: ours alone until its truck is bound."""
     order = release_orders.create_release_order(
         db, {"bind_type": "2", "manifests": [mid], **body}, user_id=None, settings=SETTINGS)
+    assert sync(db, client) == 0 and order["status"] == "created"  # nothing sent yet
+    return order
+
+
+def bind(db, order: dict, client) -> dict:
+    """The truck associated: the release order is declared with it (SAS121), then customs'
+    receipts are pulled."""
+    release_orders.associate_vehicle(
+        db, order["etps_preent_no"], {"plate": "沪A12345", "tare_wt": 8000, "frame_wt": 1500},
+        user_id=None, settings=SETTINGS)
     sync(db, client)
     return release_orders.get_release_order(db, order["etps_preent_no"])
-
-
-def bind(db, order: dict) -> dict:
-    return release_orders.associate_vehicle(
-        db, order["etps_preent_no"], {"plate": "沪A12345", "tare_wt": 8000, "frame_wt": 1500},
-        user_id=None)
 
 
 @pytest.mark.parametrize(("mode", "expected", "final"), [
@@ -153,12 +159,19 @@ def test_not_deducted_counts_as_approved_through_release_and_gate(db, mid, custo
     sync(db, customs_client)
     assert status(db, mid) == "declared"
     order = release(db, mid, customs_client)
+    assert status(db, mid) == "declared" and order["receipts"] == []
+    order = bind(db, order, customs_client)
+    [sas121] = [json.loads(m["payload"]) for m in db.query(
+        "SELECT payload FROM outbox WHERE kind = 'SAS121'")]
+    assert sas121["head"]["vehicleNo"] == "沪A12345" and sas121["head"]["totalWt"] == \
+        order["total_wt"]
     assert [(r["type"], r["status"]) for r in order["receipts"]] == [("SAS221", "Y"),
                                                                      ("SAS221", "1")]
     assert order["status"] == "approved" and order["passport_no"].startswith("Z4230I")
     assert len(order["passport_no"]) == 24 and status(db, mid) == "released"
-    bind(db, order)
-    assert status(db, mid) == "vehicle_bound"
+    assert [e[0] for e in db.execute(
+        "SELECT name FROM events WHERE manifest_id = ? AND name LIKE 'status-%' ORDER BY id",
+        [mid])][-2:] == ["status-vehicle-bound", "status-released"]
     # Customs' gate lane lets the truck through: SAS223 passes the order, the goods entered.
     sas223 = customs_core.pass_gate({"passportNo": order["passport_no"], "secdPassId": "G2"})
     assert sas223["message_type"] == "SAS223"
@@ -175,7 +188,7 @@ def test_sas223_confirms_a_pass_our_gate_already_made(db, declared, customs_core
                                                       customs_client):
     from tally import gate
 
-    order = bind(db, release(db, declared, customs_client))
+    order = bind(db, release(db, declared, customs_client), customs_client)
     result = gate.record_gate_pass(db, {"plate": "沪A12345",
                                                 "weighbridge_kg": float(order["total_wt"])},
                                    user_id=None, tolerance_kg=50)
@@ -190,13 +203,13 @@ def test_sas223_confirms_a_pass_our_gate_already_made(db, declared, customs_core
 
 
 @pytest.mark.parametrize(("inspection", "order_status", "final"), [
-    ("refused", "refused", "vehicle_bound"),
+    ("refused", "refused", "released"),
     ("released", "passed", "entered"),
 ])
 def test_sas224_disposes_of_the_truck_inspected_at_the_gate(db, declared, customs_core,
                                                             customs_client, inspection,
                                                             order_status, final):
-    order = bind(db, release(db, declared, customs_client))
+    order = bind(db, release(db, declared, customs_client), customs_client)
     sas224 = customs_core.pass_gate({"passportNo": order["passport_no"],
                                      "inspection": inspection})
     assert sas224["message_type"] == "SAS224"
@@ -211,14 +224,41 @@ def test_sas224_disposes_of_the_truck_inspected_at_the_gate(db, declared, custom
         assert release_orders.remaining_quantities(db, declared) == {1: 3, 2: 2, 3: 1}
 
 
+def test_a_release_order_without_weights_is_not_declared(db, declared, customs_client):
+    # SAS121 requires every goods line's gross and net weight, > 0 [G]: refused before sending.
+    order = release(db, declared, customs_client)
+    db.execute("UPDATE release_order_lines SET net_wt = NULL WHERE id = (SELECT min(id) FROM"
+               " release_order_lines)")
+    with pytest.raises(ConflictError) as caught:
+        bind(db, order, customs_client)
+    assert caught.value.message.code == "release_order_weights_missing"
+    assert "毛重或净重" in caught.value.message.zh
+    assert release_orders.get_release_order(db, order["etps_preent_no"])["status"] == "created"
+    assert status(db, declared) == "declared"
+    assert db.execute("SELECT count(*) FROM outbox WHERE kind = 'SAS121'").fetchone()[0] == 0
+
+
+def test_a_truck_is_associated_once(db, declared, customs_client):
+    order = bind(db, release(db, declared, customs_client), customs_client)
+    with pytest.raises(ConflictError) as caught:
+        release_orders.associate_vehicle(
+            db, order["etps_preent_no"], {"plate": "沪B99999", "tare_wt": 1, "frame_wt": 1},
+            user_id=None, settings=SETTINGS)
+    assert caught.value.extra == {"current_status": "approved", "action": "bind_vehicle"}
+    assert release_orders.get_release_order(db, order["etps_preent_no"])["vehicle_no"] == \
+        "沪A12345"
+
+
 @pytest.mark.parametrize(("mode", "status_after"), [("returned", "returned"),
                                                     ("store-fail", "returned"),
                                                     ("review", "applied")])
 def test_sas221_refusals_of_a_release_order(db, declared, customs_core, customs_client, mode,
                                             status_after):
     customs_core.set_mode(mode, count=1, reason="车辆信息与卡口不符")
-    order = release(db, declared, customs_client)
-    assert order["status"] == status_after and status(db, declared) == "declared"
+    order = bind(db, release(db, declared, customs_client), customs_client)
+    assert order["status"] == status_after
+    # A returned order frees its truck: the consignment is declared again, ready for another.
+    assert status(db, declared) == ("vehicle_bound" if mode == "review" else "declared")
     if mode == "review":
         [message] = [m for m in outbox.sync_status(db, declared)["messages"]
                      if m["kind"] == "SAS121"]

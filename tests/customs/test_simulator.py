@@ -25,26 +25,34 @@ PASSPORT_NO = re.compile(r"Z4230I\d{6}\d{12}")
 MANAGE_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
+GOLDEN = ROOT / "tests" / "tally" / "golden"
+
+
 def inventory(number="E2026000001", *, dcl_typecd="1", flag="1", qty=10, seq_no=None) -> dict:
-    """A small INV101-shaped message."""
-    head = {"etpsInnerInvtNo": number, "putrecNo": "T4230W000293", "invtType": "8",
-            "supvModecd": "1210", "impexpMarkcd": "I"}
+    """A schema-valid INV101 of one line (the golden list's first), ``qty`` declared."""
+    golden = json.loads((GOLDEN / "inv101.json").read_text(encoding="utf-8"))
+    head = {**golden["head"], "etpsInnerInvtNo": number}
     if seq_no:
         head["seqNo"] = seq_no
-    return {"head": head,
-            "lines": [{"gdsSeqno": 1, "gdsMtno": "SKU-001", "gdecd": "3304990099",
-                       "gdsNm": "面霜", "dclQty": qty, "dclUnitcd": "007"}],
-            "DelcareFlag": flag, "dclTypecd": dcl_typecd}
+    line = {k: v for k, v in golden["lines"][0].items() if v is not None}
+    return {"envelope": golden["envelope"], "SysId": golden["SysId"],
+            "OperCusRegCode": golden["OperCusRegCode"], "head": head,
+            "lines": [{**line, "dclQty": qty}], "DelcareFlag": flag, "dclTypecd": dcl_typecd}
 
 
 def passport(number, quantities: dict, *, bind="3", vehicle="沪A12345") -> dict:
-    """A small SAS121-shaped message: quantities {bondInvtNo: qty of its line 1}."""
-    head = {"etpsPreentNo": number, "passportTypecd": "2", "bindTypecd": bind, "ioTypecd": "I",
-            "rltTbTypecd": "1", "rltNo": "\\".join(quantities), "vehicleNo": vehicle,
-            "totalWt": "9510"}
-    lines = [{"passportSeqNo": i, "rltNo": bond_no, "rltGdsSeqno": 1, "dclQty": qty}
+    """A schema-valid SAS121 (the golden one's head): quantities {bondInvtNo: qty of its
+    line 1}."""
+    golden = json.loads((GOLDEN / "sas121.json").read_text(encoding="utf-8"))
+    head = {**golden["head"], "etpsPreentNo": number, "bindTypecd": bind,
+            "rltNo": "\\".join(quantities), "vehicleNo": vehicle, "totalWt": "9510"}
+    line = golden["lines"][0]
+    lines = [{**line, "passportSeqNo": i, "rltNo": bond_no, "rltGdsSeqno": 1, "dclQty": qty}
              for i, (bond_no, qty) in enumerate(quantities.items(), start=1)]
-    return {"head": head, "lines": lines, "DelcareFlag": "1", "dclTypecd": "1"}
+    return {"envelope": golden["envelope"], "OperCusRegCode": golden["OperCusRegCode"],
+            "head": head, "lines": lines,
+            "acmp": [{"rltTbTypecd": "1", "rltNo": bond_no} for bond_no in quantities],
+            "DelcareFlag": "1", "dclTypecd": "1"}
 
 
 def call(sim, method, path, body=None, headers=None, raw=None) -> tuple[int, dict]:
@@ -206,6 +214,45 @@ def test_refused_imports_answer_deal_flag_minus_one(sim, client, message, check_
     assert refused["DealFlag"] == "-1" and "SeqNo" not in refused
     assert check_info in refused["CheckInfo"] and check_info in e.value.detail
     assert received(sim)["count"] == 1
+
+
+@pytest.mark.parametrize(("kind", "message", "element"), [
+    ("INV101", lambda: inventory(qty=0), "DclQty"),                     # > 0
+    ("INV101", lambda: {**inventory(), "SysId": "Z9"}, "SysId"),        # Z7 or Z8
+    ("INV101", lambda: _without(inventory(), "icCardNo"), "IcCardNo"),  # required
+    ("SAS121", lambda: _without(passport("RO1", {"QD423026I000000001": 1}), "vehicleWt"),
+     "VehicleWt"),                                                       # declared with its truck
+    ("SAS121", lambda: _without(passport("RO1", {"QD423026I000000001": 1}), "totalNetWt"),
+     "TotalNetWt"),
+])
+def test_a_message_that_fails_its_schema_is_refused_by_deal_flag(sim, client, kind, message,
+                                                                 element):
+    # The same XSDs our outbox checks with (tally/customs/schemas): customs does not import it.
+    with pytest.raises(CustomsRejected) as e:
+        client.send_message(kind, message(), idempotency_key="k1")
+    refused = e.value.body["CommonResponeMessage"]
+    assert refused["DealFlag"] == "-1" and "SeqNo" not in refused
+    assert refused["CheckInfo"].startswith("报文格式校验不通过") and element in refused["CheckInfo"]
+    assert received(sim)["count"] == 0
+
+
+def test_an_xml_message_that_fails_its_schema_is_refused_too(sim):
+    text = render_xml("SAS121", _without(passport("RO1", {"QD423026I000000001": 1}),
+                                         "vehicleNo"), message_id="M1",
+                      send_time="2026-01-01T00:00:00")
+    conn = http.client.HTTPConnection(sim.host, sim.port, timeout=5)
+    conn.request("POST", "/api/passports", body=text.encode(),
+                 headers={"Content-Type": "application/xml", "Idempotency-Key": "x1"})
+    response = conn.getresponse()
+    answer = json.loads(response.read())["CommonResponeMessage"]
+    conn.close()
+    assert response.status == 200 and answer["DealFlag"] == "-1"
+    assert "VehicleNo" in answer["CheckInfo"] and received(sim)["count"] == 0
+
+
+def _without(payload: dict, field: str) -> dict:
+    del payload["head"][field]
+    return payload
 
 
 def test_a_change_of_an_approved_list_counts_its_changes(sim, client):

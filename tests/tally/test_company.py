@@ -76,7 +76,8 @@ def test_environment_values_are_defaults_until_set(db):
     assert values["etps_no"] == DEFAULTS["ETPS_NO"]
     assert values["customs_code"] == DEFAULTS["CUSTOMS_CODE"]
     assert "operating_sccd" in company.missing(values)
-    company.record_settings(db, {"putrec_no": "t3111w000076"}, user_id=None)
+    company.record_settings(db, {"putrec_no": "t3111w000076", "customs_code": "3111"},
+                            user_id=None, site=SITE)
     assert company.load(db, SITE)["putrec_no"] == "T3111W000076"
     described = {s["key"]: s for s in company.describe(db, SITE)["settings"]}
     assert described["putrec_no"]["source"] == "stored"
@@ -98,6 +99,35 @@ def test_settings_are_stored_all_or_nothing_and_audited(db):
         "SELECT details FROM events WHERE name = 'settings-changed' ORDER BY id")]
     assert len(events) == 2
     assert events[1]["changes"] == {"sys_id": {"from": "Z8", "to": "Z7"}}
+
+
+def test_the_default_account_book_is_of_the_default_customs():
+    assert DEFAULTS["PUTREC_NO"][1:5] == DEFAULTS["CUSTOMS_CODE"]
+    assert company.putrec_no_problems(SITE) == []
+
+
+@pytest.mark.parametrize("changes", [
+    {"putrec_no": "T3111W000076"},                 # against the environment's customs 4230
+    {"customs_code": "3111"},                      # against the environment's book T4230...
+    {"putrec_no": "T3111W000076", "customs_code": "4231"},
+])
+def test_an_account_book_of_another_customs_is_refused(db, changes):
+    with pytest.raises(ValidationError) as caught:
+        company.record_settings(db, changes, user_id=None, site=SITE)
+    [error] = caught.value.errors
+    assert error["field"] == "putrec_no"
+    assert error["message"].code == "setting_putrec_no_customs"
+    assert "characters 2-5" in error["message"] and "第 2-5 位" in error["message"].zh
+    assert list(db.query("SELECT * FROM settings")) == []  # nothing stored
+
+
+def test_an_account_book_is_checked_against_the_stored_customs_code(db):
+    company.record_settings(db, {"customs_code": "3111", "putrec_no": "T3111W000076"},
+                            user_id=None, site=SITE)
+    with pytest.raises(ValidationError):
+        company.record_settings(db, {"putrec_no": "T4230W000293"}, user_id=None, site=SITE)
+    assert company.record_settings(db, {"putrec_no": "T3111W000099"}, user_id=None,
+                                   site=SITE) == ["putrec_no"]
 
 
 @pytest.mark.parametrize("body", [None, [], {}, "sys_id=Z7"])

@@ -1,4 +1,4 @@
-"""Change declarations, release orders, gate passes and their XML, against golden files
+"""Change declarations, release orders and their XML, against golden files
 (regenerate with UPDATE_GOLDEN=1)."""
 
 import copy
@@ -13,7 +13,6 @@ from tally.config import DEFAULTS, site_settings
 from tally.customs.messages import (
     build_inv101_change,
     build_sas121,
-    build_sas223,
     parse_xml,
     render_xml,
 )
@@ -23,7 +22,6 @@ from tests.tally.goldens import GOLDEN, check_golden
 SETTINGS = {**site_settings(DEFAULTS), **DEMO_SETTINGS}
 BOND_A = "QD423026I000000001"
 BOND_B = "QD423026I000000002"
-PASSPORT_NO = "HP423026I000000000000001"
 VEHICLE = {
     "vehicleNo": "沪A12345",
     "vehicleIcNo": "IC0001",
@@ -60,7 +58,7 @@ def sas121(**overrides) -> dict:
     arguments = {
         "etps_preent_no": "RO42300000000001",
         "lists": [{"manifest_id": 7, "bondInvtNo": BOND_A}],
-        "lines": [goods(gds_seqno=1, qty=5), goods(gds_seqno=2, qty=3, gross="7.5", net=None)],
+        "lines": [goods(gds_seqno=1, qty=5), goods(gds_seqno=2, qty=3, gross="7.5", net="6.25")],
         "bind_typecd": "3",
         "passport_typecd": "2",
         "settings": SETTINGS,
@@ -68,22 +66,6 @@ def sas121(**overrides) -> dict:
         "declared_on": "20260301",
     }
     return build_sas121(**(arguments | overrides))
-
-
-def sas223(**overrides) -> dict:
-    arguments = {
-        "passport_no": PASSPORT_NO,
-        "etps_preent_no": "RO42300000000001",
-        "vehicle_no": "沪A12345",
-        "vehicle_ic_no": "IC0001",
-        "io_typecd": "I",
-        "gate_code": "4230G01",
-        "pass_time": "2026-03-01T14:05:00+08:00",
-        "weighbridge_wt": "11720",
-        "total_wt": "11716.12500",
-        "wt_error": "-3.875",
-    }
-    return build_sas223(**(arguments | overrides))
 
 
 # -- change declaration ----------------------------------------------------------------------
@@ -205,12 +187,13 @@ def test_total_wt_is_vehicle_frame_container_and_goods(vehicle, expected):
     assert sum(Decimal(head[p] or 0) for p in parts) == Decimal(expected)
 
 
-def test_no_vehicle_yet_leaves_the_vehicle_fields_empty():
-    head = sas121(vehicle=None)["head"]
-    for field in ("vehicleNo", "vehicleIcNo", "vehicleWt", "vehicleFrameWt", "containerNo",
-                  "containerWt", "totalWt"):
-        assert head[field] is None
-    assert head["totalGrossWt"] == "13.50000" and head["totalNetWt"] == "4.50000"
+def test_a_release_order_is_declared_with_its_truck():
+    # SAS121 requires the vehicle when it is declared [G]: no release order without one.
+    with pytest.raises(ValueError, match="declared with its truck"):
+        sas121(vehicle=None)
+    head = sas121()["head"]
+    assert head["vehicleNo"] == "沪A12345" and head["vehicleWt"] == "8000.00000"
+    assert head["totalGrossWt"] == "13.50000" and head["totalNetWt"] == "10.75000"
 
 
 @pytest.mark.parametrize("bind", ["1", "2", "3"])
@@ -255,6 +238,9 @@ def test_one_truck_many_tickets_relates_every_list():
         ({"io_typecd": "X"}, "ioTypecd must be one of I, E"),
         ({"etps_preent_no": ""}, "etpsPreentNo"),
         ({"vehicle": {"vehicleWt": "1", "vehicleFrameWt": "1"}}, "plate"),
+        ({"vehicle": {**VEHICLE, "vehicleNo": ""}}, "plate"),
+        ({"lines": [goods(gross=None)]}, "line 1: gross_wt must be a number"),
+        ({"lines": [goods(net="0")]}, "line 1: net_wt must be > 0"),
         ({"vehicle": {**VEHICLE, "vehicleWt": "0"}}, "vehicleWt must be > 0"),
         ({"vehicle": {**VEHICLE, "vehicleFrameWt": None}}, "vehicleFrameWt must be a number"),
         ({"vehicle": {**VEHICLE, "mileage": "12"}}, "unknown vehicle field mileage"),
@@ -273,43 +259,9 @@ def test_release_order_units_are_the_customs(unit, expected):
     assert line["dclUnitcd"] == expected
 
 
-# -- gate pass -------------------------------------------------------------------------------
-
-def test_sas223_golden():
-    payload = sas223()
-    check_golden("sas223.json", payload)
-    assert payload["head"]["stucd"] == "2"
-    assert payload["head"]["wtError"] == "-3.87500"  # totalWt − weighbridge reading
-
-
-def test_sas223_computes_the_weight_error():
-    assert sas223(wt_error=None)["head"]["wtError"] == "-3.87500"
-
-
-@pytest.mark.parametrize(
-    "overrides, message",
-    [
-        ({"wt_error": "3.875"}, "wt_error must be totalWt − weighbridge reading"),
-        ({"passport_no": "HP4230"}, "24-character"),
-        ({"vehicle_no": None, "vehicle_ic_no": None}, "plate"),
-        ({"io_typecd": "X"}, "ioTypecd"),
-        ({"gate_code": ""}, "gate_code"),
-        ({"weighbridge_wt": "heavy"}, "weighbridge_wt must be a number"),
-    ],
-)
-def test_gate_pass_rules(overrides, message):
-    with pytest.raises(ValueError, match=message):
-        sas223(**overrides)
-
-
 # -- XML ---------------------------------------------------------------------------------------
 
-MESSAGES = {"INV101": inv101, "SAS121": sas121, "SAS223": sas223}
-
-
-def sender(message_type: str) -> dict:
-    """A declaration's sender is its payload's; the SAS223 receipt is customs' (named here)."""
-    return {"sender_id": "DXPEDCSAS0000001"} if message_type == "SAS223" else {}
+MESSAGES = {"INV101": inv101, "SAS121": sas121}
 
 
 def as_text(message_type: str, payload: dict) -> dict:
@@ -331,15 +283,15 @@ def as_text(message_type: str, payload: dict) -> dict:
 @pytest.mark.parametrize("message_type", MESSAGES)
 def test_xml_golden(message_type):
     text = render_xml(message_type, MESSAGES[message_type](),
-                      message_id=f"MSG-{message_type}-0001", **ENVELOPE, **sender(message_type))
+                      message_id=f"MSG-{message_type}-0001", **ENVELOPE)
     check_golden_text(f"{message_type.lower()}.xml", text)
 
 
 @pytest.mark.parametrize("message_type", MESSAGES)
 def test_xml_roundtrip_keeps_every_field_as_text(message_type):
     payload = MESSAGES[message_type]()
-    parsed_type, parsed = parse_xml(render_xml(message_type, payload, message_id="M1", **ENVELOPE,
-                                               **sender(message_type)))
+    parsed_type, parsed = parse_xml(render_xml(message_type, payload, message_id="M1",
+                                               **ENVELOPE))
     assert parsed_type == message_type
     assert parsed == as_text(message_type, payload)
 
@@ -349,21 +301,18 @@ def test_xml_roundtrip_keeps_every_field_as_text(message_type):
     [
         ("INV101", "Signature/Object/Package/DataInfo/BussinessData/InvtMessage"),
         ("SAS121", "Signature/Object/Package/DataInfo/BussinessData/PassPortMessage"),
-        ("SAS223", "Package/DataInfo/BussinessData/SAS223"),
     ],
 )
 def test_xml_is_well_formed_utf8_with_the_real_envelope(message_type, body):
-    text = render_xml(message_type, MESSAGES[message_type](), message_id="M1", **ENVELOPE,
-                      **sender(message_type))
+    text = render_xml(message_type, MESSAGES[message_type](), message_id="M1", **ENVELOPE)
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
     root = ET.fromstring(text.encode("utf-8"))
-    package = root if root.tag == "Package" else root.find("Object/Package")
+    package = root.find("Object/Package")
     envelope = package.find("EnvelopInfo")
     tags = ["version", "business_id", "message_id", "file_name", "message_type", "sender_id",
             "receiver_id", "send_time"]
-    if message_type != "SAS223":  # a receipt from customs: no card
-        tags.append("Ic_Card")
-        assert envelope.findtext("sender_id") == DEMO_SETTINGS["dxp_id"]
+    tags.append("Ic_Card")
+    assert envelope.findtext("sender_id") == DEMO_SETTINGS["dxp_id"]
     assert [e.tag for e in envelope] == tags
     assert envelope.findtext("message_type") == message_type
     assert envelope.findtext("receiver_id") == "DXPEDCSAS0000001"
@@ -418,7 +367,7 @@ def test_xml_escapes_text():
     [
         ("<Signature><Object>", "not well-formed XML"),
         ("<Package><EnvelopInfo><message_type>SAS999</message_type></EnvelopInfo></Package>",
-         "message type must be one of INV101, SAS121, SAS223"),
+         "message type must be one of INV101, SAS121"),
         ("<Package><EnvelopInfo><message_type>SAS121</message_type></EnvelopInfo></Package>",
          "no BussinessData/PassPortMessage/PassportHead"),
     ],

@@ -55,6 +55,10 @@ def test_one_truck_two_tickets_with_a_line_left_off_the_list(db, mid, customs_cl
 
     order = release_orders.create_release_order(
         db, {"bind_type": "1", "manifests": [mid, other]}, user_id=None, settings=SETTINGS)
+    assert db.execute("SELECT count(*) FROM outbox WHERE kind = 'SAS121'").fetchone()[0] == 0
+    # Declared with its truck (车单关联): one truck carries both tickets.
+    release_orders.associate_vehicle(db, order["etps_preent_no"], {
+        "plate": "沪A12345", "tare_wt": 8000, "frame_wt": 1500}, user_id=None, settings=SETTINGS)
     payload = json.loads(db.execute(
         "SELECT payload FROM outbox WHERE kind = 'SAS121'").fetchone()[0])
     numbers = [declaration.bond_invt_no(db, m) for m in (mid, other)]

@@ -20,8 +20,14 @@ def test_the_built_messages_match_their_schemas(message_type):
     assert schema_problems(message_type, xml(message_type, built.MESSAGES[message_type]())) == []
 
 
-def test_a_release_order_without_its_vehicle_yet_matches_too():
-    assert schema_problems("SAS121", xml("SAS121", built.sas121(vehicle=None))) == []
+@pytest.mark.parametrize("field", ["vehicleNo", "vehicleWt", "vehicleFrameWt", "totalWt",
+                                   "totalGrossWt", "totalNetWt"])
+def test_a_release_order_is_refused_without_its_vehicle_and_weights(field):
+    # [G] sas121_models.go: required when the release order is declared.
+    payload = built.sas121()
+    del payload["head"][field]
+    problems = schema_problems("SAS121", xml("SAS121", payload))
+    assert problems and field[0].upper() + field[1:] in " ".join(problems)
 
 
 def inv101_with(change) -> dict:
@@ -81,6 +87,9 @@ def test_inv101_schema_refuses(path, value, element):
         ("head.dclTime", "20261301", "DclTime"),
         ("head.rltNo", "QD1,QD2", "RltNo"),    # several lists: a backslash
         ("head.vehicleWt", "0", "VehicleWt"),
+        ("head.totalNetWt", "0", "TotalNetWt"),
+        ("lines.0.grossWt", None, "GrossWt"),                 # required on every line [G]
+        ("lines.0.netWt", "0", "NetWt"),
         ("lines.0.dclQty", -1, "DclQty"),
     ],
 )

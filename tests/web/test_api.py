@@ -221,6 +221,20 @@ def test_settings_checked_saved_and_shown(as_):
     assert as_("admin").put("/api/settings", json=[]).status_code == 422
 
 
+def test_an_account_book_of_another_customs_is_refused(as_):
+    # T3111W000076 is an account book of customs 3111; the customs code in force is 4230.
+    refused = as_("admin").put("/api/settings", json={"putrec_no": "T3111W000076"})
+    assert refused.status_code == 422
+    [error] = refused.json["errors"]
+    assert error["field"] == "putrec_no" and error["code"] == "setting_putrec_no_customs"
+    assert "3111" in error["message"] and "4230" in error["message_zh"]
+    shown = as_("admin").get("/api/settings").json
+    assert {s["key"]: s["value"] for s in shown["settings"]}["putrec_no"] == "T4230W000293"
+    saved = as_("admin").put("/api/settings", json={"putrec_no": "T3111W000076",
+                                                    "customs_code": "3111"})
+    assert saved.status_code == 200 and saved.json["changed"] == ["customs_code", "putrec_no"]
+
+
 @pytest.mark.parametrize("role, status", [("operator", 403), ("supervisor", 201),
                                           ("admin", 201)])
 def test_account_book_import_roles(as_, role, status):

@@ -60,4 +60,4 @@ def test_the_settings_page_is_the_admins(client, tokens):
     assert "设置 Settings" not in client.get("/").get_data(as_text=True)
     sign_in(client, tokens["admin"])
     page = client.get("/settings").get_data(as_text=True)
-    assert 'name="operating_sccd"' in page and "T3105W000293" in page
+    assert 'name="operating_sccd"' in page and "T4230W000293" in page

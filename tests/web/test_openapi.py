@@ -421,24 +421,26 @@ def test_real_answers_of_the_whole_clearance_match_the_document(app, db, customs
         "bind_type": "one_truck_one_ticket", "manifests": [mid]}).json
     call(sv, "POST", "/api/release-orders", 409, json={"bind_type": "one_truck_one_ticket",
                                                        "manifests": [mid]})
-    deliver(db, customs.url)
-    customs.set_mode("down", count=1)
-    call(sv, "POST", f"{m}/sync", 503)
-    call(sv, "POST", f"{m}/sync", 200)
     call(op, "GET", "/api/release-orders", 200)
-    number = call(op, "GET", f"/api/release-orders/{order['etps_preent_no']}", 200).json[
-        "passport_no"]
     call(op, "GET", "/api/release-orders/NO-SUCH", 404)
     truck = {"plate": "沪A12345", "weighbridge_kg": 5000}
     call(op, "POST", "/api/gate/passes", 409, json=truck)
     call(op, "POST", "/api/gate/passes", 422, json={"weighbridge_kg": 5000})
-    v = f"/api/release-orders/{number}/vehicle"
+    # The association declares the release order with its truck; customs then approves it.
+    v = f"/api/release-orders/{order['etps_preent_no']}/vehicle"
     call(sv, "POST", v, 422, json={"plate": "沪A12345"})
     call(sv, "POST", "/api/release-orders/NO-SUCH/vehicle", 404,
          json={"plate": "沪A12345", "tare_wt": 4000, "frame_wt": 1000})
     bound = call(sv, "POST", v, 200, json={"plate": "沪A12345", "ic_card": "IC-7001",
                                            "tare_wt": 4000, "frame_wt": "1000.5",
                                            "driver": "Chen Gang", "mileage_km": 42}).json
+    deliver(db, customs.url)
+    customs.set_mode("down", count=1)
+    call(sv, "POST", f"{m}/sync", 503)
+    call(sv, "POST", f"{m}/sync", 200)
+    number = call(op, "GET", f"/api/release-orders/{order['etps_preent_no']}", 200).json[
+        "passport_no"]
+    assert call(op, "GET", f"/api/release-orders/{number}", 200).json["status"] == "approved"
     call(op, "POST", "/api/gate/passes", 201,
          json={**truck, "weighbridge_kg": bound["total_wt"], "direction": "I"})
     call(op, "GET", "/api/gate/passes", 200)

@@ -36,7 +36,8 @@ def show(number):
 @bp.post("/release-orders/<number>/vehicle")
 @requires("supervisor")
 def vehicle(number):
-    return release_orders.associate_vehicle(get_db(), number, json_body(), user_id=user_id())
+    return release_orders.associate_vehicle(get_db(), number, json_body(), user_id=user_id(),
+                                            settings=site_settings(current_app.config))
 
 
 @bp.post("/gate/passes")

@@ -23,7 +23,8 @@ def show():
 @requires("admin")
 def update():
     db = get_db()
-    changed = company.record_settings(db, json_body(), user_id=user_id())
+    changed = company.record_settings(db, json_body(), user_id=user_id(),
+                                      site=site_settings(current_app.config))
     return {**company.describe(db, site_settings(current_app.config)), "changed": changed}
 
 

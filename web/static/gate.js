@@ -1,12 +1,13 @@
-// The gate page (卡口): vehicle-order association with the total weight worked out live, the
-// gate pass with a big PASS / REFUSE and every reason, and the gate log.
+// The gate page (卡口): vehicle-order association with the total weight worked out live (the
+// release order is declared to customs with its truck), the gate pass with a big PASS / REFUSE
+// and every reason, and the gate log.
 "use strict";
 
 const GATE = JSON.parse(document.getElementById("gate-page").textContent);
 const WEIGHTS = ["tare_wt", "frame_wt", "container_wt"];
 const DIRECTIONS = { I: "I 进区", E: "E 出区" };
 
-let approved = [];  // approved release orders with their goods' gross weight
+let waitingForTruck = [];  // created release orders with their goods' gross weight
 let latestLogId = null;
 
 function node(tag, attributes, ...children) {
@@ -55,29 +56,30 @@ const bindForm = document.getElementById("bind-form");
 
 async function loadOrders() {
   const { release_orders: orders } = await api("GET", "/api/release-orders");
-  const details = await Promise.all(orders.filter((o) => o.status === "approved")
+  const details = await Promise.all(orders.filter((o) => o.status === "created")
     .map((o) => api("GET", `/api/release-orders/${encodeURIComponent(o.etps_preent_no)}`)));
-  approved = details;
-  renderWaiting(orders.filter((o) => o.status === "bound"));
+  waitingForTruck = details;
+  // Associated and declared; customs approved it (SAS221): the truck may come to the gate.
+  renderWaiting(orders.filter((o) => o.status === "approved"));
   if (!bindForm) return;
   const select = bindForm.elements.release_order;
   const chosen = select.value;
   select.replaceChildren(node("option", { value: "" },
-    approved.length ? "— 选择核放单 Choose a release order —"
-      : "无已审批待关联的核放单 No approved release order is waiting"));
-  for (const order of approved) {
+    waitingForTruck.length ? "— 选择核放单 Choose a release order —"
+      : "无待关联车辆的核放单 None waits for a truck"));
+  for (const order of waitingForTruck) {
     const manifests = [...new Set(order.lines.map((l) => l.manifest_no))].join(", ");
     select.append(node("option", { value: order.etps_preent_no },
       `${order.passport_no || order.etps_preent_no} · ${manifests} · ` +
       `货物 goods ${kg(order.total_gross_wt)} kg`));
   }
-  if (approved.some((o) => o.etps_preent_no === chosen)) select.value = chosen;
+  if (waitingForTruck.some((o) => o.etps_preent_no === chosen)) select.value = chosen;
   showOrder();
 }
 
 function selectedOrder() {
   const value = bindForm.elements.release_order.value;
-  return approved.find((o) => o.etps_preent_no === value) || null;
+  return waitingForTruck.find((o) => o.etps_preent_no === value) || null;
 }
 
 function showOrder() {
@@ -87,7 +89,7 @@ function showOrder() {
   if (order) {
     const units = order.lines.reduce((n, l) => n + l.qty, 0);
     box.replaceChildren(
-      `核放单 ${order.passport_no || "—"} · 本企业编号 ${order.etps_preent_no} · `,
+      `本企业编号 ${order.etps_preent_no} · `,
       `${order.bind_type} · ${order.lines.length} 行 lines, ${units} 件 units · `,
       `货物毛重 goods gross ${kg(order.total_gross_wt)} kg`);
   }
@@ -154,7 +156,8 @@ function setUpBinding() {
           `总重 Total weight (server): ${kg(bound.total_wt)} kg`));
       bindForm.reset();
       await loadOrders();
-      flash("车单关联完成 The vehicle is associated; it may pass the gate.", "info");
+      flash("车单关联完成，核放单已申报 The vehicle is associated and the release order " +
+        "declared; the truck may pass once customs approves it.", "info");
     } catch (error) {
       showError(error, bindForm);  // each field's message under it, the rest in the flash
     } finally {
