@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from customs_sim.core import MODES
+from customs_sim.folders import FolderExchange
 from customs_sim.server import serve
 
 
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--approve-after", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--customs-code", default="4230",
                         help="4 digits, used in bondInvtNo and passportNo")
+    parser.add_argument("--outbox", metavar="DIR",
+                        help="also take messages from this folder (the file-drop transport)")
+    parser.add_argument("--inbox", metavar="DIR",
+                        help="with --outbox: where answers and receipts are written")
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     args = parser.parse_args(argv)
     options = {"reason": args.reason} if args.reason else {}
@@ -35,12 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         print(f"customs simulator: {e}", file=sys.stderr)
         return 1
+    folders = None
+    if args.outbox or args.inbox:
+        if not (args.outbox and args.inbox):
+            sim.stop()
+            print("customs simulator: --outbox and --inbox go together", file=sys.stderr)
+            return 1
+        folders = FolderExchange(sim.customs, args.outbox, args.inbox).start()
     print(sim.url, flush=True)
     try:
         sim.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if folders is not None:
+            folders.stop()
         sim.stop()
     return 0
 

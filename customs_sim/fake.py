@@ -10,6 +10,7 @@ import time
 from customs_sim.core import Customs, Mode
 from tally.customs.client import (
     MESSAGE_PATHS,
+    CustomsClient,
     CustomsRejected,
     CustomsUnavailable,
     Delivery,
@@ -50,6 +51,8 @@ class FakeCustomsClient:
         """As CustomsClient.fetch_receipts."""
         self._failure(declaration=False)
         return _wire(self.customs.receipts(int(after)))
+
+    receipt_batches = CustomsClient.receipt_batches  # the same transport interface
 
     def verify_white_card(self, white_card_no: str, transfer_order_no: str,
                           vehicle_no: str | None = None) -> dict:

@@ -16,6 +16,7 @@ Our model where the sources are silent: the reasons of a Z or 3 travel in HdeApp
 businessId is empty until the document is approved.
 """
 
+import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
 CST = timezone(timedelta(hours=8))  # customs stamps receipts in Beijing time
@@ -97,3 +98,43 @@ def sas_passport_bsc(seq_no: str, document: dict, version: dict, *, stucd: str,
             "passID": gate.get("passID", ""), "secdPassId": gate.get("secdPassId", ""),
             "passTime": gate.get("passTime", ""), "secdPassTime": gate.get("secdPassTime", ""),
             "stucd": stucd}
+
+
+# -- as files: what the Single Window client puts into the enterprise's inbox folder ----------
+XMLDSIG = "http://www.w3.org/2000/09/xmldsig#"  # the real receipts' default namespace [G]
+RECEIPT_HEADS = ("BondInvtBsc", "SasPassportBsc")
+
+
+def common_response_xml(answer: dict) -> bytes:
+    """A CommonResponeMessage as the client writes it (gx-customs-bridge's Successed_*.xml)."""
+    root = ET.Element("CommonResponeMessage")
+    for name in ("SeqNo", "EtpsPreentNo", "CheckInfo", "DealFlag"):
+        if name in answer:
+            ET.SubElement(root, name).text = str(answer[name] or "")
+    ET.indent(root, space="  ")
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            + ET.tostring(root, "unicode") + "\n").encode("utf-8")
+
+
+def receipt_xml(receipt: dict) -> bytes:
+    """One receipt of the feed as the real XML file (gx-customs-bridge's INV201.xml): Package
+    / EnvelopInfo / DataInfo / BussinessData / <type> / HdeApprResult + the document's head."""
+    message_type = receipt["message_type"]
+    root = ET.Element("Package", {"xmlns": XMLDSIG})
+    envelope = ET.SubElement(root, "EnvelopInfo")
+    suffix = "INV" if message_type.startswith("INV") else "SAS"
+    for name, value in (("version", "1.0"), ("message_id", receipt["message_id"]),
+                        ("file_name", f"{receipt['message_id']}.{suffix}"),
+                        ("message_type", message_type), ("sender_id", SENDER),
+                        ("receiver_id", RECEIVER), ("send_time", receipt["send_time"])):
+        ET.SubElement(envelope, name).text = value
+    body = ET.SubElement(ET.SubElement(ET.SubElement(root, "DataInfo"), "BussinessData"),
+                         message_type)
+    for part in ("HdeApprResult", *RECEIPT_HEADS):
+        if part in receipt:
+            element = ET.SubElement(body, part)
+            for name, value in receipt[part].items():
+                ET.SubElement(element, name).text = "" if value is None else str(value)
+    ET.indent(root, space="  ")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            + ET.tostring(root, "unicode") + "\n").encode("utf-8")

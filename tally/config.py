@@ -10,6 +10,17 @@ DEFAULTS = {
     "PORT": 8000,
     "CUSTOMS_URL": None,  # unset: `tally serve` starts the customs simulator beside it
     "CUSTOMS_TIMEOUT": 10.0,
+    # How the outbox reaches customs: http (TALLY_CUSTOMS_URL) or files, through the Single
+    # Window client's folders (tally/customs/files.py): the outbox it reads, the inbox it
+    # writes; its SentBox and FailBox beside the outbox, our done and failed beside the inbox
+    # unless set.
+    "CUSTOMS_TRANSPORT": "http",
+    "CUSTOMS_OUTBOX_DIR": None,
+    "CUSTOMS_INBOX_DIR": None,
+    "CUSTOMS_SENT_DIR": None,
+    "CUSTOMS_FAIL_DIR": None,
+    "CUSTOMS_DONE_DIR": None,
+    "CUSTOMS_FAILED_DIR": None,
     "OUTBOX_BACKOFF_BASE": 1.0,  # seconds before the first retry, doubled each time
     "OUTBOX_BACKOFF_MAX": 300.0,
     "OUTBOX_POLL_INTERVAL": 0.5,
@@ -25,8 +36,9 @@ DEFAULTS = {
     "HEAD_TIMEOUT": 15.0,
     "BODY_TIMEOUT": 15.0,
     "ACCESS_LOG": None,  # any value: log every request to standard error
-    # Site values for the customs messages (account book, enterprise and customs codes).
-    "PUTREC_NO": "T3105W000293",
+    # Site values for the customs messages (account book, enterprise and customs codes). The
+    # account book number's characters 2-5 are the customs code (tally/company.py).
+    "PUTREC_NO": "T4230W000293",
     "ETPS_NO": "3105960001",
     "CUSTOMS_CODE": "4230",
     "INVT_TYPE": "8",  # 8 bonded e-commerce; 3 enter first, declare later

@@ -5,6 +5,10 @@ side is down, and every attempt and receipt recorded.
 Delivery is at-least-once from our side and exactly-once at the customs side thanks to the key:
 a worker killed mid-delivery leaves the message pending (its claim lapses) and a restarted worker
 sends it again with the same key.
+
+The transport is HTTP (tally/customs/client.py) or the Single Window client's folders
+(tally/customs/files.py), chosen by TALLY_CUSTOMS_TRANSPORT; both offer send_message and
+receipt_batches, which is all this module uses.
 """
 
 import json
@@ -24,6 +28,9 @@ from tally.db import now, write
 from tally.events import record_event
 
 log = logging.getLogger(__name__)
+# The first answer to a declaration: in the HTTP response, or (file-drop transport,
+# tally/customs/files.py) a file of its own in the inbox.
+ANSWER = "CommonResponeMessage"
 
 
 def enqueue(db: Database, *, manifest_id: int | None, kind: str, payload: dict, key: str,
@@ -117,7 +124,13 @@ def deliver(
                 " last_error = NULL WHERE id = ?",
                 [attempts, now(), message["id"]],
             )
-            # The CommonResponeMessage: its SeqNo keys every later receipt of the message.
+            # The CommonResponeMessage: its SeqNo keys every later receipt of the message. A
+            # file's answer comes in the inbox, perhaps before this commit (a worker killed
+            # after writing the file): then its SeqNo is kept already, and the receipts
+            # waiting for the message delivered are applied now.
+            if not (response or {}).get(ANSWER):
+                response = {ANSWER: {"SeqNo": db.execute(
+                    "SELECT seq_no FROM outbox WHERE id = ?", [message["id"]]).fetchone()[0]}}
             receipts_module.record_seq_no(db, message, response)
             _message_event(db, message, "customs-message-delivered", attempts=attempts)
         elif outcome == "rejected":
@@ -170,9 +183,45 @@ def pull_receipts(db: Database, client: CustomsClient, manifest_id: int | None =
     apply each to the message with its SeqNo; return how many were new. ``manifest_id`` is
     accepted for the consignment page's button, but a pull reads every new receipt: customs
     sends them in one stream. Raises CustomsUnavailable when customs cannot be reached."""
-    receipts = client.fetch_receipts(receipts_module.last_feed_id(db))
-    with write(db):
-        return receipts_module.record_receipts(db, receipts)
+    new = 0
+    # One batch per transport unit (the HTTP feed's page, one inbox file), recorded in one
+    # transaction; then the transport is told (a file moves to done). Dying in between only
+    # means reading the batch again: answers and receipts are applied once (by message_id).
+    for batch, recorded in client.receipt_batches(receipts_module.last_feed_id(db)):
+        with write(db):
+            answers = [item for item in batch if item.get("message_type") == ANSWER]
+            new += sum(record_answer(db, item) for item in answers)
+            new += receipts_module.record_receipts(
+                db, [item for item in batch if item.get("message_type") != ANSWER])
+        recorded()
+    return new
+
+
+def record_answer(db: Database, answer: dict) -> int:
+    """The CommonResponeMessage of a message sent as a file (it comes later, in the inbox,
+    named after our file): keep its SeqNo (DealFlag 0), or mark the message failed with
+    CheckInfo (any other DealFlag); 1 when it changed something, 0 when known already or not
+    ours (inside the caller's transaction)."""
+    rows = list(db.query(
+        "SELECT id, manifest_id, release_order_id, kind, status, seq_no FROM outbox"
+        " WHERE idempotency_key = ?", [answer.get("idempotency_key") or ""]))
+    body = answer.get(ANSWER) or {}
+    if not rows:
+        log.warning("an answer to no message of ours, left out: %s", answer.get("file"))
+        return 0
+    message = rows[0]
+    if str(body.get("DealFlag")) == "0":
+        if message["seq_no"] == (body.get("SeqNo") or None):
+            return 0
+        receipts_module.record_seq_no(db, message, {ANSWER: body})
+        return 1
+    if message["status"] == "failed":
+        return 0
+    error = str(body.get("CheckInfo") or "")[:2000]
+    db.execute("UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?",
+               [error, message["id"]])
+    _message_event(db, message, "customs-message-rejected", status=None, error=error)
+    return 1
 
 
 def sync_status(db: Database, manifest_id: int) -> dict:

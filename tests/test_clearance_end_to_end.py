@@ -182,12 +182,10 @@ def test_consignment_from_arrival_to_the_gate(tmp_path):
         assert code == 201, second
         _, workflow = api.call("GET", f"/api/manifests/{mid}/workflow")
         assert workflow["remaining"] == {"1": 0, "2": 0, "3": 0}
-
-        def approved(order):
-            return api.call("GET", f"/api/release-orders/{order['etps_preent_no']}")[1][
-                "status"] == "approved"
-        wait_for(lambda: approved(first) and approved(second))
-        assert status() == "released"
+        # Created, their quantities held, and nothing sent: a release order is declared with
+        # its truck (SAS121 requires the vehicle).
+        assert (first["status"], second["status"]) == ("created", "created")
+        assert status() == "declared"
 
         # 6. The gate refuses a truck with no association.
         code, refusal = api.call("POST", "/api/gate/passes", json_body={
@@ -195,13 +193,15 @@ def test_consignment_from_arrival_to_the_gate(tmp_path):
         assert code == 409 and refusal["outcome"] == "refuse"
         assert "no release order" in refusal["reasons"][0]
 
-        # 7. Vehicle-order association: one truck per release order, a plate bound once.
+        # 7. Vehicle-order association declares each release order with its truck; one truck
+        # per release order, a plate bound once; customs approves both (SAS221).
         code, bound = api.call("POST", f"/api/release-orders/{first['etps_preent_no']}/vehicle",
                                json_body={"plate": "沪A11111", "ic_card": "IC-7001",
                                           "tare_wt": 8000, "frame_wt": 1500,
                                           "driver": "Chen Gang", "mileage_km": 42.5})
         assert code == 200 and bound["total_wt"] == "9503.90000", bound
-        assert status() == "vehicle_bound"
+        assert bound["status"] in ("applied", "approved")
+        assert status() in ("vehicle_bound", "released")
         code, clash = api.call("POST", f"/api/release-orders/{second['etps_preent_no']}/vehicle",
                                json_body={"plate": "沪A11111", "tare_wt": 8000, "frame_wt": 1500})
         assert code == 409 and "already bound" in clash["error"]
@@ -211,6 +211,15 @@ def test_consignment_from_arrival_to_the_gate(tmp_path):
                                            "container_wt": 2200})
         assert code == 200 and bound2["total_wt"] == "10401.40000", bound2
 
+        def approved(order):
+            return api.call("GET", f"/api/release-orders/{order['etps_preent_no']}")[1][
+                "status"] == "approved"
+        wait_for(lambda: approved(first) and approved(second))
+        assert status() == "released"
+        declared = [r for r in received(customs) if r["kind"] == "SAS121"]
+        assert sorted(r["payload"]["head"]["vehicleNo"] for r in declared) == [
+            "沪A11111", "沪B22222"]
+
         # 8. The gate: weight out of tolerance, then both trucks pass and the goods have entered.
         code, heavy = api.call("POST", "/api/gate/passes", json_body={
             "plate": "沪A11111", "direction": "I", "weighbridge_kg": 9700})
@@ -218,7 +227,7 @@ def test_consignment_from_arrival_to_the_gate(tmp_path):
         code, passed = api.call("POST", "/api/gate/passes", json_body={
             "plate": "沪A11111", "direction": "I", "weighbridge_kg": 9490})
         assert code == 201 and passed["outcome"] == "pass", passed
-        assert status() == "vehicle_bound"  # the second truck is still outside
+        assert status() == "released"  # the second truck is still outside
         code, again = api.call("POST", "/api/gate/passes", json_body={
             "plate": "沪A11111", "direction": "I", "weighbridge_kg": 9490})
         assert code == 409 and "already used" in again["reasons"][0]
@@ -247,7 +256,7 @@ def test_consignment_from_arrival_to_the_gate(tmp_path):
         _, history = api.call("GET", f"/api/manifests/{mid}/workflow")
         assert [h["to"] for h in history["history"]] == [
             "inspected", "written_off", "tallied", "returned", "tallied", "returned", "tallied",
-            "declared", "released", "vehicle_bound", "entered"]
+            "declared", "vehicle_bound", "released", "entered"]
     finally:
         server.stop()
         simulator.stop()

@@ -223,19 +223,20 @@ def cmd_password(args, config):
 
 
 def cmd_worker(args, config):
-    from tally.customs.client import CustomsClient
+    from tally.customs.files import transport_from_config
     from tally.outbox import run_worker
 
-    if not config["CUSTOMS_URL"]:
-        print("TALLY_CUSTOMS_URL is not set", file=sys.stderr)
+    try:
+        client = transport_from_config(config)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 2
     db = _open(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     _exit_with_parent(stop)
-    client = CustomsClient(config["CUSTOMS_URL"], timeout=float(config["CUSTOMS_TIMEOUT"]))
-    logging.getLogger(__name__).info("outbox worker delivering to %s", config["CUSTOMS_URL"])
+    logging.getLogger(__name__).info("outbox worker delivering to %s", client.base_url)
     run_worker(db, client, stop, config=config)
     close_db(db)
 
@@ -272,9 +273,15 @@ def cmd_serve(args, config):
                 os.path.dirname(os.path.abspath(config["DATABASE"])), "customs-sim.json"
             )
             url = f"http://127.0.0.1:{port}"
+            folders = []
+            if (config.get("CUSTOMS_TRANSPORT") or "http").lower() == "files":
+                from tally.customs.files import folders as file_folders
+
+                paths = file_folders(config)
+                folders = ["--outbox", str(paths["outbox"]), "--inbox", str(paths["inbox"])]
             children.append(subprocess.Popen([
                 sys.executable, "-m", "web.cli", "customs-sim", "--port", str(port),
-                "--state", state,
+                "--state", state, *folders,
             ]))
             # Not before it answers: a write-off right after start would get "unreachable".
             _wait_until_answering(url + "/_control", children[-1])
@@ -334,7 +341,8 @@ def cmd_settings(args, config):
             if bad:
                 print(f"error: give KEY=VALUE, not {' '.join(bad)}", file=sys.stderr)
                 return 2
-            changed = company.record_settings(db, {k: v for k, _, v in pairs}, user_id=None)
+            changed = company.record_settings(db, {k: v for k, _, v in pairs}, user_id=None,
+                                              site=site)
             print(f"changed: {', '.join(changed) or 'nothing'}")
         described = company.describe(db, site)
     except TallyError as exc:

@@ -115,6 +115,12 @@ class CustomsClient:
             )
         return receipts
 
+    def receipt_batches(self, after: int = 0):
+        """The receipts after feed id ``after`` as one batch, with the function to call once
+        the batch is recorded (nothing to do over HTTP): the transport interface the outbox
+        reads receipts through (tally/customs/files.py yields one batch per file)."""
+        yield self.fetch_receipts(after), _recorded
+
     def verify_white_card(
         self, white_card_no: str, transfer_order_no: str, vehicle_no: str | None = None
     ) -> dict:
@@ -189,6 +195,10 @@ class CustomsClient:
                 f"customs answered {status} without a JSON object", status=status, detail=text
             )
         return Delivery(status=status, body=parsed, duration_ms=duration_ms)
+
+
+def _recorded() -> None:
+    """Nothing to acknowledge: the feed is read from a position, not consumed."""
 
 
 def _json_object(text: str) -> dict | None:

@@ -63,7 +63,7 @@ def test_settings_and_account_book(tmp_path, db_path):
 
     shown = run("settings", "show", db_path=db_path)
     assert shown.returncode == 0
-    assert "putrec_no            T3105W000293 (environment)" in shown.stdout
+    assert "putrec_no            T4230W000293 (environment)" in shown.stdout
     assert "missing: operating_sccd" in shown.stdout
     pairs = [f"{k}={v}" for k, v in DEMO_SETTINGS.items()]
     result = run("settings", "set", *pairs, db_path=db_path)

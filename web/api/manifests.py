@@ -23,7 +23,7 @@ from tally.names import (
 from tally.users import get_user, has_role
 from web.api import api_blueprint, arg, int_arg, json_body
 from web.auth import requires, user_id
-from web.customs import customs_client
+from web.customs import customs_transport
 from web.db import get_db
 from web.downloads import (
     SAFE_WORKBOOK,
@@ -436,7 +436,7 @@ def sync_now(manifest_id):
     """Data synchronization: pull every new customs receipt now; answer this manifest's log."""
     db = get_db()
     manifests.load_head(db, manifest_id)
-    new = outbox.pull_receipts(db, customs_client(), manifest_id)
+    new = outbox.pull_receipts(db, customs_transport(), manifest_id)
     return {**outbox.sync_status(db, manifest_id), "new_receipts": new}
 
 
