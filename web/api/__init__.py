@@ -64,6 +64,29 @@ def _deeper_than(value: object, limit: int) -> bool:
     return False
 
 
+def uploaded_table(parse_csv, parse_xlsx, from_json=lambda body: body):
+    """A table uploaded as the request body (CSV, or .xlsx: its first sheet or ?sheet=) or as a
+    form's file (told apart by its name or content), read by ``parse_csv(data)`` or
+    ``parse_xlsx(data, sheet)``; else ``from_json`` of the JSON body (any size an upload may
+    have)."""
+    from tally import workbooks
+
+    if request.mimetype == "text/csv":
+        return parse_csv(request.get_data())
+    if request.mimetype == workbooks.XLSX_MIMETYPE:
+        return parse_xlsx(request.get_data(), request.args.get("sheet"))
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationError(say("manifest_file_required"))
+        data = upload.read()
+        if (upload.filename or "").lower().endswith(".xlsx") or data.startswith(
+                workbooks.ZIP_MAGIC):
+            return parse_xlsx(data, request.args.get("sheet") or request.form.get("sheet"))
+        return parse_csv(data)
+    return from_json(json_body(max_bytes=int(current_app.config["MAX_CONTENT_LENGTH"])))
+
+
 def arg(name: str, default: str | None = None) -> str | None:
     """An optional query argument of the Flask request as sent; 422 when given more than once
     (which of them was meant cannot be known)."""

@@ -5,7 +5,7 @@ import io
 from datetime import datetime
 
 import xlsxwriter
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g
 
 from labels.report_sheet import render_reconciliation_pdf
 from tally import confirmation, manifests, outbox, reconcile, workbooks
@@ -21,7 +21,7 @@ from tally.names import (
     MANIFEST_STATUS_NAMES,
 )
 from tally.users import get_user, has_role
-from web.api import api_blueprint, arg, int_arg, json_body
+from web.api import api_blueprint, arg, int_arg, json_body, uploaded_table
 from web.auth import requires, user_id
 from web.customs import customs_transport
 from web.db import get_db
@@ -39,24 +39,7 @@ bp = api_blueprint("manifests")
 @bp.post("/manifests")
 @requires("supervisor")
 def create():
-    if request.mimetype == "text/csv":
-        manifest = manifests.parse_csv(request.get_data())
-    elif request.mimetype == workbooks.XLSX_MIMETYPE:  # the first sheet, or ?sheet=
-        manifest = workbooks.parse_xlsx(request.get_data(), request.args.get("sheet"))
-    elif request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        if upload is None:
-            raise ValidationError(say("manifest_file_required"))
-        data = upload.read()
-        if (upload.filename or "").lower().endswith(".xlsx") or data.startswith(
-            workbooks.ZIP_MAGIC
-        ):
-            sheet = request.args.get("sheet") or request.form.get("sheet")
-            manifest = workbooks.parse_xlsx(data, sheet)
-        else:
-            manifest = manifests.parse_csv(data)
-    else:  # a manifest may be as large as a CSV upload
-        manifest = json_body(max_bytes=int(current_app.config["MAX_CONTENT_LENGTH"]))
+    manifest = uploaded_table(manifests.parse_csv, workbooks.parse_xlsx)
     return manifests.import_manifest(get_db(), manifest, user_id=user_id()), 201
 
 

@@ -1,12 +1,10 @@
 """Company settings (admin) and the bonded account book (电子账册: admin or supervisor)."""
 
-from flask import current_app, request
+from flask import current_app
 
-from tally import account_book, company, workbooks
-from tally.catalogue import say
+from tally import account_book, company
 from tally.config import site_settings
-from tally.errors import ValidationError
-from web.api import api_blueprint, json_body
+from web.api import api_blueprint, json_body, uploaded_table
 from web.auth import requires, user_id
 from web.db import get_db
 
@@ -39,22 +37,6 @@ def book():
 def import_book():
     """Replace the account book: CSV, .xlsx (the first sheet, or ?sheet=), a form's file, or
     JSON ``{"items": [...]}``."""
-    if request.mimetype == "text/csv":
-        items = account_book.parse_csv(request.get_data())
-    elif request.mimetype == workbooks.XLSX_MIMETYPE:
-        items = account_book.parse_xlsx(request.get_data(), request.args.get("sheet"))
-    elif request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        if upload is None:
-            raise ValidationError(say("manifest_file_required"))
-        data = upload.read()
-        if (upload.filename or "").lower().endswith(".xlsx") or data.startswith(
-                workbooks.ZIP_MAGIC):
-            items = account_book.parse_xlsx(data, request.args.get("sheet")
-                                            or request.form.get("sheet"))
-        else:
-            items = account_book.parse_csv(data)
-    else:
-        body = json_body(max_bytes=int(current_app.config["MAX_CONTENT_LENGTH"]))
-        items = body.get("items") if isinstance(body, dict) else None
+    items = uploaded_table(account_book.parse_csv, account_book.parse_xlsx,
+                           lambda body: body.get("items") if isinstance(body, dict) else None)
     return account_book.import_book(get_db(), items, user_id=user_id()), 201
