@@ -325,6 +325,22 @@ def get_inspection(db: Database, manifest_id: int, inspection_id: int) -> dict:
     }
 
 
+def list_inspections(db: Database, manifest_id: int) -> list[dict]:
+    """Every inspection of the manifest, oldest first, each as ``get_inspection`` gives it;
+    NotFoundError when there is no such manifest."""
+    manifests.load_head(db, manifest_id)
+    ids = [r[0] for r in db.execute("SELECT id FROM inspections WHERE manifest_id = ?"
+                                    " ORDER BY id", [manifest_id])]
+    return [get_inspection(db, manifest_id, i) for i in ids]
+
+
+def latest_inspection(db: Database, manifest_id: int) -> dict | None:
+    """The manifest's latest inspection (the one that counts) as ``get_inspection`` gives it, or
+    None when none was recorded."""
+    inspection_id = latest_inspection_id(db, manifest_id)
+    return None if inspection_id is None else get_inspection(db, manifest_id, inspection_id)
+
+
 def signature_png(db: Database, manifest_id: int, inspection_id: int) -> bytes | None:
     """The escort's signature image as stored."""
     return _load(db, manifest_id, inspection_id)["signature_png"]

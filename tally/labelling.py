@@ -232,6 +232,37 @@ def get_label(db: Database, code: str) -> dict:
     return row
 
 
+def get_label_copy(db: Database, code: str, copy_no: int = 0) -> dict:
+    """What the label of one unit code prints (``get_label``), checking that copy ``copy_no``
+    exists: 0 is the original, 1 up to the latest copy a recorded reprint; NotFoundError else."""
+    label = get_label(db, code)
+    if copy_no and not 1 <= copy_no <= label["copy_no"]:
+        raise NotFoundError(say("label_copy_missing", copy=copy_no, code=code))
+    return label
+
+
+def record_print(db: Database, manifest_id: int, *, printer: str, codes: list[str],
+                 copy_no: int, dpi: int, size: str, box_labels: int,
+                 user_id: int | None) -> None:
+    """Record in the audit trail a print job sent to the network printer ``printer``: its
+    labels' ``codes`` in print order (box labels, ``box_labels`` of them, included)."""
+    with write(db):
+        record_event(
+            db,
+            "labels-printed",
+            user_id=user_id,
+            manifest_id=manifest_id,
+            printer=printer,
+            count=len(codes),
+            first_code=codes[0],
+            last_code=codes[-1],
+            copy_no=copy_no,
+            dpi=dpi,
+            size=size,
+            box_labels=box_labels,
+        )
+
+
 def record_reprint(db: Database, code: str, *, reason, user_id: int | None) -> dict:
     """Record a reprint of one label with its reason; return the label marked as that copy."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:

@@ -30,8 +30,6 @@ def workflow_state(db, manifest_id: int) -> dict:
         if e["name"].startswith("status-") and e["details"].get("target") in
         {s.value for s in workflow.Status}
     ]
-    inspection_id = db.execute("SELECT max(id) FROM inspections WHERE manifest_id = ?",
-                               [manifest_id]).fetchone()[0]
     orders = release_orders.list_release_orders(db, manifest_id)
     return {
         "manifest_id": manifest_id, "manifest_no": head["manifest_no"],
@@ -39,8 +37,7 @@ def workflow_state(db, manifest_id: int) -> dict:
         # Each unmet condition with its code and Chinese text, as the error shape gives them.
         "next_actions": [{**action, "unmet": [coded(c) for c in action["unmet"]]}
                          for action in workflow.next_actions(db, manifest_id)],
-        "inspection": inspections.get_inspection(db, manifest_id, inspection_id)
-        if inspection_id else None,
+        "inspection": inspections.latest_inspection(db, manifest_id),
         "write_off": writeoff.get_write_off(db, manifest_id),
         "remaining": release_orders.remaining_quantities(db, manifest_id),
         "release_orders": orders,

@@ -26,11 +26,7 @@ def record(manifest_id):
 
 @bp.get("/manifests/<int:manifest_id>/inspections")
 def index(manifest_id):
-    db = get_db()
-    manifests.load_head(db, manifest_id)
-    ids = [r[0] for r in db.execute("SELECT id FROM inspections WHERE manifest_id = ?"
-                                    " ORDER BY id", [manifest_id])]
-    return {"inspections": [inspections.get_inspection(db, manifest_id, i) for i in ids]}
+    return {"inspections": inspections.list_inspections(get_db(), manifest_id)}
 
 
 @bp.get("/manifests/<int:manifest_id>/inspections/<int:inspection_id>")

@@ -16,9 +16,7 @@ from labels.render import (
 )
 from tally import labelling, manifests, units
 from tally.catalogue import say
-from tally.db import write
 from tally.errors import ConflictError, NotFoundError, ValidationError
-from tally.events import record_event
 from tally.fields import Fields
 from tally.users import has_role
 from web import printer
@@ -86,11 +84,8 @@ def _render(fn, *args, **kwargs):
 
 
 def _one_label(code: str) -> Label:
-    row = labelling.get_label(get_db(), code)
     copy_no = int_arg("copy") or 0
-    if copy_no and not 1 <= copy_no <= row["copy_no"]:
-        raise NotFoundError(say("label_copy_missing", copy=copy_no, code=code))
-    return label_of(row, copy_no)
+    return label_of(labelling.get_label_copy(get_db(), code, copy_no), copy_no)
 
 
 @bp.get("/labels/<code>.png")
@@ -280,10 +275,8 @@ def print_labels(manifest_id):
         rows = [by_code[code] for code in wanted["codes"]]
     if not rows:
         raise NotFoundError(say("labels_none_issued"))
-    if wanted["copy"] and wanted["copy"] > labelling.get_label(db, rows[0]["code"])["copy_no"]:
-        raise NotFoundError(
-            say("label_copy_missing", copy=wanted["copy"], code=rows[0]["code"])
-        )
+    if wanted["copy"]:  # one code (_print_request): its reprint must have been recorded
+        labelling.get_label_copy(db, rows[0]["code"], wanted["copy"])
     return _send(db, manifest_id, spec, [label_of(row, wanted["copy"]) for row in rows], wanted)
 
 
@@ -305,21 +298,9 @@ def _send(db, manifest_id: int, spec: str, labels: list, wanted: dict):
             [{"field": "printer", "message": say("not_reachable")}], printer=spec
         )
     boxes = sum(isinstance(label, BoxLabel) for label in labels)
-    with write(db):
-        record_event(
-            db,
-            "labels-printed",
-            user_id=user_id(),
-            manifest_id=manifest_id,
-            printer=spec,
-            count=len(labels),
-            first_code=labels[0].code,
-            last_code=labels[-1].code,
-            copy_no=wanted["copy"],
-            dpi=wanted["dpi"],
-            size=str(wanted["size"]),
-            box_labels=boxes,
-        )
+    labelling.record_print(db, manifest_id, printer=spec, codes=[label.code for label in labels],
+                           copy_no=wanted["copy"], dpi=wanted["dpi"], size=str(wanted["size"]),
+                           box_labels=boxes, user_id=user_id())
     return {"sent": len(labels), "printer": spec, "box_labels": boxes}
 
 

@@ -35,9 +35,7 @@ def inspection(manifest_id):
     totals = manifests.line_totals(db, manifest_id)
     pager = page_of_lines(totals["lines"])
     lines = manifests.list_lines(db, manifest_id, offset=pager["offset"], limit=pager["limit"])
-    latest = db.execute("SELECT max(id) FROM inspections WHERE manifest_id = ?",
-                        [manifest_id]).fetchone()[0]
-    recorded = inspections.get_inspection(db, manifest_id, latest) if latest else None
+    recorded = inspections.latest_inspection(db, manifest_id)
     if recorded:  # the failed checks of every line; a check not listed passed
         recorded["checks"] = [c for c in recorded["checks"]
                               if any(c.get(a, {}).get("result") == "fail"
