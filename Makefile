@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages: libzbar0 for pyzbar, a CJK font for product names on labels, curl for the
-# README walkthrough and chromium for the browser tests (both run by `make test`).
-APT_PACKAGES := libzbar0 fonts-wqy-microhei curl chromium
+# README walkthrough, chromium for the browser tests (both run by `make test`) and postgresql:
+# the tests start their own throwaway PostgreSQL clusters (tests/pgcluster.py).
+APT_PACKAGES := libzbar0 fonts-wqy-microhei curl chromium postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # axe-core for the browser tests' accessibility checks (tests/browser/conftest.py loads
 # $(AXE_JS)): the npm registry's tarball at a pinned version, checked against the sha512

@@ -1,5 +1,7 @@
 import base64
 import io
+import itertools
+import re
 
 import pytest
 from PIL import Image, ImageDraw
@@ -223,3 +225,43 @@ def manifest(as_, imported):
     """The test manifest, inspected and written off: ready to tally."""
     clear_over_http(as_, imported)
     return imported
+
+
+# --- PostgreSQL (issue 14) ---------------------------------------------------------------------
+# One throwaway cluster per test session (tests/pgcluster.py), started only when a test asks for
+# pg_cluster or pg_url; every pg_url test gets a fresh database copied from PG_TEMPLATE.
+
+PG_TEMPLATE = "tally_template"
+_pg_numbers = itertools.count(1)
+
+
+def prepare_template(url: str) -> None:
+    """Bring the template database at ``url`` to the state every test's database starts from.
+
+    Called once per session, on the empty ``tally_template``, before any test's copy is made
+    (and with nobody else connected: a copy needs the template free). Nothing yet: the change
+    that gives the service its PostgreSQL layer migrates the schema here. Close every connection
+    it opens.
+    """
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's PostgreSQL cluster (not durable: fsync off), with ``tally_template``."""
+    from tests.pgcluster import Cluster
+
+    with Cluster(name="tally-tests") as cluster:
+        cluster.create_database(PG_TEMPLATE)
+        prepare_template(cluster.url(PG_TEMPLATE))
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster, request):
+    """The URL of a database of this test's own, a copy of ``tally_template``; dropped after
+    the test (connections still open to it are ended)."""
+    test = re.sub(r"\W+", "_", request.node.name.lower())
+    name = f"tally_test_{next(_pg_numbers)}_{test}"[:63]
+    pg_cluster.create_database(name, template=PG_TEMPLATE)
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
