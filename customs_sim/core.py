@@ -26,7 +26,8 @@ from customs_sim import validation
 from customs_sim.writeoff import WriteOffDesk, error_body
 
 # Failure modes act on /api/ requests; outcome modes decide the next declarations' results.
-FAILURES = ("down", "error", "slow", "garbled")
+# unsent: the Single Window client gives up on a file (folder mode; over HTTP, like down).
+FAILURES = ("down", "error", "slow", "garbled", "unsent")
 OUTCOMES = {"store-fail": r.STORE_FAILED, "returned": r.RETURNED, "review": r.REVIEW,
             "pre-deducted": r.PRE_DEDUCTED, "not-deducted": r.NOT_DEDUCTED}
 MODES = ("ok", *FAILURES, *OUTCOMES)
@@ -34,7 +35,6 @@ DEFAULT_REASON = "商品编码与备案不符"  # a typical return: HS code diff
 STORE_FAIL_REASON = "表体商品备案序号在账册中不存在"  # a typical Z: item not in the account book
 STATE_FORMAT = 3
 KINDS = ("INV101", "SAS121")
-RESULT_RECEIPT = {"INV101": "INV201", "SAS121": "SAS221"}
 
 
 @dataclass(frozen=True)
@@ -145,14 +145,21 @@ class Customs(WriteOffDesk):
 
         400 when it is no readable message; else 200 with a CommonResponeMessage: DealFlag 0 and
         the SeqNo when imported, -1 and CheckInfo when refused. The same Idempotency-Key with
-        the same message replays the first answer; with another message it is 422.
+        the same message replays the first answer; with another message it is 422. A message
+        that arrived as XML (validation.decode) and fails its XML Schema is refused for that
+        first, whatever else it carries.
         """
-        check = (validation.validate_declaration if kind == "INV101"
-                 else validation.validate_passport)
-        errors = check(payload, key)
+        arrived = validation.arrived_problems(payload)
+        if arrived:
+            errors = validation.key_errors(key)
+        else:
+            check = (validation.validate_declaration if kind == "INV101"
+                     else validation.validate_passport)
+            errors = check(payload, key)
         if errors:
             return 400, error_body(400, errors)
-        fingerprint = _fingerprint(payload)
+        # An element parse_xml dropped changes the answer, so it changes the fingerprint too.
+        fingerprint = _fingerprint([payload, arrived] if arrived else payload)
         with self._lock:
             answers = self._state["answers"][kind]
             known = answers.get(key)
@@ -161,22 +168,27 @@ class Customs(WriteOffDesk):
                     errors = ["Idempotency-Key was already used for a different payload"]
                     return 422, error_body(422, errors)
                 return 200, known["body"]
-            body = self._import(kind, payload, key, mode or Mode())
+            body = self._import(kind, dict(payload), key, mode or Mode(), arrived=arrived)
             answers[key] = {"fingerprint": fingerprint, "body": body}
             self._save()
         return 200, body
 
-    def _import(self, kind: str, payload: dict, key: str, mode: Mode) -> dict:
-        """Store a declaration and schedule its receipts, or refuse it (DealFlag -1)."""
+    def _import(self, kind: str, payload: dict, key: str, mode: Mode, *,
+                arrived: list[str] | None = None) -> dict:
+        """Store a declaration and schedule its receipts, or refuse it (DealFlag -1).
+
+        ``arrived``: what the XML Schema found in a message that came as XML (None: JSON)."""
         now = self.clock()
         head = payload["head"]
         etps_field = "etpsInnerInvtNo" if kind == "INV101" else "etpsPreentNo"
-        etps_no = str(head[etps_field])
+        etps_no = str(head.get(etps_field) or "")
         by_etps = self._state["byEtpsNo"][kind]
         seq_no = str(head.get("seqNo") or "") or None
         typecd = payload.get("dclTypecd", "1")
         problem = None
-        if seq_no is None and etps_no in by_etps:
+        if arrived:  # customs reads the XML before anything in it
+            problem = validation.schema_refusal(arrived)
+        elif seq_no is None and etps_no in by_etps:
             # The real refusal (gx-customs-bridge's Failed_SAS121 receipt) names the record.
             problem = (f"报文类型为{kind}，导入报文中预录入统一编号为空，并且企业内部编号{etps_no}"
                        f"与系统已有记录【{by_etps[etps_no]}】的对应字段重复，请修改后重新导入。")
@@ -190,12 +202,13 @@ class Customs(WriteOffDesk):
                 problem = self._redeclare_problem(document, typecd, head)
         elif typecd != "1":
             problem = "变更或删除申请须填写预录入统一编号"
-        if problem is None:  # the message's form: the same XSDs our outbox checks with
+        if problem is None and arrived is None:  # JSON: its form, as XML, against the XSDs
             problems = validation.schema_problems(kind, payload)
             if problems:
-                problem = f"{validation.SCHEMA_CHECK_INFO}：{'；'.join(problems)}"
+                problem = validation.schema_refusal(problems)
+        drawn: list[tuple[str, str, Decimal]] = []
         if kind == "SAS121" and problem is None:
-            problems = self._goods_problems(payload, etps_no, now)
+            problems, drawn = self._goods(payload, etps_no, now)
             problem = "；".join(problems) if problems else None
         if problem:
             return r.common_response(None, etps_no, problem, "-1")
@@ -207,6 +220,8 @@ class Customs(WriteOffDesk):
                                                 "versions": [], "gate": None}
         document = self._state["documents"][seq_no]
         version = self._version(document, payload, key, mode, now)
+        if kind == "SAS121":  # what each list gives this release order
+            version["lineRefs"] = [[bond_no, seq, str(qty)] for bond_no, seq, qty in drawn]
         document["versions"].append(version)
         self._schedule(seq_no, document, version, now)
         return r.common_response(seq_no, etps_no, r.CHECK_INFO[kind], "0")
@@ -351,7 +366,8 @@ class Customs(WriteOffDesk):
 
     # -- release orders: goods against the approved lists ----------------------------------------
     def _approved_list(self, bond_no: str) -> tuple[dict | None, str | None]:
-        """({gdsSeqno: dclQty} of approved list `bond_no`, None), or (None, why not usable)."""
+        """({gdsSeqno: (dclQty, gdsMtno)} of approved list `bond_no`, None), or (None, why not
+        usable)."""
         document = next((d for d in self._state["documents"].values()
                          if d["kind"] == "INV101" and d["number"] == bond_no), None)
         declared = _declared(document["versions"]) if document else []
@@ -363,7 +379,8 @@ class Customs(WriteOffDesk):
         if not self._result_out(document, latest):
             return None, (f"核注清单{bond_no}未审核通过 inventory list {bond_no} is not "
                           "approved")
-        lines = {str(line.get("gdsSeqno")): validation.number(line.get("dclQty")) or Decimal(0)
+        lines = {str(line.get("gdsSeqno")): (validation.number(line.get("dclQty")) or Decimal(0),
+                                             str(line.get("gdsMtno") or ""))
                  for line in latest["payload"]["lines"]}
         return lines, None
 
@@ -377,37 +394,83 @@ class Customs(WriteOffDesk):
     def _seq_of(self, document: dict) -> str:
         return self._state["byEtpsNo"][document["kind"]][document["etpsNo"]]
 
-    def _goods_problems(self, payload: dict, etps_no: str, now: float) -> list[str]:
-        """Why the goods of a release order cannot go out: unapproved lists, or more than the
-        list declares over all live release orders (what makes one ticket, many trucks real)."""
+    def _goods(self, payload: dict, etps_no: str, now: float
+               ) -> tuple[list[str], list[tuple[str, str, Decimal]]]:
+        """(why the goods of a release order cannot go out, what it draws on each list:
+        (bondInvtNo, gdsSeqno, qty)). Every related list must be approved and no list line give
+        more than it declares over all live release orders (what makes one ticket, many trucks
+        real).
+
+        Real XML cannot tie a line to a list: it draws on the related lists, checked per item.
+        """
         self._flush(now)
         problems: list[str] = []
         lists: dict[str, dict | None] = {}
-        wanted: dict[tuple[str, str], Decimal] = {}
-        for i, (bond_no, seq, qty) in enumerate(validation.line_refs(payload)):
-            if not bond_no:
-                problems.append(f"lines[{i}].rltNo is required: the release order relates "
-                                "several inventory lists")
-                continue
+
+        def approved(bond_no: str) -> dict | None:
             if bond_no not in lists:
                 lists[bond_no], reason = self._approved_list(bond_no)
                 if reason:
                     problems.append(reason)
-            if lists[bond_no] is None:
+            return lists[bond_no]
+
+        related = validation.rlt_numbers(payload["head"])
+        for bond_no in related:
+            approved(bond_no)
+        wanted: dict[tuple[str, str], Decimal] = {}
+        pools: dict[tuple[str, str], Decimal] = {}  # (gdsSeqno, item) -> qty of unnamed lines
+        for i, (bond_no, seq, qty) in enumerate(validation.line_refs(payload)):
+            if not bond_no:
+                item = str(payload["lines"][i].get("gdsMtno") or "")
+                pools[(seq, item)] = pools.get((seq, item), Decimal(0)) + qty
+                continue
+            if approved(bond_no) is None:
                 continue
             if seq not in lists[bond_no]:
                 problems.append(f"lines[{i}]: inventory list {bond_no} has no line gdsSeqno {seq}")
                 continue
             wanted[(bond_no, seq)] = wanted.get((bond_no, seq), Decimal(0)) + qty
         reserved = self._reserved(exclude=etps_no)
+        drawn = []
         for (bond_no, seq), qty in wanted.items():
-            declarable = lists[bond_no][seq]
+            declarable = lists[bond_no][seq][0]
             used = reserved.get((bond_no, seq), Decimal(0))
             if used + qty > declarable:
                 problems.append(
                     f"line gdsSeqno {seq} of inventory list {bond_no}: {qty} exceeds the "
                     f"declarable quantity; {declarable - used} remaining of {declarable}")
-        return problems
+            drawn.append((bond_no, seq, qty))
+            reserved[(bond_no, seq)] = used + qty
+        for (seq, item), qty in pools.items():
+            problems += self._draw(seq, item, qty, [n for n in related if lists.get(n)],
+                                   lists, reserved, drawn)
+        return problems, drawn
+
+    @staticmethod
+    def _draw(seq: str, item: str, qty: Decimal, related: list[str], lists: dict,
+              reserved: dict, drawn: list) -> list[str]:
+        """Draw ``qty`` of line ``seq`` (``item``) on the approved related lists having that
+        line for that item, in order, into ``drawn``; the problem when they have too little."""
+        sources = [n for n in related if seq in lists[n]
+                   and (not item or not lists[n][seq][1] or lists[n][seq][1] == item)]
+        what = f"line gdsSeqno {seq}" + (f" ({item})" if item else "")
+        if not sources:
+            return [f"{what}: none of the related inventory lists has it"]
+        left, free_total = qty, Decimal(0)
+        for bond_no in sources:
+            free = max(lists[bond_no][seq][0] - reserved.get((bond_no, seq), Decimal(0)),
+                       Decimal(0))
+            free_total += free
+            take = min(free, left)
+            if take > 0:
+                drawn.append((bond_no, seq, take))
+                reserved[(bond_no, seq)] = reserved.get((bond_no, seq), Decimal(0)) + take
+                left -= take
+        if left > 0:
+            declarable = sum(lists[n][seq][0] for n in sources)
+            return [f"{what} of inventory lists {', '.join(sources)}: {qty} exceeds the "
+                    f"declarable quantity; {free_total} remaining of {declarable}"]
+        return []
 
     def _flush(self, now: float) -> None:
         """Send the receipts that are due (caller holds the lock)."""
@@ -426,7 +489,10 @@ class Customs(WriteOffDesk):
                     or declared[-1]["outcome"] in (r.RETURNED, r.STORE_FAILED)
                     or (document["gate"] or {}).get("stucd") == "6"):
                 continue  # a returned or gate-refused release order gives its quantities back
-            for bond_no, seq, qty in validation.line_refs(declared[-1]["payload"]):
+            refs = declared[-1].get("lineRefs")
+            refs = ([(bond_no, seq, Decimal(qty)) for bond_no, seq, qty in refs]
+                    if refs is not None else validation.line_refs(declared[-1]["payload"]))
+            for bond_no, seq, qty in refs:
                 totals[(bond_no, seq)] = totals.get((bond_no, seq), Decimal(0)) + qty
         return totals
 

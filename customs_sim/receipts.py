@@ -27,9 +27,6 @@ SENDER, RECEIVER = "CUS0000", "E010000"  # as in the real envelopes
 STORED, STORE_FAILED = "Y", "Z"
 APPROVED, REVIEW, RETURNED, PRE_DEDUCTED, NOT_DEDUCTED = "1", "2", "3", "4", "5"
 APPROVALS = (APPROVED, PRE_DEDUCTED, NOT_DEDUCTED)
-RESULT_TEXTS = {STORED: "入库成功", STORE_FAILED: "入库失败", APPROVED: "审核通过（已核扣）",
-                REVIEW: "转人工审核", RETURNED: "退单", PRE_DEDUCTED: "审核通过（预核扣）",
-                NOT_DEDUCTED: "审核通过（未核扣）"}
 # vrfdedMarkcd of an INV201 (0 not deducted, 1 pre-deducted, 2 deducted) per result.
 DEDUCTED = {APPROVED: "2", PRE_DEDUCTED: "1", NOT_DEDUCTED: "0"}
 # SAS224, the disposal of a truck customs inspected at the gate: 2 refused, 3 released.

@@ -4,8 +4,10 @@ change to the messages' fields changes the checks here and nowhere else.
 Each function returns the problems found (empty: the message may be stored). A request that is
 not a message at all (no JSON object, no head) is answered 400; a message customs reads but will
 not take is refused with a CommonResponeMessage whose DealFlag is -1 (see core.py): among those,
-a message that fails its XML Schema (schema_problems: the same XSDs, tally/customs/schemas, that
-our outbox checks before sending), as the real system refuses a message it cannot import.
+a message that fails its XML Schema (the same XSDs, tally/customs/schemas, that our outbox
+checks before sending), as the real system refuses a message it cannot import. A message that
+came as XML is checked as it arrived (decode, before parse_xml reads it into a payload and drops
+what it does not know); one that came as JSON is written as XML first (schema_problems).
 """
 
 import json
@@ -28,17 +30,29 @@ def number(value) -> Decimal | None:
     return parsed if parsed.is_finite() else None
 
 
+class XmlMessage(dict):
+    """The payload of a message that arrived as XML, with ``schema_problems``: what its XML
+    Schema found in the XML as it arrived (empty when valid). parse_xml keeps only the elements
+    it knows, in its own order, so an unknown or misplaced element shows here and nowhere else."""
+
+    def __init__(self, payload: dict, schema_problems: list[str]):
+        super().__init__(payload)
+        self.schema_problems = schema_problems
+
+
 def decode(raw: bytes, content_type: str, kind: str) -> tuple[object, str | None]:
     """(the message as a dict, None), or (None, why it cannot be read): JSON, or the XML of
-    messages.render_xml when the content type says xml."""
+    messages.render_xml when the content type says xml, then an XmlMessage carrying what the
+    schema of ``kind`` found in the raw XML (customs.receive refuses it with DealFlag -1)."""
     if content_type.endswith("xml"):  # application/xml, text/xml
+        problems = messages.schema_problems(kind, raw)  # the XML as it arrived
         try:
             message_type, payload = parse_xml(raw)
         except ValueError as e:
             return None, f"body is not a {kind} message: {e}"
         if message_type != kind:
             return None, f"this route takes {kind} messages, got {message_type}"
-        return payload, None
+        return XmlMessage(payload, problems), None
     try:
         return json.loads(raw), None
     except ValueError:
@@ -55,10 +69,21 @@ def _envelope_errors(payload: dict) -> list[str]:
     return errors
 
 
+def arrived_problems(payload: object) -> list[str] | None:
+    """What the XML Schema found in a message that arrived as XML (decode); None for one that
+    came as JSON, whose payload is checked by schema_problems instead."""
+    return payload.schema_problems if isinstance(payload, XmlMessage) else None
+
+
+def key_errors(key: str) -> list[str]:
+    """What a message request lacks whatever its body: its idempotency key."""
+    return [] if key else ["Idempotency-Key header is required"]
+
+
 def _request_head(payload: object, key: str) -> tuple[list[str], dict | None]:
     """What every message request can lack (its idempotency key, being an object), and its head:
     ``{}`` when missing, None when the body is no object at all (nothing more to check)."""
-    errors = [] if key else ["Idempotency-Key header is required"]
+    errors = key_errors(key)
     if not isinstance(payload, dict):
         return [*errors, "body must be a JSON object"], None
     head = payload.get("head")
@@ -100,11 +125,14 @@ def rlt_numbers(head: dict) -> list[str]:
 
 
 def line_refs(payload: dict) -> list[tuple[str | None, str, Decimal]]:
-    """(bondInvtNo, gdsSeqno, dclQty) per release order line.
+    """(bondInvtNo, gdsSeqno, dclQty) per release order line; bondInvtNo None when the line
+    does not say which of several related lists it draws on.
 
-    A line names its list in rltNo or the payload's lineLists; without one it takes the head's
-    rltNo when that is a single list (rltGdsSeqno alone is ambiguous once a truck carries
-    several tickets).
+    A line names its list in rltNo or the payload's lineLists (our JSON transport only); without
+    one it takes the head's rltNo when that is a single list. The real XML cannot name it: a
+    PassportList line has RltGdsSeqno only and the related lists are PassportAcmp rows (in the
+    receipts SasPassportRlt) without line numbers [G]; core.Customs draws such lines on the
+    related lists by gdsSeqno and item.
     """
     numbers = rlt_numbers(payload["head"])
     default = numbers[0] if len(numbers) == 1 else None
@@ -154,11 +182,16 @@ def validate_passport(payload: object, key: str) -> list[str]:
 SCHEMA_CHECK_INFO = "报文格式校验不通过"
 
 
+def schema_refusal(problems: list[str]) -> str:
+    """The CheckInfo of a message refused for its form."""
+    return f"{SCHEMA_CHECK_INFO}：{'；'.join(problems)}"
+
+
 def schema_problems(kind: str, payload: dict) -> list[str]:
-    """What the XML Schema of ``kind`` (INV101 or SAS121) finds wrong with a message: the
-    payload written as the special-area system's XML (a message that came as XML was read by
-    parse_xml, so this is what it carried) and checked against tally/customs/schemas; empty
-    when it is valid."""
+    """What the XML Schema of ``kind`` (INV101 or SAS121) finds wrong with a message that came
+    as JSON: the payload written as the special-area system's XML and checked against
+    tally/customs/schemas; empty when it is valid. (A message that came as XML is checked as it
+    arrived: arrived_problems.)"""
     try:
         text = render_xml(kind, payload, message_id="CHECK", send_time="2000-01-01T00:00:00")
     except (AttributeError, KeyError, TypeError, ValueError) as e:
