@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also take messages from this folder (the file-drop transport)")
     parser.add_argument("--inbox", metavar="DIR",
                         help="with --outbox: where answers and receipts are written")
+    parser.add_argument("--sent", metavar="DIR",
+                        help="with --outbox: where sent files go (default: SentBox beside it)")
+    parser.add_argument("--fail", metavar="DIR", help="with --outbox: where files the client "
+                        "could not send go (default: FailBox beside it)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     args = parser.parse_args(argv)
     options = {"reason": args.reason} if args.reason else {}
@@ -46,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
             sim.stop()
             print("customs simulator: --outbox and --inbox go together", file=sys.stderr)
             return 1
-        folders = FolderExchange(sim.customs, args.outbox, args.inbox).start()
+        # The receipts written so far are remembered beside the state, so a restart writes
+        # none twice.
+        position = f"{args.state}.inbox-position" if args.state else None
+        folders = FolderExchange(sim.customs, args.outbox, args.inbox, sent=args.sent,
+                                 fail=args.fail, position_file=position).start()
     print(sim.url, flush=True)
     try:
         sim.wait()

@@ -87,7 +87,7 @@ class FakeCustomsClient:
     @staticmethod
     def _act_out(mode: Mode) -> Mode:
         """Raise what a failure mode looks like to the client; the mode when it is none."""
-        if mode.name in ("down", "slow"):
+        if mode.name in ("down", "slow", "unsent"):  # unsent: over HTTP, like down
             # A hang-up, or an answer later than any client waits for in a unit test.
             raise CustomsUnavailable(f"customs unreachable: {mode.name} (in-process)",
                                      detail=mode.name)

@@ -19,7 +19,8 @@
     POST /_control/reset                forget everything (mode back to "ok")
 
 The declaration routes take JSON, or the XML of messages.render_xml (Content-Type
-application/xml). Modes (CLI --mode, or POST /_control) act on `/api/` requests only:
+application/xml), checked against its XML Schema as it arrived (validation.decode). Modes
+(CLI --mode, or POST /_control) act on `/api/` requests only:
 
     ok            answer normally: stored (Y), then approved (1)
     down          read the request, then hang up without a status line
@@ -222,7 +223,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if mode.name == "slow" and self.server.simulator.stopping.wait(mode.delay):
             self.close_connection = True  # shutting down: drop the sleeper
             return True
-        if mode.name == "down":
+        if mode.name in ("down", "unsent"):  # unsent: the folder client's; over HTTP, down
             self.close_connection = True  # hang up without a status line, like a dropped link
             return True
         if mode.name == "error":

@@ -29,6 +29,8 @@ TERMS_ZH = {
     "created": "待车单关联", "applied": "已申报", "approved": "已审批", "passed": "已过卡",
     "approve": "审批通过", "return": "退运", "pass_gate": "过卡",
     "refused": "卡口不予放行", "refuse_at_gate": "卡口不予放行",
+    # Customs message (outbox) statuses.
+    "pending": "待发送", "delivered": "已发送", "failed": "未发送",
     # Roles.
     "operator": "理货员", "supervisor": "主管", "admin": "管理员",
     # Label (unit) statuses.
@@ -593,6 +595,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "第 {line_no} 行：料号 {sku} 不在电子账册中，请先导入含该料号的账册再确认"),
     "message_schema_invalid": ("{kind} does not match its schema, not sent: {detail}",
                                "{kind} 报文不符合报文格式，未发送：{detail}"),
+    "message_not_found": ("no customs message {message_id}", "没有海关报文 {message_id}"),
+    "message_not_resendable": ("only the latest version of a message that was not sent can be"
+                               " sent again; this {kind} is {status}",
+                               "只有未发送的报文的最新版本可以重新发送；该 {kind} 报文状态为"
+                               "{status_zh}"),
+    "client_could_not_send": ("the Single Window client could not send {file} (try {n} of"
+                              " {tries}); handed to it again as {next_file}",
+                              "单一窗口客户端未能发送 {file}（第 {n} 次，共 {tries} 次），"
+                              "已重新交给客户端：{next_file}"),
+    "client_gave_up": ("the Single Window client could not send {file} in {tries} tries: check"
+                       " its IC card and its connection, then send the message again",
+                       "单一窗口客户端 {tries} 次均未能发送 {file}：请检查 IC 卡和客户端网络，"
+                       "然后重新发送该报文"),
     # --- customs receipts: refusals shown on the consignment page (tally/receipts.py) ---------
     "receipt_list_store_failed": ("customs could not store the inventory list (INV201 Z):"
                                   " {reason_en}", "海关入库失败（核注清单 INV201 Z）：{reason}"),

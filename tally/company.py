@@ -154,6 +154,23 @@ def putrec_no_problems(values: dict) -> list[dict]:
         customs_code=customs_code)}]
 
 
+def site_problems(site: dict) -> list[str]:
+    """What is wrong with the TALLY_PUTREC_NO, TALLY_ETPS_NO and TALLY_CUSTOMS_CODE defaults
+    (tally.config.site_settings), each naming its variable: the service does not start with a
+    default the settings page would refuse."""
+    problems = []
+    for key in ("putrec_no", "etps_no", "customs_code"):
+        value, errors = check_value(key, site.get(key) or "")
+        problems += [f"TALLY_{BY_KEY[key].env}={site.get(key)!r}: {e['message']}"
+                     for e in errors]
+        if value is not None:
+            site = {**site, key: value}
+    if not problems:
+        problems += [f"TALLY_PUTREC_NO / TALLY_CUSTOMS_CODE: {e['message']}"
+                     for e in putrec_no_problems(site)]
+    return problems
+
+
 def load(db: Database, site: dict) -> dict:
     """The settings in force: the stored ones over ``site`` (tally.config.site_settings: the
     TALLY_PUTREC_NO, TALLY_ETPS_NO and TALLY_CUSTOMS_CODE defaults, the list type and the time

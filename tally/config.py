@@ -21,6 +21,9 @@ DEFAULTS = {
     "CUSTOMS_FAIL_DIR": None,
     "CUSTOMS_DONE_DIR": None,
     "CUSTOMS_FAILED_DIR": None,
+    # Hand-overs of one file to the Single Window client before the message fails: a file it
+    # could not send (its FailBox) is put back into the outbox as the next try.
+    "CUSTOMS_CLIENT_TRIES": 3,
     "OUTBOX_BACKOFF_BASE": 1.0,  # seconds before the first retry, doubled each time
     "OUTBOX_BACKOFF_MAX": 300.0,
     "OUTBOX_POLL_INTERVAL": 0.5,

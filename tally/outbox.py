@@ -25,12 +25,15 @@ from tally.catalogue import say
 from tally.customs.client import CustomsClient, CustomsRejected, CustomsUnavailable
 from tally.customs.messages import render_xml, schema_problems
 from tally.db import now, write
+from tally.errors import ConflictError, NotFoundError
 from tally.events import record_event
 
 log = logging.getLogger(__name__)
 # The first answer to a declaration: in the HTTP response, or (file-drop transport,
 # tally/customs/files.py) a file of its own in the inbox.
 ANSWER = "CommonResponeMessage"
+# The file-drop transport's notice of a file the Single Window client could not send.
+FAIL_BOX = "FailBox"
 
 
 def enqueue(db: Database, *, manifest_id: int | None, kind: str, payload: dict, key: str,
@@ -96,8 +99,8 @@ def deliver(
                                        idempotency_key=message["idempotency_key"])
         outcome, status, response = "delivered", delivery.status, delivery.body
     except _Invalid as exc:
-        outcome, error = "rejected", str(say("message_schema_invalid", kind=message["kind"],
-                                             detail=str(exc)))[:2000]
+        outcome, error = "rejected", bilingual(say("message_schema_invalid",
+                                                   kind=message["kind"], detail=str(exc)))[:2000]
     except CustomsRejected as exc:
         outcome, status, error = "rejected", exc.status, str(exc.detail)[:2000]
     except CustomsUnavailable as exc:
@@ -152,6 +155,12 @@ def deliver(
     return outcome
 
 
+def bilingual(text) -> str:
+    """A catalogue text kept as one string, Chinese then English (the sync log's last_error:
+    customs' own CheckInfo, kept as it came, is Chinese)."""
+    return f"{text.zh} {text}"
+
+
 class _Invalid(Exception):
     "The message does not match its XML Schema"
 
@@ -189,10 +198,14 @@ def pull_receipts(db: Database, client: CustomsClient, manifest_id: int | None =
     # means reading the batch again: answers and receipts are applied once (by message_id).
     for batch, recorded in client.receipt_batches(receipts_module.last_feed_id(db)):
         with write(db):
-            answers = [item for item in batch if item.get("message_type") == ANSWER]
-            new += sum(record_answer(db, item) for item in answers)
+            for item in batch:
+                if item.get("message_type") == ANSWER:
+                    new += record_answer(db, item)
+                elif item.get("message_type") == FAIL_BOX:
+                    record_client_failure(db, item)
             new += receipts_module.record_receipts(
-                db, [item for item in batch if item.get("message_type") != ANSWER])
+                db, [item for item in batch if item.get("message_type") not in
+                     (ANSWER, FAIL_BOX)])
         recorded()
     return new
 
@@ -214,6 +227,8 @@ def record_answer(db: Database, answer: dict) -> int:
         if message["seq_no"] == (body.get("SeqNo") or None):
             return 0
         receipts_module.record_seq_no(db, message, {ANSWER: body})
+        # Sent at last: a notice of an earlier try the client could not send is history now.
+        db.execute("UPDATE outbox SET last_error = NULL WHERE id = ?", [message["id"]])
         return 1
     if message["status"] == "failed":
         return 0
@@ -222,6 +237,67 @@ def record_answer(db: Database, answer: dict) -> int:
                [error, message["id"]])
     _message_event(db, message, "customs-message-rejected", status=None, error=error)
     return 1
+
+
+def record_client_failure(db: Database, item: dict) -> None:
+    """A file the Single Window client could not send (the transport's FailBox item): an
+    attempt of the message saying so, and the message's last_error; when no try is left the
+    message fails (inside the caller's transaction). Recorded once per file: a batch read again
+    after a crash finds its attempt."""
+    rows = list(db.query("SELECT id, manifest_id, release_order_id, kind, status FROM outbox"
+                         " WHERE idempotency_key = ?", [item.get("idempotency_key") or ""]))
+    if not rows:
+        log.warning("a file of no message of ours in the FailBox: %s", item.get("file"))
+        return
+    message = rows[0]
+    response = json.dumps({FAIL_BOX: item["file"]}, ensure_ascii=False)
+    if db.execute("SELECT 1 FROM outbox_attempts WHERE outbox_id = ? AND response = ?",
+                  [message["id"], response]).fetchone():
+        return
+    if item.get("next_file"):
+        outcome, error = "retry", say("client_could_not_send", file=item["file"], n=item["try"],
+                                      tries=item["tries"], next_file=item["next_file"])
+    else:
+        outcome, error = "rejected", say("client_gave_up", file=item["file"],
+                                         tries=item["tries"])
+    db.execute("INSERT INTO outbox_attempts (outbox_id, started_at, duration_ms, http_status,"
+               " outcome, error, response) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               [message["id"], now(), 0, None, outcome, bilingual(error), response])
+    status = "failed" if outcome == "rejected" else message["status"]
+    db.execute("UPDATE outbox SET status = ?, last_error = ? WHERE id = ?",
+               [status, bilingual(error), message["id"]])
+    _message_event(db, message, "customs-message-client-failed", file=item["file"],
+                   next_file=item.get("next_file"))
+
+
+def resend(db: Database, message_id: int, *, user_id: int | None) -> dict:
+    """Send a message that was not sent (refused before customs stored it, or given up by the
+    Single Window client) again, as the next version of it: the same payload under a new
+    idempotency key (``<kind>-<number>-<version + 1>``), so customs does not answer with the
+    refusal it keeps for the old key. Only the latest version of a message may be sent again."""
+    with write(db):
+        rows = list(db.query("SELECT id, manifest_id, release_order_id, kind, idempotency_key,"
+                             " payload, status FROM outbox WHERE id = ?", [message_id]))
+        if not rows:
+            raise NotFoundError(say("message_not_found", message_id=message_id))
+        message = rows[0]
+        stem, _, version = message["idempotency_key"].rpartition("-")
+        later = db.execute("SELECT count(*) FROM outbox WHERE kind = ? AND id > ? AND"
+                           " substr(idempotency_key, 1, ?) = ?",
+                           [message["kind"], message_id, len(stem) + 1, stem + "-"]).fetchone()[0]
+        if message["status"] != "failed" or later or not version.isdigit():
+            raise ConflictError(say("message_not_resendable", kind=message["kind"],
+                                    status=message["status"]))
+        new_id = enqueue(db, manifest_id=message["manifest_id"], kind=message["kind"],
+                         release_order_id=message["release_order_id"],
+                         payload=json.loads(message["payload"]),
+                         key=f"{stem}-{int(version) + 1}")
+        record_event(db, "customs-message-resent", user_id=user_id,
+                     manifest_id=message["manifest_id"],
+                     release_order_id=message["release_order_id"], kind=message["kind"],
+                     outbox_id=new_id, previous_outbox_id=message_id)
+        return next(iter(db.query("SELECT id, kind, idempotency_key, status FROM outbox"
+                                  " WHERE id = ?", [new_id])))
 
 
 def sync_status(db: Database, manifest_id: int) -> dict:
@@ -237,7 +313,12 @@ def sync_status(db: Database, manifest_id: int) -> dict:
             [manifest_id, manifest_id],
         )
     )
+    latest = {}  # each message's latest version: only that one may be sent again (resend)
     for message in messages:
+        latest[(message["kind"], message["idempotency_key"].rpartition("-")[0])] = message["id"]
+    for message in messages:
+        message["resendable"] = message["status"] == "failed" and latest[
+            (message["kind"], message["idempotency_key"].rpartition("-")[0])] == message["id"]
         message["attempt_log"] = list(
             db.query(
                 "SELECT started_at, duration_ms, http_status, outcome, error FROM outbox_attempts"

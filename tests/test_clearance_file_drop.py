@@ -3,10 +3,12 @@ TALLY_CUSTOMS_TRANSPORT=files writes every declaration into the Single Window cl
 folder and reads the inbox; `tally customs-sim --outbox --inbox` plays the client and customs on
 the other side of the folders (and the write-off desk over HTTP, which is not a declaration).
 Inventory list through its receipts to the approval, a release order declared with its truck,
-approved, and customs' gate passage (SAS223)."""
+approved, and customs' gate passage (SAS223). And `tally serve` alone, whose embedded simulator
+takes the same folders: a file the client could not send goes back as its next try."""
 
 import json
 import os
+import re
 import urllib.request
 
 from bench.servers import free_port, start_service, start_simulator, tally
@@ -26,14 +28,49 @@ def names(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_consignment_through_the_folders(tmp_path):
-    db_path = str(tmp_path / "clearance.db")
-    env = {**os.environ, "TALLY_DATABASE": db_path}
-    outbox, inbox = tmp_path / "client" / "OutBox", tmp_path / "client" / "InBox"
+def counted_consignment(api: Api) -> int:
+    """A consignment inspected, written off, its SKUs in the account book and every unit
+    scanned: ready to confirm. Its id."""
+    _, manifest = api.call("POST", "/api/manifests", data=MANIFEST_CSV.encode(),
+                           content_type="text/csv")
+    mid = manifest["id"]
+    code, _ = api.call("POST", f"/api/manifests/{mid}/inspections",
+                       json_body=passing_inspection([1, 2, 3]))
+    assert code == 201
+    code, written = api.call("POST", f"/api/manifests/{mid}/write-off", json_body=WRITE_OFF)
+    assert code == 200, written
+    book = book_items(manifest["lines"])
+    book_csv = "\n".join([",".join(book[0]),
+                          *(",".join(str(v) for v in item.values()) for item in book)])
+    code, _ = api.call("POST", "/api/account-book", data=book_csv.encode(),
+                       content_type="text/csv")
+    assert code == 201
+    scans = []
+    for line_no, count in ((1, 3), (2, 2), (3, 1)):
+        _, issued = api.call("POST", f"/api/manifests/{mid}/labels",
+                             json_body={"line_no": line_no, "count": count})
+        scans += [{"code": label["code"], "client_scan_id": f"f-{label['code']}"}
+                  for label in issued["labels"]]
+    code, _ = api.call("POST", f"/api/manifests/{mid}/scans", json_body={"scans": scans})
+    assert code == 200
+    return mid
+
+
+def prepared(tmp_path) -> tuple[dict, str]:
+    """A migrated database with the company settings, its environment and a supervisor's
+    token."""
+    env = {**os.environ, "TALLY_DATABASE": str(tmp_path / "clearance.db")}
     tally("migrate", env=env)
     token = tally("token", "create", "--user", "station", "--role", "supervisor",
                   env=env).strip().splitlines()[-1]
     tally("settings", "set", *(f"{k}={v}" for k, v in DEMO_SETTINGS.items()), env=env)
+    return env, token
+
+
+def test_consignment_through_the_folders(tmp_path):
+    env, token = prepared(tmp_path)
+    db_path = env["TALLY_DATABASE"]
+    outbox, inbox = tmp_path / "client" / "OutBox", tmp_path / "client" / "InBox"
     sim_port, port = free_port(), free_port()
     customs = f"http://127.0.0.1:{sim_port}"
     simulator = start_simulator(sim_port, "--outbox", str(outbox), "--inbox", str(inbox),
@@ -48,28 +85,8 @@ def test_consignment_through_the_folders(tmp_path):
         def status():
             return api.call("GET", f"/api/manifests/{mid}/workflow")[1]["status"]
 
-        _, manifest = api.call("POST", "/api/manifests", data=MANIFEST_CSV.encode(),
-                               content_type="text/csv")
-        mid = manifest["id"]
-        code, _ = api.call("POST", f"/api/manifests/{mid}/inspections",
-                           json_body=passing_inspection([1, 2, 3]))
-        assert code == 201
-        code, written = api.call("POST", f"/api/manifests/{mid}/write-off", json_body=WRITE_OFF)
-        assert code == 200 and status() == "written_off", written
-        book = book_items(manifest["lines"])
-        book_csv = "\n".join([",".join(book[0]),
-                              *(",".join(str(v) for v in item.values()) for item in book)])
-        code, _ = api.call("POST", "/api/account-book", data=book_csv.encode(),
-                           content_type="text/csv")
-        assert code == 201
-        scans = []
-        for line_no, count in ((1, 3), (2, 2), (3, 1)):
-            _, issued = api.call("POST", f"/api/manifests/{mid}/labels",
-                                 json_body={"line_no": line_no, "count": count})
-            scans += [{"code": label["code"], "client_scan_id": f"f-{label['code']}"}
-                      for label in issued["labels"]]
-        code, _ = api.call("POST", f"/api/manifests/{mid}/scans", json_body={"scans": scans})
-        assert code == 200
+        mid = counted_consignment(api)
+        assert status() == "written_off"
 
         # The inventory list: a file in the outbox, the client's answer and customs' INV201
         # Y and 5 files in the inbox, each applied and moved to done.
@@ -104,7 +121,7 @@ def test_consignment_through_the_folders(tmp_path):
 
         assert names(outbox) == [] and names(inbox) == []
         assert names(tmp_path / "client" / "SentBox") == [
-            "INV101_I_TL000001-MF-TEST-1_t-1.xml", f"SAS121_I_{number}_t-1.xml"]
+            "INV101_I_TL000001-MF-TEST-1-1_t-1.xml", f"SAS121_I_{number}-1_t-1.xml"]
         done = names(tmp_path / "client" / "done")
         assert sum(n.startswith("Successed_") for n in done) == 2
         assert sorted(n.split("_")[0] for n in done if not n.startswith("Successed_")) == [
@@ -113,3 +130,38 @@ def test_consignment_through_the_folders(tmp_path):
     finally:
         server.stop()
         simulator.stop()
+
+
+def test_tally_serve_with_its_embedded_simulator_through_folders(tmp_path):
+    """No TALLY_CUSTOMS_URL: `tally serve` starts the simulator on the same folders. The client
+    cannot send the first file (FailBox): it goes back as t-2, the sync log says so, and the
+    list is approved once; the simulator remembers which receipts it wrote."""
+    env, token = prepared(tmp_path)
+    client = tmp_path / "client"
+    port = free_port()
+    log = tmp_path / "server.log"
+    server = start_service(env["TALLY_DATABASE"], port, "", log_path=str(log),
+                           TALLY_CUSTOMS_TRANSPORT="files",
+                           TALLY_CUSTOMS_OUTBOX_DIR=str(client / "OutBox"),
+                           TALLY_CUSTOMS_INBOX_DIR=str(client / "InBox"),
+                           TALLY_OUTBOX_POLL_INTERVAL="0.1", TALLY_RECEIPT_POLL_INTERVAL="0.2")
+    try:
+        api = Api(f"http://127.0.0.1:{port}", token)
+        customs = re.search(r"customs simulator \(embedded default\) on (\S+)",
+                            log.read_text()).group(1)
+        mid = counted_consignment(api)
+        control(customs, "/_control", {"mode": "unsent", "count": 1})
+        code, confirmed = api.call("POST", f"/api/manifests/{mid}/tally/confirm")
+        assert code == 200, confirmed
+        wait_for(lambda: api.call("GET", f"/api/manifests/{mid}/workflow")[1]["status"]
+                 == "declared")
+        [message] = api.call("GET", f"/api/manifests/{mid}/sync")[1]["messages"]
+        assert [a["outcome"] for a in message["attempt_log"]] == ["delivered", "retry"]
+        assert "(try 1 of 3)" in message["attempt_log"][1]["error"]
+        assert message["last_error"] is None and len(message["seq_no"]) == 18
+        assert names(client / "SentBox") == ["INV101_I_TL000001-MF-TEST-1-1_t-2.xml"]
+        assert names(client / "FailBox") == [] and not (client / "failed").exists()
+        position = tmp_path / "customs-sim.json.inbox-position"
+        assert int(position.read_text()) == 2  # INV201 Y and 1 written
+    finally:
+        server.stop()

@@ -8,6 +8,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
+from tally import company
 from tally import config as tally_config
 from tally.fields import WHOLE_NUMBER
 
@@ -22,6 +23,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     tally_config.time_zone(app.config)  # an unknown TALLY_TIMEZONE stops the start, said clearly
+    # So do site defaults the settings page would refuse (an account book of another customs).
+    problems = company.site_problems(tally_config.site_settings(app.config))
+    if problems:
+        raise ValueError("; ".join(problems))
     # Uploads (manifests, camera frames) are bounded before Flask reads them.
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_IMAGE_BYTES"]) + 64 * 1024
     app.json.ensure_ascii = False

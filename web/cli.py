@@ -260,8 +260,14 @@ def _free_port() -> int:
 
 
 def cmd_serve(args, config):
+    from web import create_app
     from web.server import serve
 
+    try:  # a setting the app refuses stops the start here, said once, not in every worker
+        create_app()
+    except ValueError as exc:
+        print(f"tally serve: {exc}", file=sys.stderr)
+        return 2
     db = _open(config)
     close_db(db)
     env = dict(os.environ)
@@ -278,7 +284,8 @@ def cmd_serve(args, config):
                 from tally.customs.files import folders as file_folders
 
                 paths = file_folders(config)
-                folders = ["--outbox", str(paths["outbox"]), "--inbox", str(paths["inbox"])]
+                folders = ["--outbox", str(paths["outbox"]), "--inbox", str(paths["inbox"]),
+                           "--sent", str(paths["sent"]), "--fail", str(paths["fail"])]
             children.append(subprocess.Popen([
                 sys.executable, "-m", "web.cli", "customs-sim", "--port", str(port),
                 "--state", state, *folders,

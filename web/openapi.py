@@ -362,6 +362,8 @@ def schemas() -> dict:
             "status": {"enum": ["pending", "delivered", "failed"]},
             "attempts": INT, "next_attempt_at": TIME, "last_error": null(STRING),
             "created_at": TIME, "delivered_at": null(TIME),
+            "resendable": {"type": "boolean",
+                           "description": "not sent, and its latest version: may be sent again"},
             "attempt_log": array(obj({
                 "started_at": TIME, "duration_ms": null({"type": "number"}),
                 "http_status": null(INT), "outcome": {"enum": ["delivered", "retry", "rejected"]},
@@ -576,6 +578,7 @@ PARAMS = {
     "code": param("code", "path", {"type": "string", "pattern": "^[^/]+$"}, "a unit code"),
     "number": param("number", "path", {"type": "string", "pattern": "^[^/]+$"},
                     "our etpsPreentNo, or the passportNo customs assigned"),
+    "message_id": param("message_id", "path", ID, "a customs message's id (the sync log's)"),
     "after": param("after", "query", ID, "only entries after this id (paging)"),
     "line_no": param("line_no", "query", ID, "only this manifest line"),
     "box_no": param("box_no", "query", STRING, "only this box"),
@@ -725,6 +728,14 @@ def paths() -> dict:
                        description="Data synchronization: reads every receipt customs sent "
                                    "since the last pull (each applied once, to the message "
                                    "with its SeqNo) and answers this manifest's messages.")},
+        "/api/outbox/{message_id}/resend": {"post": op(
+            "post", "Send a message again", {created: json_answer(obj({
+                "id": INT, "kind": {"enum": ["INV101", "SAS121"]}, "idempotency_key": STRING,
+                "status": {"const": "pending"}}), "the new version, queued")},
+            role="supervisor", tag="customs", params=[PARAMS["message_id"]], errors=(404, 409),
+            description="A message that was not sent (refused before customs stored it, or "
+                        "given up by the Single Window client) queued again as its next "
+                        "version, the same payload under a new key; 409 for any other.")},
         "/api/manifests/{manifest_id}/events": {"get": op(
             "get", "List audit events", {ok: json_answer(obj({"events": array(ref("Event"))}),
                                                          "oldest first, 500 at most")},

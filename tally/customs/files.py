@@ -8,13 +8,20 @@ sent), ``FailBox`` (what it could not send), ``InBox`` (answers and receipts for
 ``done`` and ``failed`` beside the inbox for the files we have processed.
 
 Out: one file per message, the XML exactly as messages.render_xml builds it (UTF-8, the
-envelope), named ``<type>_<I|E>_<our number>_t-<n>.xml`` as gx-customs-bridge names what it
-drops (sas/filename_handler.go: ``INV101_I_123456_t-1.xml``), n being the version in our
-idempotency key (``INV101-<etpsInnerInvtNo>-<version>``): a re-declaration is a new file. It is
-written under a temporary name starting with a dot in the same folder, fsynced, then renamed
-into place, so the client never reads half a file. A message whose file exists already in the
-outbox, the sent or the fail box, or whose answer is in the inbox (or done / failed), is not
-written again: a worker killed between the rename and the database commit sends it once.
+envelope), named ``<type>_<I|E>_<our number>-<version>_t-<try>.xml`` as gx-customs-bridge
+names what it drops (sas/filename_handler.go: ``INV101_I_123456_t-1.xml``): the version is the
+one in our idempotency key (``INV101-<etpsInnerInvtNo>-<version>``, a re-declaration is a new
+file), the try counts hand-overs to the client. It is written under a temporary name starting
+with a dot in the same folder, fsynced, then renamed into place, so the client never reads half
+a file. A message whose file (any try) exists already in the outbox, the sent or the fail box,
+or whose answer is in the inbox (or done / failed), is not written again: a worker killed
+between the rename and the database commit sends it once.
+
+A file the client could not send (no IC card, its own connection down) lands in ``FailBox``.
+As gx-customs-bridge does (sas.go, HandleFailBoxFile), it is put back into the outbox as the
+next try, up to ``TALLY_CUSTOMS_CLIENT_TRIES`` (3) tries; then it is moved to failed with an
+.error note and the message fails. Each such file comes to the outbox module as an item of
+type ``FailBox``, so the consignment page says what happened.
 
 In: the client answers each file with ``Successed_<our file's name without .xml>_<timestamp>
 .xml`` or ``Failed_...`` holding a CommonResponeMessage (DealFlag 0 with the SeqNo, or -1 and
@@ -49,7 +56,10 @@ HEADS = {"INV201": "BondInvtBsc", "SAS221": "SasPassportBsc", "SAS223": "SasPass
 # Characters a file name part may not hold: "_" separates the parts, the others are not
 # allowed in Windows file names (the Single Window client runs on Windows). Written %XX.
 _UNSAFE = re.compile(r'[_%/\\:*?"<>| \t\r\n]')
-_ANSWER_NAME = re.compile(r"(Successed|Failed)_(INV101|SAS121)_([IEN])_([^_]+)_t-(\d+)(?:_.*)?")
+_OUR_NAME = r"(INV101|SAS121)_([IEN])_([^_]+)_t-(\d+)"
+_ANSWER_NAME = re.compile(rf"(?:Successed|Failed)_{_OUR_NAME}(?:_.*)?")
+_MESSAGE_NAME = re.compile(_OUR_NAME)
+FAIL_BOX = "FailBox"  # the item type of a file the client could not send
 
 
 def folders(config) -> dict[str, Path]:
@@ -66,23 +76,27 @@ def folders(config) -> dict[str, Path]:
             "failed": Path(config.get("CUSTOMS_FAILED_DIR") or inbox.parent / "failed")}
 
 
-def file_stem(kind: str, io: str, idempotency_key: str) -> str:
-    """Our file's name without .xml: ``INV101_I_<our number>_t-<version>``, from the
+def file_stem(kind: str, io: str, idempotency_key: str, attempt: int = 1) -> str:
+    """Our file's name without .xml: ``INV101_I_<our number>-<version>_t-<try>``, from the
     idempotency key ``<kind>-<our number>-<version>``; ValueError for another key."""
-    found = re.fullmatch(rf"{kind}-(.+)-(\d+)", idempotency_key)
+    found = re.fullmatch(rf"{kind}-(.+-\d+)", idempotency_key)
     if not found or kind not in MESSAGE_PATHS:
         raise ValueError(f"idempotency key {idempotency_key!r} is not <kind>-<number>-<version>")
     number = _UNSAFE.sub(lambda m: f"%{ord(m[0]):02X}", found[1])
-    return f"{kind}_{io if io in ('I', 'E', 'N') else 'I'}_{number}_t-{int(found[2])}"
+    return f"{kind}_{io if io in ('I', 'E', 'N') else 'I'}_{number}_t-{int(attempt)}"
+
+
+def _name_parts(found: re.Match) -> tuple[str, str, int]:
+    """(idempotency key, name without the try, try) of a matched file name of ours."""
+    kind, io, number, attempt = found.groups()
+    return f"{kind}-{unquote(number)}", f"{kind}_{io}_{number}", int(attempt)
 
 
 def key_of_answer(file_name: str) -> str | None:
     """The idempotency key of the message a Successed_ / Failed_ answer file is about, or None
     when the name is not one."""
     found = _ANSWER_NAME.fullmatch(Path(file_name).stem)
-    if not found:
-        return None
-    return f"{found[2]}-{unquote(found[4])}-{int(found[5])}"
+    return _name_parts(found)[0] if found else None
 
 
 def write_atomically(folder: Path, name: str, data: bytes) -> Path:
@@ -97,6 +111,31 @@ def write_atomically(folder: Path, name: str, data: bytes) -> Path:
     os.replace(tmp, target)
     _fsync_dir(folder)
     return target
+
+
+# write_atomically's temporary name: a dot, the file's name, the writer's process id.
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.tmp")
+
+
+def remove_stale_temporaries(folder: Path, *, older_than: float = 600.0) -> list[str]:
+    """Remove the temporary files a killed writer left in ``folder`` (write_atomically's
+    dot-names, untouched for ``older_than`` seconds); return their names. Called at start by
+    the side that writes the folder; a file another program is writing now is younger."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        if not _TEMPORARY.fullmatch(path.name):
+            continue
+        try:
+            if time.time() - path.stat().st_mtime >= older_than:
+                path.unlink()
+                removed.append(path.name)
+        except FileNotFoundError:
+            continue
+    if removed:
+        log.warning("removed temporary files a killed writer left in %s: %s", folder, removed)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -172,14 +211,17 @@ class FileDropTransport:
     """The outbox's transport through the Single Window client's folders: send_message writes
     a file, receipt_batches reads the inbox (the interface of CustomsClient)."""
 
-    def __init__(self, paths: dict[str, Path]):
+    def __init__(self, paths: dict[str, Path], *, tries: int = 3):
         self.paths = paths
+        self.tries = tries
+        for folder in ("outbox", "failed"):  # the folders we write into
+            remove_stale_temporaries(paths[folder])
         self.base_url = f"file:{paths['outbox']}"
 
     @classmethod
     def from_config(cls, config) -> "FileDropTransport":
         """The transport with the configured folders."""
-        return cls(folders(config))
+        return cls(folders(config), tries=int(config.get("CUSTOMS_CLIENT_TRIES") or 3))
 
     def send_message(self, kind: str, payload: dict, *, idempotency_key: str) -> Delivery:
         """Write the message's XML into the outbox folder, once: a message whose file or answer
@@ -206,14 +248,14 @@ class FileDropTransport:
                         duration_ms=(time.perf_counter() - started) * 1000)
 
     def _written(self, stem: str) -> str | None:
-        """Where the file of ``stem``, or its answer, is already (a folder's name), or None."""
-        for folder in ("outbox", "sent", "fail"):
-            if (self.paths[folder] / f"{stem}.xml").exists():
-                return folder
-        for folder in ("inbox", "done", "failed"):
-            for prefix in ANSWER_PREFIXES:
-                if any(self.paths[folder].glob(f"{prefix}{glob.escape(stem)}_*.xml")) or \
-                        (self.paths[folder] / f"{prefix}{stem}.xml").exists():
+        """Where a file of ``stem`` (any try), or its answer, is already (a folder's name), or
+        None."""
+        base = glob.escape(stem.rsplit("_t-", 1)[0])
+        for folder in ("outbox", "sent", "fail", "inbox", "done", "failed"):
+            for prefix in ("", *ANSWER_PREFIXES):
+                if prefix == "" and folder in ("inbox", "done"):
+                    continue
+                if any(self.paths[folder].glob(f"{prefix}{base}_t-*.xml")):
                     return folder
         return None
 
@@ -221,7 +263,9 @@ class FileDropTransport:
         """Each whole file of the inbox as a batch of one (answers and receipts, oldest first;
         answers before receipts), with the function that moves it to done once the batch is
         recorded. An unreadable file is moved to failed with its .error note, not yielded.
-        ``after`` (the HTTP feed's position) means nothing here: a file is read until moved."""
+        ``after`` (the HTTP feed's position) means nothing here: a file is read until moved.
+        Files the client could not send come first, as FailBox items (fail_box_items)."""
+        yield from self.fail_box_items()
         files = ready_files(self.paths["inbox"])
         files.sort(key=lambda p: not p.name.startswith(ANSWER_PREFIXES))  # stable
         for path in files:
@@ -240,6 +284,32 @@ class FileDropTransport:
                     continue
                 item.update(idempotency_key=key, file=path.name)
             yield [item], lambda path=path: self._move(path, "done")
+
+    def fail_box_items(self) -> Iterator[tuple[list[dict], Callable]]:
+        """Each file of ours in the FailBox as a batch of one ``{"message_type": "FailBox",
+        "idempotency_key", "file", "try", "tries", "next_file"}`` (next_file None: no try left),
+        with the function that, once the item is recorded, puts the file back into the outbox
+        as its next try, or moves it to failed."""
+        for path in ready_files(self.paths["fail"]):
+            found = _MESSAGE_NAME.fullmatch(path.stem)
+            if not found:
+                continue  # not ours: the client's, or another program's
+            key, base, attempt = _name_parts(found)
+            next_file = f"{base}_t-{attempt + 1}.xml" if attempt < self.tries else None
+            item = {"message_type": FAIL_BOX, "idempotency_key": key, "file": path.name,
+                    "try": attempt, "tries": self.tries, "next_file": next_file}
+            yield [item], lambda path=path, next_file=next_file: self._retry(path, next_file)
+
+    def _retry(self, path: Path, next_file: str | None) -> None:
+        if next_file is None:
+            self._move(path, "failed", error=f"the Single Window client could not send "
+                       f"{path.name}; no try left of {self.tries}")
+            return
+        try:
+            os.replace(path, self.paths["outbox"] / next_file)
+        except FileNotFoundError:  # moved meanwhile by another worker
+            return
+        _fsync_dir(self.paths["outbox"])
 
     def _move(self, path: Path, to: str, *, error: str | None = None) -> None:
         folder = self.paths[to]

@@ -15,6 +15,7 @@ from customs_sim.folders import FolderExchange
 from tally import declaration, outbox, release_orders, workflow
 from tally.config import DEFAULTS, site_settings
 from tally.customs import files
+from tally.customs.client import CustomsClient
 from tally.customs.messages import parse_xml, schema_problems
 from tests.conftest import confirm_counted
 
@@ -77,14 +78,14 @@ def test_settings_select_the_transport_and_place_the_folders(tmp_path):
     assert http.base_url == "http://127.0.0.1:9"
 
 
-@pytest.mark.parametrize(("kind", "io", "key", "stem"), [
-    ("INV101", "I", "INV101-TL000001-MF-TEST-1-1", "INV101_I_TL000001-MF-TEST-1_t-1"),
-    ("INV101", "E", "INV101-TL000002-MF_2/3-2", "INV101_E_TL000002-MF%5F2%2F3_t-2"),
-    ("SAS121", "I", "SAS121-RO42300000000001-1", "SAS121_I_RO42300000000001_t-1"),
-    ("SAS121", "I", "SAS121-浙B5Z502-1", "SAS121_I_浙B5Z502_t-1"),
+@pytest.mark.parametrize(("kind", "io", "key", "attempt", "stem"), [
+    ("INV101", "I", "INV101-TL000001-MF-TEST-1-1", 1, "INV101_I_TL000001-MF-TEST-1-1_t-1"),
+    ("INV101", "E", "INV101-TL000002-MF_2/3-2", 3, "INV101_E_TL000002-MF%5F2%2F3-2_t-3"),
+    ("SAS121", "I", "SAS121-RO42300000000001-1", 1, "SAS121_I_RO42300000000001-1_t-1"),
+    ("SAS121", "I", "SAS121-浙B5Z502-1", 2, "SAS121_I_浙B5Z502-1_t-2"),
 ])
-def test_file_names_as_the_client_expects_and_back_to_the_key(kind, io, key, stem):
-    assert files.file_stem(kind, io, key) == stem
+def test_file_names_as_the_client_expects_and_back_to_the_key(kind, io, key, attempt, stem):
+    assert files.file_stem(kind, io, key, attempt) == stem
     for outcome in ("Successed", "Failed"):
         assert files.key_of_answer(f"{outcome}_{stem}_20240819144231438341200.xml") == key
 
@@ -99,7 +100,7 @@ def test_the_message_is_written_whole_once_as_built(db, mid, transport, paths):
     confirm_counted(db, mid)
     assert deliver_all(db, transport) == ["delivered"]
     [name] = names(paths["outbox"])  # no temporary file left beside it
-    assert name == "INV101_I_TL000001-MF-TEST-1_t-1.xml"
+    assert name == "INV101_I_TL000001-MF-TEST-1-1_t-1.xml"
     data = (paths["outbox"] / name).read_bytes()
     assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     assert schema_problems("INV101", data) == []
@@ -173,7 +174,7 @@ def test_receipt_files_are_applied_once_and_moved_to_done(db, mid, transport, pa
     deliver_all(db, transport)
     assert exchange.poll() == 1
     inbox = names(paths["inbox"])
-    assert len(inbox) == 3 and inbox[-1].startswith("Successed_INV101_I_TL000001-MF-TEST-1_t-1_")
+    assert len(inbox) == 3 and inbox[-1].startswith("Successed_INV101_I_TL000001-MF-TEST-1-1_t-1_")
     assert [n.split("_")[0] for n in inbox[:2]] == ["INV201", "INV201"]
     # A kill after the first file's transaction, before its move: the batch is recorded...
     batch, _moved = next(transport.receipt_batches())
@@ -288,8 +289,9 @@ def test_the_clearance_through_folders(db, mid, transport, paths, exchange, cust
     assert status(db, mid) == "entered"
 
     sent = names(paths["sent"])
-    assert sent == ["INV101_I_TL000001-MF-TEST-1_t-1.xml", "INV101_I_TL000001-MF-TEST-1_t-2.xml",
-                    f"SAS121_I_{order['etps_preent_no']}_t-1.xml"]
+    assert sent == ["INV101_I_TL000001-MF-TEST-1-1_t-1.xml",
+                    "INV101_I_TL000001-MF-TEST-1-2_t-1.xml",
+                    f"SAS121_I_{order['etps_preent_no']}-1_t-1.xml"]
     done = names(paths["done"])
     assert sum(n.startswith("Successed_") for n in done) == 3
     assert sorted(n.split("_")[0] for n in done if not n.startswith("Successed_")) == [
@@ -298,3 +300,111 @@ def test_the_clearance_through_folders(db, mid, transport, paths, exchange, cust
     assert not paths["failed"].exists()
     assert [v["kind"] for v in customs_core.received()["received"]] == [
         "INV101", "INV101", "SAS121"]
+
+
+def test_a_file_the_client_could_not_send_goes_back_as_the_next_try(db, mid, transport, paths,
+                                                                     exchange):
+    """As gx-customs-bridge does with its FailBox: the file goes back to the outbox as t-2, the
+    consignment page says so, and customs stores the message once when it is sent at last."""
+    confirm_counted(db, mid)
+    exchange.customs.set_mode("unsent", count=1)
+    assert deliver_all(db, transport) == ["delivered"]
+    assert exchange.poll() == 0
+    assert names(paths["fail"]) == ["INV101_I_TL000001-MF-TEST-1-1_t-1.xml"]
+    assert outbox.pull_receipts(db, transport) == 0
+    assert names(paths["fail"]) == []
+    assert names(paths["outbox"]) == ["INV101_I_TL000001-MF-TEST-1-1_t-2.xml"]
+    [message] = outbox.sync_status(db, mid)["messages"]
+    assert message["status"] == "delivered"
+    assert "could not send INV101_I_TL000001-MF-TEST-1-1_t-1.xml (try 1 of 3)" in \
+        message["last_error"]
+    assert [a["outcome"] for a in message["attempt_log"]] == ["delivered", "retry"]
+    # The worker claims nothing more: the file is the client's again.
+    assert deliver_all(db, transport) == []
+    assert sync(db, transport, exchange) == 3  # the answer, INV201 Y and 1
+    [message] = outbox.sync_status(db, mid)["messages"]
+    assert message["last_error"] is None and len(message["seq_no"]) == 18
+    assert status(db, mid) == "declared"
+    assert names(paths["sent"]) == ["INV101_I_TL000001-MF-TEST-1-1_t-2.xml"]
+    assert exchange.customs.received()["count"] == 1
+
+
+def test_the_message_fails_visibly_when_no_try_is_left(db, mid, transport, paths, exchange):
+    confirm_counted(db, mid)
+    exchange.customs.set_mode("unsent")
+    deliver_all(db, transport)
+    for _ in range(3):
+        exchange.poll()
+        outbox.pull_receipts(db, transport)
+        outbox.pull_receipts(db, transport)  # a batch read twice records it once
+    assert names(paths["fail"]) == [] and names(paths["outbox"]) == []
+    assert names(paths["failed"]) == ["INV101_I_TL000001-MF-TEST-1-1_t-3.xml",
+                                      "INV101_I_TL000001-MF-TEST-1-1_t-3.xml.error"]
+    [message] = outbox.sync_status(db, mid)["messages"]
+    assert message["status"] == "failed"
+    assert "could not send INV101_I_TL000001-MF-TEST-1-1_t-3.xml in 3 tries" in \
+        message["last_error"]
+    assert [a["outcome"] for a in message["attempt_log"]] == [
+        "delivered", "retry", "retry", "rejected"]
+    assert exchange.customs.received()["count"] == 0
+    events = [r[0] for r in db.execute("SELECT name FROM events ORDER BY id")]
+    assert events.count("customs-message-client-failed") == 3
+
+
+def test_stale_temporary_files_are_removed_at_start(paths, customs_core):
+    for folder in ("outbox", "inbox"):
+        paths[folder].mkdir(parents=True)
+        for name in (".INV101_I_X-1_t-1.xml.4242.tmp", ".INV101_I_Y-1_t-1.xml.4243.tmp"):
+            (paths[folder] / name).write_bytes(b"<Pack")
+        old = paths[folder] / ".INV101_I_X-1_t-1.xml.4242.tmp"
+        os.utime(old, (old.stat().st_atime - 3600, old.stat().st_mtime - 3600))
+        (paths[folder] / ".keep").write_bytes(b"")  # not ours: left alone
+    files.FileDropTransport(paths)
+    FolderExchange(customs_core, paths["outbox"], paths["inbox"], sent=paths["sent"])
+    for folder in ("outbox", "inbox"):
+        assert names(paths[folder]) == [".INV101_I_Y-1_t-1.xml.4243.tmp", ".keep"]
+
+
+def test_the_simulator_keeps_its_feed_position_across_a_restart(db, mid, transport, paths,
+                                                                  customs_core, tmp_path):
+    position = tmp_path / "feed-position"
+    exchange = FolderExchange(customs_core, paths["outbox"], paths["inbox"],
+                              sent=paths["sent"], position_file=position)
+    confirm_counted(db, mid)
+    assert sync(db, transport, exchange) == 3
+    assert position.read_text().strip() == "2"
+    again = FolderExchange(customs_core, paths["outbox"], paths["inbox"],
+                           sent=paths["sent"], position_file=position)
+    assert again.after == 2 and again.poll() == 0
+    assert names(paths["inbox"]) == []  # no receipt written twice
+
+
+def test_a_message_given_up_is_sent_again_as_its_next_version(db, mid, transport, paths,
+                                                               exchange):
+    confirm_counted(db, mid)
+    exchange.customs.set_mode("unsent", count=3)
+    deliver_all(db, transport)
+    for _ in range(3):
+        exchange.poll()
+        outbox.pull_receipts(db, transport)
+    [failed] = outbox.sync_status(db, mid)["messages"]
+    assert failed["status"] == "failed" and failed["resendable"]
+    again = outbox.resend(db, failed["id"], user_id=None)
+    assert again["idempotency_key"] == failed["idempotency_key"][:-1] + "2"
+    assert sync(db, transport, exchange) == 3  # the answer, INV201 Y and 1
+    assert names(paths["sent"]) == ["INV101_I_TL000001-MF-TEST-1-2_t-1.xml"]
+    assert status(db, mid) == "declared"
+    assert exchange.customs.received()["count"] == 1
+
+
+def test_unsent_is_a_folder_mode_over_http_it_is_down(db, mid, customs_client, customs_core,
+                                                        customs):
+    confirm_counted(db, mid)
+    customs_core.set_mode("unsent", count=1)
+    [message] = outbox.claim_due(db, lease_seconds=0)
+    assert outbox.deliver(db, customs_client, message, base=0, maximum=0) == "retry"
+    customs.set_mode("unsent", count=1)
+    [message] = outbox.claim_due(db, lease_seconds=0)
+    assert outbox.deliver(db, CustomsClient(customs.url, timeout=5), message, base=0,
+                          maximum=0) == "retry"
+    assert customs_core.received()["count"] == 0 and customs.received()["count"] == 0

@@ -2,6 +2,7 @@
 environment's values as defaults for the account book number and the two customs codes."""
 
 import json
+import re
 
 import pytest
 
@@ -134,3 +135,19 @@ def test_an_account_book_is_checked_against_the_stored_customs_code(db):
 def test_settings_must_be_an_object(db, body):
     with pytest.raises(ValidationError):
         company.record_settings(db, body, user_id=None)
+
+
+@pytest.mark.parametrize(("environment", "said"), [
+    ({"CUSTOMS_CODE": "3111"}, "TALLY_PUTREC_NO / TALLY_CUSTOMS_CODE: account book number "
+                               "T4230W000293 belongs to customs 4230"),
+    ({"PUTREC_NO": "T42"}, "TALLY_PUTREC_NO='T42'"),
+    ({"ETPS_NO": "31-05"}, "TALLY_ETPS_NO='31-05'"),
+    ({"CUSTOMS_CODE": "42301"}, "TALLY_CUSTOMS_CODE='42301'"),
+])
+def test_site_defaults_the_settings_page_would_refuse_stop_the_start(db_path, environment,
+                                                                      said):
+    from web import create_app
+
+    assert company.site_problems(SITE) == []
+    with pytest.raises(ValueError, match=re.escape(said)):
+        create_app({"DATABASE": db_path, **environment})

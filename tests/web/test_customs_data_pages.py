@@ -61,3 +61,40 @@ def test_the_settings_page_is_the_admins(client, tokens):
     sign_in(client, tokens["admin"])
     page = client.get("/settings").get_data(as_text=True)
     assert 'name="operating_sccd"' in page and "T4230W000293" in page
+
+
+def test_a_message_not_sent_can_be_sent_again_by_a_supervisor(app, client, db, customs,
+                                                              tokens):
+    mid = counted(db, customs)
+    supervisor = {"Authorization": f"Bearer {tokens['supervisor']}"}
+    assert client.post(f"/api/manifests/{mid}/tally/confirm", headers=supervisor).status_code \
+        == 200
+    [message] = outbox.claim_due(db, lease_seconds=5)
+    broken = dict(message, payload=json.dumps({"head": {}}))  # fails its schema this once
+    assert outbox.deliver(db, CustomsClient(customs.url), broken, base=0,
+                          maximum=0) == "rejected"
+    sign_in(client, tokens["operator"])
+    assert "重新发送 Send again" not in client.get(f"/manifests/{mid}").get_data(as_text=True)
+    operator = {"Authorization": f"Bearer {tokens['operator']}"}
+    assert client.post(f"/api/outbox/{message['id']}/resend", headers=operator).status_code \
+        == 403
+    sign_in(client, tokens["supervisor"])
+    page = client.get(f"/manifests/{mid}").get_data(as_text=True)
+    assert f'class="resend" data-message="{message["id"]}"' in page
+    answer = client.post(f"/api/outbox/{message['id']}/resend", headers=supervisor)
+    assert answer.status_code == 201
+    assert answer.json["status"] == "pending" and answer.json["idempotency_key"].endswith("-2")
+    # Only the latest version, and only one not sent: both are refused in both languages.
+    for message_id in (message["id"], answer.json["id"]):
+        again = client.post(f"/api/outbox/{message_id}/resend", headers=supervisor)
+        assert again.status_code == 409 and again.json["code"] == "message_not_resendable"
+        assert "只有未发送的报文" in again.json["error_zh"]
+    assert client.post("/api/outbox/99999/resend", headers=supervisor).status_code == 404
+    log = client.get(f"/api/manifests/{mid}/sync", headers=supervisor).json["messages"]
+    assert [(m["status"], m["resendable"]) for m in log] == [("failed", False),
+                                                             ("pending", False)]
+    assert "customs-message-resent" in [r[0] for r in db.execute("SELECT name FROM events")]
+    [queued] = outbox.claim_due(db, lease_seconds=5)  # the stored payload, sent whole
+    assert outbox.deliver(db, CustomsClient(customs.url), queued, base=0,
+                          maximum=0) == "delivered"
+    assert customs.received()["count"] == 1

@@ -397,6 +397,10 @@ def test_real_answers_of_the_whole_clearance_match_the_document(app, db, customs
     call(sv, "POST", f"{m}/tally/confirm", 200)
     call(op, "POST", f"{m}/labels", 409, json={"line_no": 1, "count": 1})
     call(op, "GET", f"{m}/sync", 200)
+    queued = db.execute("SELECT id FROM outbox").fetchone()[0]
+    call(op, "POST", f"/api/outbox/{queued}/resend", 403)
+    call(sv, "POST", f"/api/outbox/{queued}/resend", 409)  # pending: nothing to send again
+    call(sv, "POST", "/api/outbox/999999/resend", 404)
     call(op, "GET", f"{m}/events", 200)
     call(op, "GET", f"{m}/events?after=-1", 422)
 

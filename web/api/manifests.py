@@ -423,6 +423,13 @@ def sync_now(manifest_id):
     return {**outbox.sync_status(db, manifest_id), "new_receipts": new}
 
 
+@bp.post("/outbox/<int:message_id>/resend")
+@requires("supervisor")
+def resend_message(message_id):
+    """Send a customs message that was not sent again, as its next version."""
+    return outbox.resend(get_db(), message_id, user_id=user_id()), 201
+
+
 @bp.get("/manifests/<int:manifest_id>/events")
 def events(manifest_id):
     manifests.load_head(get_db(), manifest_id)
