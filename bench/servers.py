@@ -38,6 +38,8 @@ def service_env(db_path: str, port: int, customs_url: str, **extra: str) -> dict
         "TALLY_CUSTOMS_URL": customs_url,
         **extra,
     }
+    if db_path.startswith("postgresql://"):  # app servers sharing it share one session key
+        env.setdefault("TALLY_SECRET_KEY", "bench-" + "0" * 58)
     return env
 
 

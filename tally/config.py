@@ -6,7 +6,14 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULTS = {
+    # A SQLite file, or a PostgreSQL URL (postgresql://user@host/db; docs/deploy.md).
     "DATABASE": "var/tally.db",
+    # Where the service keeps its own files (the session key, the embedded simulator's state):
+    # unset, beside the SQLite file, or var/ with PostgreSQL.
+    "VAR_DIR": None,
+    # The pages' session signing key. Unset, one is made and kept in VAR_DIR; app servers that
+    # share a PostgreSQL database must all be given the same one, so it is required there.
+    "SECRET_KEY": None,
     "PORT": 8000,
     "CUSTOMS_URL": None,  # unset: `tally serve` starts the customs simulator beside it
     "CUSTOMS_TIMEOUT": 10.0,
@@ -92,6 +99,17 @@ def _flag(name: str, value: str) -> bool:
         return False
     raise ValueError(f"{name} must be one of {'/'.join(_TRUE)} or {'/'.join(_FALSE)}, "
                      f"not {value!r}")
+
+
+def var_dir(config) -> str:
+    """Where the service keeps its own files: TALLY_VAR_DIR, else the SQLite file's folder, else
+    var/ (PostgreSQL)."""
+    from tally.pg import is_url
+
+    if config.get("VAR_DIR"):
+        return config["VAR_DIR"]
+    database = config["DATABASE"]
+    return "var" if is_url(database) else os.path.dirname(os.path.abspath(database))
 
 
 def site_settings(config) -> dict:

@@ -48,7 +48,8 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
     with write(db):
         candidates = list(db.query(
             "SELECT * FROM release_orders WHERE io_typecd = ? AND"
-            " ((? IS NOT NULL AND vehicle_no = ?) OR (? IS NOT NULL AND vehicle_ic_no = ?))"
+            " ((CAST(? AS TEXT) IS NOT NULL AND vehicle_no = ?)"
+            " OR (CAST(? AS TEXT) IS NOT NULL AND vehicle_ic_no = ?))"
             " ORDER BY (status = 'approved') DESC, id DESC",
             [request["direction"], request["plate"], request["plate"], request["ic_card"],
              request["ic_card"]]))
@@ -71,13 +72,13 @@ def record_gate_pass(db: Database, body: object, *, user_id: int | None,
         event_id = db.execute(
             "INSERT INTO gate_events (release_order_id, plate, ic_card, io_typecd,"
             " weighbridge_wt, total_wt, wt_error, outcome, reasons, created_at, created_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [order["id"] if order else None, request["plate"], request["ic_card"],
              request["direction"], str(request["reading"]),
              str(total) if total is not None else None,
              str(error) if error is not None else None, outcome,
              json.dumps([{"code": r.code, "en": r, "zh": r.zh} for r in reasons],
-                        ensure_ascii=False), stamp, user_id]).lastrowid
+                        ensure_ascii=False), stamp, user_id]).fetchone()[0]
         record_event(db, f"gate-{outcome}", user_id=user_id,
                      release_order_id=order["id"] if order else None,
                      plate=request["plate"], ic_card=request["ic_card"],

@@ -188,21 +188,21 @@ def record_inspection(db: Database, manifest_id: int, body: object, *,
         inspection_id = db.execute(
             "INSERT INTO inspections (manifest_id, location, ciq_officer, customs_officer,"
             " escort_name, escort_signed_at, signature_png, created_at, created_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [manifest_id, head["location"], head["ciq_officer"], head["customs_officer"],
              escort["name"].strip() if signature else None, stamp if signature else None,
              signature, stamp, user_id],
-        ).lastrowid
+        ).fetchone()[0]
         for pallet in pallets:
             pallet_id = db.execute(
                 "INSERT INTO inspection_pallets (inspection_id, pallet_no, material, mark_text,"
                 " mark, mark_problems, pests_found, pest_note, disposition)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [inspection_id, pallet["pallet_no"], pallet["material"], pallet["mark_text"],
                  json.dumps(pallet["mark"]) if pallet["mark"] else None,
                  json.dumps(pallet["mark_problems"], ensure_ascii=False),
                  int(pallet["pests_found"]), pallet["pest_note"], pallet["disposition"]],
-            ).lastrowid
+            ).fetchone()[0]
             if pallet["disposition"] != "pass":
                 db.execute("INSERT INTO inspection_tasks (inspection_id, pallet_id, kind)"
                            " VALUES (?, ?, ?)", [inspection_id, pallet_id, pallet["disposition"]])

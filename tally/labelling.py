@@ -4,7 +4,7 @@ from sqlite_utils import Database
 
 from tally import conditions, manifests, units, workflow
 from tally.catalogue import say
-from tally.db import now, write
+from tally.db import lock_manifests, next_ids, now, write
 from tally.errors import ConflictError, NotFoundError, PayloadTooLarge, ValidationError
 from tally.events import record_event
 from tally.fields import Fields
@@ -46,11 +46,10 @@ def issue_labels(
         line = manifests.find_line(db, manifest_id, line_no)
         if not may_exceed:
             _check_allowance(db, manifest_id, line, count)
-        first = (next(iter(db.query("SELECT max(id) AS m FROM units")))["m"] or 0) + 1
         issued_at = now()
         rows = [
             (serial, units.make_code(serial), manifest_id, line["id"], box_no, issued_at, user_id)
-            for serial in range(first, first + count)
+            for serial in next_ids(db, "units", count)
         ]
         db.conn.executemany(
             "INSERT INTO units (id, code, manifest_id, line_id, box_no, issued_at, issued_by)"
@@ -271,6 +270,8 @@ def record_reprint(db: Database, code: str, *, reason, user_id: int | None) -> d
             [{"field": "reason", "message": say("reason_required")}],
         )
     with write(db):
+        # Queued behind the consignment's other writers: the copy number read next is theirs + 1.
+        lock_manifests(db, [get_label(db, code)["manifest_id"]])
         label = get_label(db, code)
         if label["status"] != "issued":
             raise ConflictError(say("label_not_reprintable", code=code,

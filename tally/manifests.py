@@ -330,9 +330,9 @@ def import_manifest(db: Database, manifest: dict, *, user_id: int | None) -> dic
             )
         manifest_id = db.execute(
             "INSERT INTO manifests (manifest_no, bill_no, status, created_at, created_by)"
-            " VALUES (?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
             [manifest["manifest_no"], manifest["bill_no"], workflow.INITIAL, now(), user_id],
-        ).lastrowid
+        ).fetchone()[0]
         db.conn.executemany(
             f"INSERT INTO manifest_lines (manifest_id, {', '.join(LINE_FIELDS)})"
             f" VALUES (?, {', '.join('?' * len(LINE_FIELDS))})",
@@ -379,7 +379,8 @@ def list_lines(db: Database, manifest_id: int, *, offset: int = 0,
         db.query(
             f"SELECT id, {', '.join(LINE_FIELDS)} FROM manifest_lines WHERE manifest_id = ?"
             " ORDER BY line_no LIMIT ? OFFSET ?",
-            [manifest_id, limit, offset],
+            # All: the largest limit both engines take (SQLite's -1 PostgreSQL refuses).
+            [manifest_id, limit if limit >= 0 else 2**63 - 1, offset],
         )
     )
 

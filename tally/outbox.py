@@ -20,11 +20,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
+from tally import pg
 from tally import receipts as receipts_module
 from tally.catalogue import say
 from tally.customs.client import CustomsClient, CustomsRejected, CustomsUnavailable
 from tally.customs.messages import render_xml, schema_problems
-from tally.db import now, write
+from tally.db import notify, now, skip_locked, write
 from tally.errors import ConflictError, NotFoundError
 from tally.events import record_event
 
@@ -32,19 +33,23 @@ log = logging.getLogger(__name__)
 # The first answer to a declaration: in the HTTP response, or (file-drop transport,
 # tally/customs/files.py) a file of its own in the inbox.
 ANSWER = "CommonResponeMessage"
+# The channel a PostgreSQL worker listens on for new messages (polling stays the fallback).
+OUTBOX_CHANNEL = "tally_outbox"
 # The file-drop transport's notice of a file the Single Window client could not send.
 FAIL_BOX = "FailBox"
 
 
 def enqueue(db: Database, *, manifest_id: int | None, kind: str, payload: dict, key: str,
             release_order_id: int | None = None) -> int:
-    """Add a message to the outbox inside the caller's transaction; return its id."""
+    """Add a message to the outbox inside the caller's transaction; return its id. Workers
+    listening on PostgreSQL are woken when it commits."""
+    notify(db, OUTBOX_CHANNEL)
     return db.execute(
         "INSERT INTO outbox (manifest_id, release_order_id, kind, idempotency_key, payload,"
-        " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [manifest_id, release_order_id, kind, key, json.dumps(payload, ensure_ascii=False),
          now(), now()],
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def _at(seconds_from_now: float) -> str:
@@ -59,11 +64,12 @@ def claim_due(db: Database, *, lease_seconds: float, limit: int = 10) -> list[di
     lapses and the message is sent again (same idempotency key).
     """
     with write(db):
+        # Several workers (app servers) on PostgreSQL: each takes messages no other is taking.
         rows = list(
             db.query(
                 "SELECT id, manifest_id, release_order_id, kind, idempotency_key, payload, attempts"
-            " FROM outbox"
-                " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+                " FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id"
+                " LIMIT ?" + skip_locked(db),
                 [now(), limit],
             )
         )
@@ -338,9 +344,20 @@ def sync_status(db: Database, manifest_id: int) -> dict:
 
 
 def run_worker(db: Database, client: CustomsClient, stop: threading.Event, *, config: dict) -> None:
-    """Deliver due messages and pull receipts until ``stop`` is set."""
+    """Deliver due messages and pull receipts until ``stop`` is set. Between rounds it waits
+    OUTBOX_POLL_INTERVAL, or on PostgreSQL until a new message is committed (LISTEN)."""
     base, maximum = config["OUTBOX_BACKOFF_BASE"], config["OUTBOX_BACKOFF_MAX"]
     lease = float(config["CUSTOMS_TIMEOUT"]) + 5
+    listener = pg.Listener(db.path, OUTBOX_CHANNEL) if db.engine != "sqlite" else None
+    wait = listener.wait if listener is not None else stop.wait
+    try:
+        _work(db, client, stop, wait, base=base, maximum=maximum, lease=lease, config=config)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _work(db, client, stop, wait, *, base, maximum, lease, config) -> None:
     last_pull = 0.0
     while not stop.is_set():
         worked = False
@@ -357,4 +374,4 @@ def run_worker(db: Database, client: CustomsClient, stop: threading.Event, *, co
         except Exception:  # keep the worker alive; the message stays pending
             log.exception("outbox worker error")
         if not worked:
-            stop.wait(config["OUTBOX_POLL_INTERVAL"])
+            wait(config["OUTBOX_POLL_INTERVAL"])

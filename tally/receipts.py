@@ -75,9 +75,10 @@ def record_receipts(db: Database, receipts: list) -> int:
             continue
         message = _message_for(db, receipt)
         cursor = db.execute(
-            "INSERT OR IGNORE INTO customs_receipts (manifest_id, release_order_id, outbox_id,"
+            "INSERT INTO customs_receipts (manifest_id, release_order_id, outbox_id,"
             " type, status, document_no, message, raw, received_at, message_id, feed_id, seq_no,"
-            " reason, applied) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " reason, applied) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             [(message or {}).get("manifest_id"), (message or {}).get("release_order_id"),
              (message or {}).get("id"), receipt["type"], receipt["status"],
              receipt["document_no"], receipt["reason"],

@@ -127,7 +127,8 @@ def record_discrepancy(
         fields = _validate_fields(body if action != "reverse" else earlier, db, manifest_id)
         new_id = db.execute(
             "INSERT INTO discrepancies (manifest_id, line_id, kind, qty, note, disposition,"
-            " supersedes_id, action, created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " supersedes_id, action, created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " RETURNING id",
             [
                 manifest_id,
                 fields["line_id"],
@@ -140,7 +141,7 @@ def record_discrepancy(
                 now(),
                 user_id,
             ],
-        ).lastrowid
+        ).fetchone()[0]
         record_event(
             db,
             f"discrepancy-{'recorded' if action == 'record' else action + 'd'}",

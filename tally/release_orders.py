@@ -21,7 +21,7 @@ from tally import company, declaration, outbox, workflow
 from tally.catalogue import say
 from tally.conditions import IN_FORCE, manifest_number, manifests_of, remaining_quantities
 from tally.customs.messages import build_sas121
-from tally.db import now, write
+from tally.db import lock_manifests, next_ids, now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
 from tally.fields import MAX_INTEGER, Fields
@@ -82,6 +82,7 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
     is declared when a truck is associated (associate_vehicle)."""
     bind, passport_type, io_type, ids, wanted = _parse_request(body)
     with write(db):
+        lock_manifests(db, ids)  # their remaining quantities stay theirs until the commit
         lines, unmet = [], []
         for manifest_id in ids:
             status = workflow.current_status(db, manifest_id)
@@ -138,8 +139,7 @@ def create_release_order(db: Database, body: object, *, user_id: int | None,
                               "net_wt": _share(ml["net_weight_kg"], qty, ml["declared_qty"])})
         if unmet:
             raise ConflictError(say("release_order_problems", count=len(unmet)), unmet)
-        release_id = (db.execute("SELECT coalesce(max(id), 0) + 1 FROM release_orders")
-                      .fetchone()[0])
+        [release_id] = next_ids(db, "release_orders", 1)
         preent_no = f"RO{settings['customs_code']}{release_id:010d}"
         gross = sum((Decimal(x["gross_wt"] or 0) for x in lines), Decimal(0))
         net = sum((Decimal(x["net_wt"] or 0) for x in lines), Decimal(0))

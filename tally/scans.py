@@ -304,7 +304,8 @@ def _retire(writer: ScanWriter) -> bool:
 
 def _record(db: Database, requests: list[Request]) -> list[list[dict] | TallyError]:
     """The results or the error, per request, within the caller's transaction."""
-    closed = {mid: _closed(db, mid) for mid in {r.manifest_id for r in requests}}
+    # In id order: each check locks its consignment's row (PostgreSQL), all until the commit.
+    closed = {mid: _closed(db, mid) for mid in sorted({r.manifest_id for r in requests})}
     outcomes: list = [closed[r.manifest_id] for r in requests]
     open_requests = [r for r in requests if closed[r.manifest_id] is None]
     # Every earlier answer of these client scan ids, and as this group records more, theirs.
@@ -342,8 +343,8 @@ def _record(db: Database, requests: list[Request]) -> list[list[dict] | TallyErr
         if request.image is not None and worth_keeping:
             content, content_type = request.image
             db.execute(
-                "INSERT OR IGNORE INTO scan_images (sha256, content_type, content,"
-                " created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO scan_images (sha256, content_type, content,"
+                " created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [request.scans[0].image_sha256, content_type, content, stamp],
             )
         outcomes[index] = results
@@ -409,7 +410,7 @@ def _in_chunks(db: Database, sql: str, values: list, size: int = 500):
 
 
 # The units read by a request, whether the ledger already counts each, and their lines' counts
-# (kept from the ledger by the line_counts trigger, see tally/db.py m004). Units are found by
+# (kept from the ledger by the line_counts trigger, see tally/schema.py m004). Units are found by
 # their serial, which is their row id (tally/labelling.py), rather than through the code index:
 # one B-tree descent fewer; the code is compared after.
 _UNITS_QUERY = """

@@ -41,8 +41,9 @@ def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | N
         row = next(iter(db.query("SELECT id, role FROM users WHERE name = ?", [name])), None)
         if row is None:
             user_id = db.execute(
-                "INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)", [name, role, now()]
-            ).lastrowid
+                "INSERT INTO users (name, role, created_at) VALUES (?, ?, ?) RETURNING id",
+                [name, role, now()]
+            ).fetchone()[0]
         else:
             user_id = row["id"]
             if row["role"] != role:
@@ -207,9 +208,10 @@ def sign_in(db: Database, *, address: str, limits: SignInLimits, name: str | Non
             _failed(db, tried, address, method, "throttled")
         else:
             attempt = db.execute(
-                "INSERT INTO sign_in_failures (name, address, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO sign_in_failures (name, address, created_at) VALUES (?, ?, ?)"
+                " RETURNING id",
                 [tried, address, _iso(moment)],
-            ).lastrowid
+            ).fetchone()[0]
     if wait:
         raise TooManyRequests(
             say("sign_in_throttled", wait=_duration(wait)), retry_after=wait)

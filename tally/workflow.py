@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from tally import conditions
 from tally.catalogue import say
-from tally.db import write
+from tally.db import for_update, write
 from tally.errors import ConflictError, NotFoundError
 from tally.events import record_event
 from tally.names import PENDING_STEP_NAMES, chinese, english
@@ -207,8 +207,11 @@ _TALLY_NOT_YET = {
 
 
 def current_status(db: Database, manifest_id: int) -> Status:
-    """The manifest's status; NotFoundError if there is no such manifest."""
-    row = db.conn.execute("SELECT status FROM manifests WHERE id = ?", [manifest_id]).fetchone()
+    """The manifest's status; NotFoundError if there is no such manifest. Inside a write the
+    row is locked until the commit (PostgreSQL): every writer of a consignment asks this first,
+    so they queue on it and each sees what the one before committed."""
+    row = db.execute("SELECT status FROM manifests WHERE id = ?" + for_update(db),
+                     [manifest_id]).fetchone()
     if row is None:
         raise NotFoundError(say("manifest_not_found", manifest_id=manifest_id))
     return Status(row[0])

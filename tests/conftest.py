@@ -124,8 +124,21 @@ def customs_client(customs_core):
     return FakeCustomsClient(customs_core)
 
 
+# Every test that touches the database runs on both engines: a SQLite file, and a database of
+# its own on the session's PostgreSQL (migrated already: a copy of the template).
+ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request):
+    return request.param
+
+
 @pytest.fixture
-def db_path(tmp_path):
+def db_path(request, tmp_path, engine):
+    """TALLY_DATABASE of the test: a file path, or a PostgreSQL URL."""
+    if engine == "postgresql":
+        return request.getfixturevalue("pg_url")
     return str(tmp_path / "tally.db")
 
 
@@ -154,7 +167,10 @@ def app(db_path, db, customs):
     from web import create_app
     from web.db import close_all
 
-    app = create_app({"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": customs.url})
+    config = {"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": customs.url}
+    if db_path.startswith("postgresql://"):  # several servers may share it: a key is given
+        config["SECRET_KEY"] = "tests-" + "0" * 58
+    app = create_app(config)
     yield app
     close_all()
 
@@ -236,13 +252,17 @@ _pg_numbers = itertools.count(1)
 
 
 def prepare_template(url: str) -> None:
-    """Bring the template database at ``url`` to the state every test's database starts from.
+    """Bring the template database at ``url`` to the state every test's database starts from:
+    migrated. Called once per session, before any test's copy is made; its connections are
+    closed after it (a copy needs the template free)."""
+    from tally import pg
 
-    Called once per session, on the empty ``tally_template``, before any test's copy is made
-    (and with nobody else connected: a copy needs the template free). Nothing yet: the change
-    that gives the service its PostgreSQL layer migrates the schema here. Close every connection
-    it opens.
-    """
+    database = open_db(url)
+    try:
+        migrate(database)
+    finally:
+        close_db(database)
+        pg.close_pools(url)
 
 
 @pytest.fixture(scope="session")
@@ -264,4 +284,24 @@ def pg_url(pg_cluster, request):
     name = f"tally_test_{next(_pg_numbers)}_{test}"[:63]
     pg_cluster.create_database(name, template=PG_TEMPLATE)
     yield pg_cluster.url(name)
+    from tally import pg
+
+    pg.close_pools(pg_cluster.url(name))
     pg_cluster.drop_database(name)
+
+
+def dump(db) -> list[tuple]:
+    """Every row of every table, in order: compared before and after to show that a refused
+    request changed nothing (on either engine)."""
+    tables = [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        if db.engine == "sqlite" else
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        " ORDER BY table_name")]
+    return [(table, *row) for table in tables
+            for row in db.execute(f"SELECT * FROM {table} ORDER BY 1")]
+
+
+def count_rows(db, table: str) -> int:
+    """How many rows ``table`` has."""
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

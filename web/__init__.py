@@ -11,6 +11,7 @@ from werkzeug.routing import IntegerConverter
 from tally import company
 from tally import config as tally_config
 from tally.fields import WHOLE_NUMBER
+from tally.pg import is_url
 
 SESSION_HOURS = 12  # a shift
 
@@ -32,7 +33,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(app.config["DATABASE"])
+        if is_url(app.config["DATABASE"]):
+            raise ValueError("TALLY_SECRET_KEY is required with PostgreSQL: every app server "
+                             "sharing the database must sign sessions with the same key")
+        app.config["SECRET_KEY"] = _secret_key(tally_config.var_dir(app.config))
     # The pages' session cookie (Flask defines these keys, so they are set, not defaulted): not
     # readable by scripts, not sent on other sites' requests, over HTTPS only when the site is
     # served over HTTPS. A session lasts a shift from signing in: the cookie is not renewed on
@@ -97,10 +101,10 @@ class _CookieSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def _secret_key(database: str) -> str:
-    """The session signing key, kept beside the database so that every worker and every restart
-    signs with the same one (TALLY_SECRET_KEY overrides)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(database)), "secret_key")
+def _secret_key(folder: str) -> str:
+    """The session signing key, kept in the service's folder (beside the SQLite file) so that
+    every worker and every restart signs with the same one (TALLY_SECRET_KEY overrides)."""
+    path = os.path.join(os.path.abspath(folder), "secret_key")
     try:
         with open(path) as f:
             return f.read().strip()
@@ -117,4 +121,4 @@ def _secret_key(database: str) -> str:
             pass
         finally:
             os.unlink(draft)
-        return _secret_key(database)
+        return _secret_key(folder)

@@ -275,9 +275,7 @@ def cmd_serve(args, config):
     try:
         if not config["CUSTOMS_URL"]:
             port = _free_port()
-            state = os.path.join(
-                os.path.dirname(os.path.abspath(config["DATABASE"])), "customs-sim.json"
-            )
+            state = os.path.join(os.path.abspath(tally_config.var_dir(config)), "customs-sim.json")
             url = f"http://127.0.0.1:{port}"
             folders = []
             if (config.get("CUSTOMS_TRANSPORT") or "http").lower() == "files":

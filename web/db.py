@@ -1,7 +1,8 @@
-"""One SQLite connection per thread and database file, reused across requests.
+"""One database handle per thread and database, reused across requests.
 
-Opening a connection and setting its pragmas on every request would cost more than a whole scan,
-so each of a worker's request threads keeps its own.
+Opening a SQLite connection and setting its pragmas on every request would cost more than a
+whole scan, so each of a worker's request threads keeps its own; a PostgreSQL handle takes a
+connection from its process's pool when used and gives it back after each request.
 """
 
 import os
@@ -10,7 +11,7 @@ import threading
 from flask import Flask, current_app
 from sqlite_utils import Database
 
-from tally.db import close_db, open_db
+from tally.db import close_db, open_db, release, rollback_leftover
 
 _local = threading.local()
 
@@ -42,5 +43,6 @@ def init_app(app: Flask) -> None:
         # A request that died inside a transaction must not leave it open for the next one.
         conns = _local.__dict__.get("conns", {})
         db = conns.get((os.getpid(), app.config["DATABASE"]))
-        if db is not None and db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+        if db is not None:
+            rollback_leftover(db)
+            release(db)

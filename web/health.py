@@ -2,6 +2,7 @@
 
 from flask import Blueprint
 
+from tally.db import ping
 from web.db import get_db
 
 bp = Blueprint("health", __name__)
@@ -9,5 +10,5 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def health():
-    get_db().execute("SELECT 1").fetchone()
+    ping(get_db())
     return {"ok": True}

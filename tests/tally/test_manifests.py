@@ -4,7 +4,7 @@ import pytest
 
 from tally import manifests
 from tally.errors import ConflictError, ValidationError
-from tests.conftest import MANIFEST_CSV
+from tests.conftest import MANIFEST_CSV, count_rows
 
 HEADER = "manifest_no,line_no,sku,name,declared_qty\n"
 
@@ -126,5 +126,5 @@ def test_existing_manifest_no_is_a_conflict_and_nothing_changes(db):
     manifests.import_manifest(db, parsed, user_id=None)
     with pytest.raises(ConflictError):
         manifests.import_manifest(db, parsed, user_id=None)
-    assert db["manifest_lines"].count == 3
-    assert db["events"].count == 1
+    assert count_rows(db, "manifest_lines") == 3
+    assert count_rows(db, "events") == 1

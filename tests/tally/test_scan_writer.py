@@ -1,11 +1,11 @@
 """The scan writer (group commit, ``tally.scans.submit``) with real threads and a real file."""
 
-import sqlite3
 import threading
 
 import pytest
 
 from tally import labelling, scans
+from tally.db import DatabaseError, close_db, open_db
 from tally.errors import NotFoundError
 
 
@@ -23,9 +23,10 @@ def test_concurrent_requests_are_each_answered_once_committed(db, db_path, mid):
             cid = f"op{n}-{i}"
             answers[cid] = scans.submit(db_path, wedge(mid, cid, codes[n * 5 + i]))
             # Answered means committed: another connection already sees it.
-            with sqlite3.connect(db_path) as other:
-                seen_committed[cid] = other.execute(
-                    "SELECT outcome FROM scans WHERE client_scan_id = ?", [cid]).fetchone()
+            other = open_db(db_path)
+            seen_committed[cid] = other.execute(
+                "SELECT outcome FROM scans WHERE client_scan_id = ?", [cid]).fetchone()
+            close_db(other)
 
     threads = [threading.Thread(target=operator, args=(n,)) for n in range(8)]
     for thread in threads:
@@ -34,7 +35,7 @@ def test_concurrent_requests_are_each_answered_once_committed(db, db_path, mid):
         thread.join()
     assert len(answers) == 40
     assert all(a[0]["outcome"] == "counted" for a in answers.values())
-    assert all(row == ("counted",) for row in seen_committed.values())
+    assert all(tuple(row) == ("counted",) for row in seen_committed.values())
     assert sorted(a[0]["counted"] for a in answers.values()) == list(range(1, 41))
     # Sent again (a handheld replaying its queue), nothing counts twice.
     assert scans.submit(db_path, wedge(mid, "op0-0", codes[0])) == answers["op0-0"]
@@ -53,7 +54,7 @@ def test_a_request_that_fails_fails_alone(db, mid):
     ])
     ok1, failed, not_found, ok2 = outcomes
     assert ok1[0]["outcome"] == "counted" and ok2[0]["outcome"] == "counted"
-    assert isinstance(failed, sqlite3.Error) and isinstance(not_found, NotFoundError)
+    assert isinstance(failed, DatabaseError) and isinstance(not_found, NotFoundError)
     assert [r[0] for r in db.execute("SELECT client_scan_id FROM scans ORDER BY id")] == [
         "ok-1", "ok-2"]
 

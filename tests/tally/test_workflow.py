@@ -9,7 +9,7 @@ from tally.config import DEFAULTS, site_settings
 from tally.confirmation import confirm_tally
 from tally.errors import ConflictError
 from tally.workflow import RELEASE_TRANSITIONS, TRANSITIONS, ReleaseStatus, Status
-from tests.conftest import MANIFEST_CSV, clear_for_tally
+from tests.conftest import MANIFEST_CSV, clear_for_tally, dump
 
 NORMAL = {"tally_status": {"normal": True, "text": "接受申报_正常理货"}}
 ALLOWED = {(t.action, t.source) for t in TRANSITIONS}
@@ -19,9 +19,6 @@ RELEASE_ALLOWED = {(t.action, t.source) for t in RELEASE_TRANSITIONS}
 RELEASE_FORBIDDEN = [(a, s) for a in sorted({t.action for t in RELEASE_TRANSITIONS})
                      for s in ReleaseStatus if (a, s) not in RELEASE_ALLOWED]
 
-
-def dump(db) -> list[str]:
-    return list(db.conn.iterdump())
 
 
 def new_manifest(db, manifest_no="MF-TEST-1") -> int:

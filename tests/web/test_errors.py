@@ -7,7 +7,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from tests.conftest import MANIFEST_CSV, auth, clear_over_http
+from tests.conftest import MANIFEST_CSV, auth, clear_over_http, dump
 
 
 class _As:
@@ -292,9 +292,6 @@ CASES = [
     ("admin", "post", "/api/users", {"json": {"name": "x", "role": "king"}}, 422, "role"),
 ]
 
-
-def dump(db) -> list[str]:
-    return list(db.conn.iterdump())
 
 
 @pytest.fixture

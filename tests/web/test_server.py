@@ -6,7 +6,6 @@ The server runs with 1 s head and body timeouts so that the slow-client tests ta
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from bench.servers import (
     start_simulator,
     wait_http,
 )
+from tally.db import close_db, open_db
 
 TIMEOUT_S = 1.0
 
@@ -272,12 +272,13 @@ def test_a_flood_of_garbage_does_not_change_anyone_elses_scans(served):
     assert len(answers) >= 20 and len(flood_answers) >= 20
     assert all(outcome == "counted" for _, outcome in answers.values())
     assert not any(answer.startswith(b"HTTP/1.1 5") for answer in flood_answers)
-    with sqlite3.connect(db_path) as conn:
-        recorded = dict(conn.execute(
-            "SELECT client_scan_id, code FROM scans WHERE client_scan_id LIKE 'fair-%'"))
-        stray = conn.execute("SELECT count(*) FROM scans WHERE client_scan_id = 'g'").fetchone()
+    conn = open_db(db_path)
+    recorded = {r[0]: r[1] for r in conn.execute(
+        "SELECT client_scan_id, code FROM scans WHERE client_scan_id LIKE 'fair-%'")}
+    stray = conn.execute("SELECT count(*) FROM scans WHERE client_scan_id = 'g'").fetchone()[0]
+    close_db(conn)
     assert recorded == {cid: code for cid, (code, _) in answers.items()}
-    assert stray == (0,)
+    assert stray == 0
 
 
 def test_serve_answers_only_once_the_embedded_simulator_does(tmp_path):
