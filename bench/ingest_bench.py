@@ -119,6 +119,19 @@ def _post(base, token, path, body, timeout=10):
         return json.loads(response.read())
 
 
+def _retried(base, token, path, body, seconds=60.0):
+    """_post until it is answered, as the scan page retries (a restarting database answers
+    503, a restarting server not at all)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return _post(base, token, path, body)
+        except (urllib.error.URLError, OSError, ValueError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _prepare(base, token, n_units, line_count=50):
     lines = [
         {
@@ -199,7 +212,8 @@ def _idle_connections(base, count: int) -> list[socket.socket]:
     return [socket.create_connection((host, int(port))) for _ in range(count)]
 
 
-def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process, idle=0):
+def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process, idle=0,
+             clients=CLIENTS):
     codes_file = Path(tmp) / f"codes-{run_id}.txt"
     codes_file.write_text("\n".join(codes) + "\n")
     script = Path(tmp) / "scan.lua"
@@ -220,7 +234,7 @@ def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process, idle
         [
             "wrk",
             "-t2",
-            f"-c{CLIENTS}",
+            f"-c{clients}",
             f"-d{DURATION_S}s",
             "--latency",
             "-s",
@@ -250,7 +264,8 @@ def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process, idle
 def _count_check(db_path, mid, run_id, expected):
     db = open_db(db_path)
     rows = db.execute(
-        "SELECT count(*), sum(outcome = 'counted'), count(DISTINCT client_scan_id)"
+        "SELECT count(*), sum(CASE WHEN outcome = 'counted' THEN 1 ELSE 0 END),"
+        " count(DISTINCT client_scan_id)"
         " FROM scans WHERE manifest_id = ? AND client_scan_id LIKE ?",
         [mid, run_id + "-%"],
     ).fetchone()
@@ -264,9 +279,11 @@ def _count_check(db_path, mid, run_id, expected):
     }
 
 
-def _crash_rounds(tmp, rounds=3, clients=8, seconds=2.0):
-    """kill -9 under load, restart, every acknowledged scan present exactly once."""
-    db_path = str(Path(tmp) / "crash.db")
+def _crash_rounds(tmp, rounds=3, clients=8, seconds=2.0, *, db_path=None, crash=None):
+    """kill -9 under load, restart, every acknowledged scan present exactly once. ``crash``
+    (given the server; returns the server to go on with): what happens under load, by default
+    the server killed and started again."""
+    db_path = db_path or str(Path(tmp) / "crash.db")
     sim_port, port = free_port(), free_port()
     sim = start_simulator(sim_port)
     customs = f"http://127.0.0.1:{sim_port}"
@@ -316,19 +333,19 @@ def _crash_rounds(tmp, rounds=3, clients=8, seconds=2.0):
             for t in threads:
                 t.start()
             time.sleep(seconds)
-            server.kill()
+            if crash is None:
+                server.kill()
+            else:
+                server = crash(server, lambda: start_service(db_path, port, customs))
             stop.set()
             for t in threads:
                 t.join()
-            server = start_service(db_path, port, customs)
+            if crash is None:
+                server = start_service(db_path, port, customs)
             # Clients retry what was not acknowledged: the stored answer, or a first count.
             for cid, code in in_flight:
-                acked[cid] = _post(
-                    base,
-                    token,
-                    f"/api/manifests/{mid}/scans",
-                    {"code": code, "client_scan_id": cid},
-                )["results"][0]
+                acked[cid] = _retried(base, token, f"/api/manifests/{mid}/scans",
+                                      {"code": code, "client_scan_id": cid})["results"][0]
         total_acked = len(acked)
         db = open_db(db_path)
         stored = {
@@ -344,10 +361,11 @@ def _crash_rounds(tmp, rounds=3, clients=8, seconds=2.0):
                 [mid],
             )
         )
-        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        integrity = (db.execute("PRAGMA integrity_check").fetchone()[0]
+                     if db.engine == "sqlite" else "n/a (PostgreSQL)")
         counted_twice = db.execute(
             "SELECT count(*) FROM (SELECT unit_id FROM scans WHERE"
-            " outcome = 'counted' GROUP BY unit_id HAVING count(*) > 1)"
+            " outcome = 'counted' GROUP BY unit_id HAVING count(*) > 1) AS twice"
         ).fetchone()[0]
         close_db(db)
         missing = [cid for cid in acked if cid not in stored]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import decode_bench, ingest_bench, labels_bench, recon_bench
+from bench import decode_bench, engines_bench, ingest_bench, labels_bench, recon_bench
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -36,12 +36,24 @@ def machine() -> str:
         distro = platform.platform()
     return (
         f"{os.cpu_count()} cores ({cpu}), {int(mem) / 1024 / 1024:.0f} GiB, {distro}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"{_postgres_version()}"
     )
 
 
-BENCHES = (("decode", decode_bench), ("ingest", ingest_bench), ("labels", labels_bench),
-           ("recon", recon_bench))
+def _postgres_version() -> str:
+    from tests.pgcluster import PostgresNotFound, find_bindir
+
+    try:
+        out = subprocess.run([os.path.join(find_bindir(), "postgres"), "--version"],
+                             capture_output=True, text=True).stdout.split()
+    except (PostgresNotFound, OSError):
+        return "PostgreSQL absent"
+    return f"PostgreSQL {out[-1]}" if out else "PostgreSQL"
+
+
+BENCHES = (("decode", decode_bench), ("ingest", ingest_bench), ("engines", engines_bench),
+           ("labels", labels_bench), ("recon", recon_bench))
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -70,7 +82,8 @@ def main() -> int:
     OUT.write_text("\n".join([
         "# Benchmarks",
         "",
-        f"Written by `make bench` (`python -m bench.run [decode|ingest|labels|recon]`), last on"
+        f"Written by `make bench` (`python -m bench.run [decode|ingest|engines|labels|recon]`),"
+        f" last on"
         f" {today}. Shared, noisy machines: figures are medians, expect +-20-30 % run to run.",
         "",
         *sections.values(),

@@ -35,6 +35,10 @@ def is_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
+# An INSERT of one row of placeholders, which executemany sends as one INSERT of many rows.
+_VALUES = re.compile(r"(?is)(INSERT\s+INTO\s+[^;]+?\s+VALUES\s*)(\((?:\s*\?\s*,)*\s*\?\s*\))\s*")
+# Parameters one statement may carry (the protocol's limit is 65,535).
+MAX_PARAMETERS = 30_000
 # A string literal, a quoted identifier, a comment, a placeholder or a percent sign.
 _TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\?|%""")
 
@@ -100,10 +104,24 @@ class Connection:
         return self._db.execute(sql, params)
 
     def executemany(self, sql: str, seq_of_params) -> Cursor:
-        text, takes = translate(sql)
-        cursor = self._db._connection().cursor()
-        cursor.executemany(text, [tuple(p) for p in seq_of_params] if takes else [])
-        return Cursor(cursor)
+        """Run a statement for each set of parameters. An ``INSERT ... VALUES (...)`` becomes
+        one statement of many rows per chunk: one round trip where psycopg's executemany makes
+        one a row (a batch of 100 scans took 22 ms instead of 3 on SQLite)."""
+        rows = [tuple(p) for p in seq_of_params]
+        found = _VALUES.fullmatch(sql)
+        if found is None or not rows:
+            text, takes = translate(sql)
+            cursor = self._db._connection().cursor()
+            cursor.executemany(text, rows if takes else [])
+            return Cursor(cursor)
+        head, values = found.groups()
+        chunk = max(1, MAX_PARAMETERS // max(1, len(rows[0])))
+        cursor = None
+        for start in range(0, len(rows), chunk):
+            part = rows[start:start + chunk]
+            cursor = self.execute(head + ", ".join([values] * len(part)),
+                                  [value for row in part for value in row])
+        return cursor
 
     def commit(self) -> None:
         """Commit the open transaction, if any (sqlite3's, in autocommit mode, does nothing)."""

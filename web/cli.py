@@ -57,6 +57,13 @@ def main(argv=None) -> int:
     p.add_argument("file")
     p.add_argument("--sheet", help="the workbook's sheet (default: the first)")
     book_sub.add_parser("show", help="list the book's items")
+    p = sub.add_parser("db", help="the database as a whole: moving an installation")
+    db_sub = p.add_subparsers(dest="db_command", required=True)
+    p = db_sub.add_parser("copy", help="copy this SQLite installation (TALLY_DATABASE) into an"
+                          " empty PostgreSQL database, then verify it")
+    p.add_argument("--to", required=True, metavar="postgresql://...",
+                   help="the target database's URL")
+    p.add_argument("--batch-size", type=int, default=5000, help="rows per INSERT batch")
     sub.add_parser("customs-sim", help="run the customs simulator", add_help=False)
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -387,7 +394,54 @@ def cmd_account_book(args, config):
     return 0
 
 
+def cmd_db(args, config):
+    from tally import copy, pg
+    from tally.db import DatabaseError
+
+    source_path = config["DATABASE"]
+    if pg.is_url(source_path):
+        print("error: TALLY_DATABASE must name the SQLite file to copy, not a server",
+              file=sys.stderr)
+        return 2
+    if not pg.is_url(args.to):
+        print(f"error: --to must be a postgresql:// URL, not {args.to}", file=sys.stderr)
+        return 2
+    if not os.path.exists(source_path):
+        print(f"error: no database at {source_path} (TALLY_DATABASE)", file=sys.stderr)
+        return 1
+    target_name = copy.redact(args.to)
+    source = target = None
+    try:
+        copy.check_reachable(args.to)
+        source, target = _open(config), open_db(args.to)
+        print(f"copying {source_path} to {target_name}", flush=True)
+        report = copy.copy_database(
+            source, target, batch_size=args.batch_size,
+            progress=lambda table, rows: print(
+                f"  {table}: {rows}" + (" (rebuilt from the ledger, not copied)"
+                                        if table in copy.DERIVED else ""), flush=True))
+    except copy.CopyError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for detail in exc.details:
+            print(f"  {detail}", file=sys.stderr)
+        return 1
+    except DatabaseError as exc:
+        print(f"error: {str(exc).strip()}; nothing was copied", file=sys.stderr)
+        return 1
+    finally:
+        for db in (source, target):
+            if db is not None:
+                close_db(db)
+        pg.close_pools(args.to)
+    print(f"verified: {report.tables} tables hold the same rows on both sides; the"
+          f" reconciliations of {report.consignments} consignments are equal")
+    print(f"copied {sum(report.copied.values())} rows: set TALLY_DATABASE to the target to"
+          " serve from it")
+    return 0
+
+
 COMMANDS = {
+    "db": cmd_db,
     "serve": cmd_serve,
     "settings": cmd_settings,
     "account-book": cmd_account_book,

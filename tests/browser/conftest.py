@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from bench.servers import ROOT, free_port, start_service, start_simulator, tally
-from tests.conftest import MANIFEST_CSV
+from tests.conftest import ENGINES, MANIFEST_CSV, PG_TEMPLATE
 from tests.http import Api
 
 CHROMIUM = os.environ.get("TALLY_CHROMIUM", "/usr/bin/chromium")
@@ -78,10 +78,16 @@ class Site:
         assert status == 201, body
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory):
+@pytest.fixture(scope="session", params=ENGINES)
+def site(request, tmp_path_factory):
+    """The service as a browser meets it, once on each engine (on PostgreSQL, a database of its
+    own on the session's cluster)."""
     tmp = tmp_path_factory.mktemp("site")
     db_path = str(tmp / "browser.db")
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("pg_cluster")
+        cluster.create_database("tally_browser", template=PG_TEMPLATE)
+        db_path = cluster.url("tally_browser")
     env = {**os.environ, "TALLY_DATABASE": db_path}
     tally("migrate", env=env)
     tokens = {}
