@@ -142,6 +142,19 @@ def lock_manifests(db, manifest_ids) -> None:
             db.execute("SELECT id FROM manifests WHERE id = ? FOR NO KEY UPDATE", [manifest_id])
 
 
+# pg_advisory_xact_lock's first key for lock_name: any constant used for nothing else.
+NAME_LOCKS = 7_340_002
+
+
+def lock_name(db, name: str) -> None:
+    """Within a write, queue behind the other writers locking the same ``name`` (e.g. a truck's
+    plate, which no one row stands for) until the commit: an advisory lock on PostgreSQL;
+    nothing on SQLite, whose writers are queued whole."""
+    if for_update(db):
+        db.execute("SELECT pg_advisory_xact_lock(CAST(? AS integer), hashtext(?))",
+                   [NAME_LOCKS, name])
+
+
 def next_ids(db, table: str, count: int) -> list[int]:
     """The ids the next ``count`` rows of ``table`` will be inserted with (unit and box serials
     are printed on labels, so they are known before the insert): inside a write, from the

@@ -305,8 +305,11 @@ def void_unit(db: Database, code: str, *, reason, user_id: int | None) -> dict:
             [{"field": "reason", "message": say("reason_required")}],
         )
     with write(db):
+        # The label is read again once its consignment's row is locked (PostgreSQL): a void
+        # committed meanwhile by another server is then seen, and this one refused.
+        manifest_id = get_label(db, code)["manifest_id"]
+        workflow.require_tally_open(db, manifest_id, say("void_refused", code=code))
         label = get_label(db, code)
-        workflow.require_tally_open(db, label["manifest_id"], say("void_refused", code=code))
         if label["status"] == "void":
             raise ConflictError(say("label_already_void", code=code))
         if list(

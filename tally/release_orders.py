@@ -21,7 +21,7 @@ from tally import company, declaration, outbox, workflow
 from tally.catalogue import say
 from tally.conditions import IN_FORCE, manifest_number, manifests_of, remaining_quantities
 from tally.customs.messages import build_sas121
-from tally.db import lock_manifests, next_ids, now, write
+from tally.db import lock_manifests, lock_name, next_ids, now, write
 from tally.errors import ConflictError, NotFoundError, ValidationError
 from tally.events import record_event
 from tally.fields import MAX_INTEGER, Fields
@@ -245,6 +245,8 @@ def associate_vehicle(db: Database, number, body: object, *, user_id: int | None
         raise ValidationError(say("vehicle_invalid"), errors)
     with write(db):
         order = _find(db, number)
+        # Two orders given one truck at once: the second sees the first once it committed.
+        lock_name(db, f"vehicle:{texts['plate']}")
         other = db.execute(
             "SELECT etps_preent_no FROM release_orders WHERE vehicle_no = ? AND id != ?"
             " AND status IN ('applied', 'approved')", [texts["plate"], order["id"]]).fetchone()
