@@ -64,6 +64,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "bad_request": ("bad request: {detail}", "请求格式错误：{detail}"),
     "http_error": ("the request failed", "请求失败"),
     "request_timeout": ("the request took too long to arrive", "请求发送超时"),
+    "database_unavailable": ("the database cannot be reached just now; nothing was recorded, try"
+                             " again shortly", "暂时无法连接数据库，本次未记录，请稍后重试"),
     "service_unavailable": ("the service is unavailable; try again shortly",
                             "服务暂时不可用，请稍后再试"),
     "body_not_json": ("the body must be JSON (Content-Type: application/json)",

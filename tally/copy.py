@@ -15,7 +15,6 @@ mismatch raises ``CopyError`` and rolls the copy back. The source is read in one
 transaction: one snapshot throughout, even if the service is still writing to it.
 """
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -61,18 +60,13 @@ class CopyReport:
         return len(self.copied) + len(self.derived)
 
 
-def redact(url: str) -> str:
-    """A database URL fit to print: its password replaced by ``***``."""
-    return re.sub(r"^(\w+://[^:/@]*):[^@/]*@", r"\1:***@", url)
-
-
 def check_reachable(url: str, timeout: int = 10) -> None:
     """Connect once to ``url``; CopyError saying why when the server cannot be reached (a pool
     would otherwise keep retrying in the background until its timeout)."""
     try:
         psycopg.connect(url, connect_timeout=timeout).close()
     except psycopg.Error as exc:
-        raise CopyError(f"cannot connect to {redact(url)}: {str(exc).strip()}") from exc
+        raise CopyError(f"cannot connect to {pg.redact(url)}: {str(exc).strip()}") from exc
 
 
 def copy_database(source, target, *, batch_size: int = DEFAULT_BATCH_SIZE,
@@ -83,7 +77,7 @@ def copy_database(source, target, *, batch_size: int = DEFAULT_BATCH_SIZE,
     the verification finds a difference."""
     if source.engine != "sqlite":
         raise CopyError("the source must be a SQLite database (TALLY_DATABASE names "
-                        f"{redact(source.path)})")
+                        f"{pg.redact(source.path)})")
     if target.engine != pg.ENGINE:
         raise CopyError(f"the target must be a postgresql:// URL, not {target.path}")
     pending = schema.pending(source)
@@ -101,7 +95,7 @@ def copy_database(source, target, *, batch_size: int = DEFAULT_BATCH_SIZE,
             full = {t: n for t in tables if (n := _count(target, t))}
             if full:
                 raise CopyError(
-                    f"the target {redact(target.path)} is not empty; nothing was copied",
+                    f"the target {pg.redact(target.path)} is not empty; nothing was copied",
                     [f"{t}: {n} rows" for t, n in full.items()])
             for table in tables:
                 if table in DERIVED:

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 # What a statement may raise, on either engine: any database error, and a constraint refused.
 DatabaseError = (sqlite3.Error, pg.psycopg.Error)
 IntegrityError = (sqlite3.IntegrityError, pg.psycopg.IntegrityError)
+# The database server cannot answer now (down, restarting, failing over; a deadlock or a
+# serialization failure rolled the transaction back): the request may be tried again.
+Unavailable = (pg.psycopg.OperationalError,)
 
 # Checkpoints (copying the WAL back into the database file) run after a write, outside the write
 # lock, at most this often per connection; SQLite's own, which runs inside the committing

@@ -25,14 +25,28 @@ import psycopg_pool
 from psycopg import pq
 
 ENGINE = "postgresql"
-# Connections per process: each of a server's request threads and its scan writer holds one
-# while it works (TALLY_PG_POOL_SIZE).
+# Connections per process at most: each of a server's request threads and its scan writer holds
+# one while it works.
 DEFAULT_POOL_SIZE = 16
+# While the database is unreachable (a primary lost, its standby not yet promoted), the pool
+# tries to connect again after 1, 2, 4... seconds; after this many it starts over from a fresh
+# try (``_reconnect_again``). psycopg-pool's own backoff goes on doubling for 300 s: after a
+# 20 s outage the servers took another 10 s to notice the promoted standby
+# (tests/test_failover_postgresql.py); now at most about 2 s.
+RECONNECT_S = 5.0
+# How long a request waits for a connection before it is answered 503 (the database is down):
+# the client retries; a longer wait only holds its thread.
+CONNECTION_WAIT_S = 5.0
 
 
 def is_url(target: str) -> bool:
     """Whether TALLY_DATABASE names a PostgreSQL server rather than a SQLite file."""
     return target.startswith(("postgresql://", "postgres://"))
+
+
+def redact(url: str) -> str:
+    """A database URL fit to print: its password replaced by ``***``."""
+    return re.sub(r"^(\w+://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 # An INSERT of one row of placeholders, which executemany sends as one INSERT of many rows.
@@ -106,7 +120,7 @@ class Connection:
     def executemany(self, sql: str, seq_of_params) -> Cursor:
         """Run a statement for each set of parameters. An ``INSERT ... VALUES (...)`` becomes
         one statement of many rows per chunk: one round trip where psycopg's executemany makes
-        one a row (a batch of 100 scans took 22 ms instead of 3 on SQLite)."""
+        one a row (docs/storage.md)."""
         rows = [tuple(p) for p in seq_of_params]
         found = _VALUES.fullmatch(sql)
         if found is None or not rows:
@@ -147,10 +161,19 @@ def pool_for(url: str, size: int = DEFAULT_POOL_SIZE) -> psycopg_pool.Connection
         pool = _pools.get(key)
         if pool is None:
             pool = _pools[key] = psycopg_pool.ConnectionPool(
-                url, min_size=1, max_size=size, open=True, timeout=30,
+                url, min_size=1, max_size=size, open=True, timeout=CONNECTION_WAIT_S,
+                reconnect_timeout=RECONNECT_S, reconnect_failed=_reconnect_again,
                 kwargs={"autocommit": True}, check=psycopg_pool.ConnectionPool.check_connection,
                 name=f"tally-{os.getpid()}")
         return pool
+
+
+def _reconnect_again(pool: psycopg_pool.ConnectionPool) -> None:
+    """A connection attempt gave up after RECONNECT_S: start a new one (``check`` grows a pool
+    left without connections), rather than wait for a request that finds none. Requests still
+    waiting for a connection (up to the pool's timeout) get the first one made."""
+    if not pool.closed:
+        pool.check()
 
 
 def close_pools(url: str | None = None) -> None:

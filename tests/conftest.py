@@ -162,15 +162,21 @@ def mid(db, customs_client):
     return manifest_id
 
 
+def app_config(db_path: str, **settings) -> dict:
+    """A test app's configuration on the database at ``db_path`` (with the session key
+    PostgreSQL requires: several servers may share it)."""
+    config = {"TESTING": True, "DATABASE": db_path, **settings}
+    if db_path.startswith("postgresql://"):
+        config.setdefault("SECRET_KEY", "tests-" + "0" * 58)
+    return config
+
+
 @pytest.fixture
 def app(db_path, db, customs):
     from web import create_app
     from web.db import close_all
 
-    config = {"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": customs.url}
-    if db_path.startswith("postgresql://"):  # several servers may share it: a key is given
-        config["SECRET_KEY"] = "tests-" + "0" * 58
-    app = create_app(config)
+    app = create_app(app_config(db_path, CUSTOMS_URL=customs.url))
     yield app
     close_all()
 

@@ -14,6 +14,7 @@ import time
 
 from tally import config as tally_config
 from tally.db import close_db, migrate, open_db
+from tally.pg import redact
 
 
 def main(argv=None) -> int:
@@ -88,7 +89,7 @@ def cmd_migrate(args, config):
     applied = migrate(db)
     close_db(db)
     print(
-        f"database {config['DATABASE']}: "
+        f"database {redact(config['DATABASE'])}: "
         + (f"applied {', '.join(applied)}" if applied else "up to date")
     )
 
@@ -409,7 +410,7 @@ def cmd_db(args, config):
     if not os.path.exists(source_path):
         print(f"error: no database at {source_path} (TALLY_DATABASE)", file=sys.stderr)
         return 1
-    target_name = copy.redact(args.to)
+    target_name = pg.redact(args.to)
     source = target = None
     try:
         copy.check_reachable(args.to)

@@ -21,6 +21,7 @@ from labels.decode import ImageError, ImageTooLarge
 from tally import errors as domain
 from tally.catalogue import coded, english_and_chinese, say
 from tally.customs.client import CustomsError, CustomsRejected, CustomsUnavailable
+from tally.db import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ def describe(exc: Exception) -> tuple[int, dict]:
         status = _status_of(exc)
         code = "customs_unavailable" if isinstance(exc, CustomsUnavailable) else "customs_error"
         return status, error_body(status, say(code, detail=str(exc)))
+    if isinstance(exc, Unavailable):
+        log.warning("database unavailable: %s", exc)
+        return 503, error_body(503, say("database_unavailable"))
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         return status, error_body(status, _http_text(status, exc.description or exc.name))

@@ -7,7 +7,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from tests.conftest import MANIFEST_CSV, auth, clear_over_http, dump
+from tests.conftest import MANIFEST_CSV, app_config, auth, clear_over_http, dump
 
 
 class _As:
@@ -299,12 +299,26 @@ def contract_app(db_path, db, customs):
     from web import create_app
     from web.db import close_all
 
-    app = create_app(
-        {"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": customs.url,
-         "MAX_IMAGE_BYTES": 250_000}
-    )
+    app = create_app(app_config(db_path, CUSTOMS_URL=customs.url, MAX_IMAGE_BYTES=250_000))
     yield app
     close_all()
+
+
+# The bytes of every file the cases upload, read before any test sends (and so closes) it.
+_UPLOADS = {id(value[0]): value[0].getvalue() for case in CASES
+            if isinstance(case[3].get("data"), dict)
+            for value in case[3]["data"].values() if isinstance(value, tuple)}
+
+
+def _fresh(kwargs: dict) -> dict:
+    """The case's request arguments with each uploaded file opened anew: a case runs once per
+    engine, and the test client closes the files it sends."""
+    data = kwargs.get("data")
+    if not isinstance(data, dict):
+        return kwargs
+    return {**kwargs, "data": {
+        key: (io.BytesIO(_UPLOADS[id(value[0])]), *value[1:]) if isinstance(value, tuple)
+        else value for key, value in data.items()}}
 
 
 @pytest.mark.parametrize(
@@ -330,7 +344,8 @@ def test_error_contract(contract_app, db, tokens, role, method, path, kwargs, st
     )
     before = dump(db)
     headers = {} if role is None else auth(tokens.get(role, "tly_not_a_token"))
-    response = getattr(client, method)(path.format(mid=mid, code=code), headers=headers, **kwargs)
+    response = getattr(client, method)(path.format(mid=mid, code=code), headers=headers,
+                                       **_fresh(kwargs))
     assert response.status_code == status, response.json
     body = response.json
     assert set(body) >= {"ok", "status", "error", "errors"}
@@ -338,3 +353,22 @@ def test_error_contract(contract_app, db, tokens, role, method, path, kwargs, st
     assert isinstance(body["error"], str) and isinstance(body["errors"], list)
     assert words.lower() in (body["error"] + " " + str(body["errors"])).lower()
     assert dump(db) == before
+
+
+def test_a_database_that_cannot_be_reached_is_a_503_in_the_error_shape(monkeypatch):
+    """PostgreSQL down (a restart, a failover): the request is answered 503, try again, in the
+    one shape and both languages, not a 500."""
+    from bench.servers import free_port
+    from tally import pg
+    from web import create_app
+
+    monkeypatch.setattr(pg, "CONNECTION_WAIT_S", 0.5)
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
+    app = create_app(app_config(url))
+    try:
+        answer = app.test_client().get("/api/manifests", headers=auth("tly_any"))
+    finally:
+        pg.close_pools(url)
+    assert answer.status_code == 503
+    assert answer.json["code"] == "database_unavailable"
+    assert "请稍后重试" in answer.json["error_zh"]

@@ -4,7 +4,7 @@ the inbox folder (tally/customs/files.py), not the HTTP feed."""
 from customs_sim.folders import FolderExchange
 from tally import outbox
 from tally.customs import files
-from tests.conftest import auth, confirm_counted
+from tests.conftest import app_config, auth, confirm_counted
 
 
 def test_sync_now_reads_the_inbox_folder(tmp_path, db_path, db, mid, tokens, customs_core):
@@ -12,8 +12,9 @@ def test_sync_now_reads_the_inbox_folder(tmp_path, db_path, db, mid, tokens, cus
     from web.db import close_all
 
     outbox_dir, inbox_dir = tmp_path / "OutBox", tmp_path / "InBox"
-    app = create_app({"TESTING": True, "DATABASE": db_path, "CUSTOMS_TRANSPORT": "files",
-                      "CUSTOMS_OUTBOX_DIR": str(outbox_dir), "CUSTOMS_INBOX_DIR": str(inbox_dir)})
+    app = create_app(app_config(db_path, CUSTOMS_TRANSPORT="files",
+                                CUSTOMS_OUTBOX_DIR=str(outbox_dir),
+                                CUSTOMS_INBOX_DIR=str(inbox_dir)))
     try:
         confirm_counted(db, mid)
         transport = files.FileDropTransport.from_config(app.config)

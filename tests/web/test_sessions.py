@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from tally.users import set_password
-from tests.conftest import auth
+from tests.conftest import app_config, auth
 from web import create_app
 from web.front import CONTENT_SECURITY_POLICY
 
@@ -57,8 +57,7 @@ def test_the_session_cookie_is_lax_httponly_and_lasts_a_shift(client, tokens):
 
 def test_the_session_cookie_is_secure_when_the_site_is_served_over_https(db_path, db, tokens,
                                                                           customs):
-    app = create_app({"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": customs.url,
-                      "SESSION_SECURE": True})
+    app = create_app(app_config(db_path, CUSTOMS_URL=customs.url, SESSION_SECURE=True))
     response = sign_in_with_token(app.test_client(), tokens["operator"])
     assert "secure" in attributes(session_cookie(response))
 
@@ -215,8 +214,8 @@ def test_a_successful_sign_in_forgets_the_names_failures(client, db, tokens):
 
 
 def test_the_limits_are_settings(db_path, db, customs):
-    app = create_app({"TESTING": True, "DATABASE": db_path, "CUSTOMS_URL": customs.url,
-                      "SIGN_IN_FAILURES_PER_NAME": 2})
+    app = create_app(app_config(db_path, CUSTOMS_URL=customs.url,
+                                SIGN_IN_FAILURES_PER_NAME=2))
     client = app.test_client()
     for _ in range(2):
         assert client.post("/login", data={"name": "x", "password": "y"}).status_code == 401
