@@ -69,3 +69,26 @@ def wait_for(predicate, timeout=60.0, interval=0.2):
             return value
         time.sleep(interval)
     pytest.fail("timed out waiting")
+
+
+def ready_to_tally(api: Api, manifest_csv: str) -> dict:
+    """The manifest imported over HTTP, inspected (passing), written off and its SKUs added to
+    the account book: the tally is open. The manifest as imported."""
+    from tests.conftest import WRITE_OFF, book_items, passing_inspection
+
+    code, manifest = api.call("POST", "/api/manifests", data=manifest_csv.encode(),
+                              content_type="text/csv")
+    assert code == 201, manifest
+    mid = manifest["id"]
+    code, body = api.call("POST", f"/api/manifests/{mid}/inspections", json_body=passing_inspection(
+        [line["line_no"] for line in manifest["lines"]]))
+    assert code == 201, body
+    code, body = api.call("POST", f"/api/manifests/{mid}/write-off", json_body=WRITE_OFF)
+    assert code == 200, body
+    book = book_items(manifest["lines"])
+    book_csv = "\n".join([",".join(book[0]),
+                          *(",".join(str(v) for v in item.values()) for item in book)])
+    code, body = api.call("POST", "/api/account-book", data=book_csv.encode(),
+                          content_type="text/csv")
+    assert code == 201, body
+    return manifest

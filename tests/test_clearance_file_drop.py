@@ -13,8 +13,8 @@ import urllib.request
 
 from bench.servers import free_port, start_service, start_simulator, tally
 from tally.demo import DEMO_SETTINGS
-from tests.conftest import MANIFEST_CSV, WRITE_OFF, book_items, passing_inspection
-from tests.http import Api, wait_for
+from tests.conftest import MANIFEST_CSV
+from tests.http import Api, ready_to_tally, wait_for
 
 
 def control(customs: str, path: str, body: dict) -> dict:
@@ -31,20 +31,7 @@ def names(folder) -> list[str]:
 def counted_consignment(api: Api) -> int:
     """A consignment inspected, written off, its SKUs in the account book and every unit
     scanned: ready to confirm. Its id."""
-    _, manifest = api.call("POST", "/api/manifests", data=MANIFEST_CSV.encode(),
-                           content_type="text/csv")
-    mid = manifest["id"]
-    code, _ = api.call("POST", f"/api/manifests/{mid}/inspections",
-                       json_body=passing_inspection([1, 2, 3]))
-    assert code == 201
-    code, written = api.call("POST", f"/api/manifests/{mid}/write-off", json_body=WRITE_OFF)
-    assert code == 200, written
-    book = book_items(manifest["lines"])
-    book_csv = "\n".join([",".join(book[0]),
-                          *(",".join(str(v) for v in item.values()) for item in book)])
-    code, _ = api.call("POST", "/api/account-book", data=book_csv.encode(),
-                       content_type="text/csv")
-    assert code == 201
+    mid = ready_to_tally(api, MANIFEST_CSV)["id"]
     scans = []
     for line_no, count in ((1, 3), (2, 2), (3, 1)):
         _, issued = api.call("POST", f"/api/manifests/{mid}/labels",

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from bench.servers import free_port, start_service, start_simulator, tally
 from tally.db import now as db_now
 from tally.demo import DEMO_SETTINGS
-from tests.conftest import WRITE_OFF, book_items, passing_inspection
-from tests.http import Api, wait_for
+from tests.http import Api, ready_to_tally, wait_for
 from tests.pgcluster import Cluster
 
 DATABASE = "tally"
@@ -59,21 +58,7 @@ def multi_host_url(*clusters: Cluster) -> str:
 def prepare_consignment(api: Api) -> tuple[int, dict[str, int]]:
     """The manifest imported, inspected, written off, its SKUs in the account book and a label
     issued for every unit: ready to tally. Its id and each unit code's line number."""
-    code, manifest = api.call("POST", "/api/manifests", data=MANIFEST_CSV.encode(),
-                              content_type="text/csv")
-    assert code == 201, manifest
-    mid = manifest["id"]
-    code, body = api.call("POST", f"/api/manifests/{mid}/inspections",
-                          json_body=passing_inspection(list(LINES)))
-    assert code == 201, body
-    code, body = api.call("POST", f"/api/manifests/{mid}/write-off", json_body=WRITE_OFF)
-    assert code == 200, body
-    book = book_items(manifest["lines"])
-    book_csv = "\n".join([",".join(book[0]),
-                          *(",".join(str(v) for v in item.values()) for item in book)])
-    code, body = api.call("POST", "/api/account-book", data=book_csv.encode(),
-                          content_type="text/csv")
-    assert code == 201, body
+    mid = ready_to_tally(api, MANIFEST_CSV)["id"]
     codes = {}
     for line_no, count in LINES.items():
         code, issued = api.call("POST", f"/api/manifests/{mid}/labels",
