@@ -51,6 +51,7 @@ def redact(url: str) -> str:
 
 # An INSERT of one row of placeholders, which executemany sends as one INSERT of many rows.
 _VALUES = re.compile(r"(?is)(INSERT\s+INTO\s+[^;]+?\s+VALUES\s*)(\((?:\s*\?\s*,)*\s*\?\s*\))\s*")
+_COPY = re.compile(r"(?is)INSERT\s+INTO\s+(\w+)\s*\(([\w\s,]+)\)\s+VALUES\s*")
 # Parameters one statement may carry (the protocol's limit is 65,535).
 MAX_PARAMETERS = 30_000
 # A string literal, a quoted identifier, a comment, a placeholder or a percent sign.
@@ -118,9 +119,10 @@ class Connection:
         return self._db.execute(sql, params)
 
     def executemany(self, sql: str, seq_of_params) -> Cursor:
-        """Run a statement for each set of parameters. An ``INSERT ... VALUES (...)`` becomes
-        one statement of many rows per chunk: one round trip where psycopg's executemany makes
-        one a row (docs/storage.md)."""
+        """Run a statement for each set of parameters. The rows of a plain ``INSERT INTO t
+        (columns) VALUES (?, ...)`` are streamed with COPY (no statement of many rows to parse
+        and plan), other INSERTs of one row of placeholders become one statement of many rows:
+        a round trip, not one a row as psycopg's executemany makes (docs/storage.md)."""
         rows = [tuple(p) for p in seq_of_params]
         found = _VALUES.fullmatch(sql)
         if found is None or not rows:
@@ -129,6 +131,13 @@ class Connection:
             cursor.executemany(text, rows if takes else [])
             return Cursor(cursor)
         head, values = found.groups()
+        copy = _COPY.fullmatch(head)
+        if copy is not None:  # rows streamed with COPY: no statement to parse and plan
+            cursor = self._db._connection().cursor()
+            with cursor.copy(f"COPY {copy[1]} ({copy[2]}) FROM STDIN") as stream:
+                for row in rows:
+                    stream.write_row(row)
+            return Cursor(cursor)
         chunk = max(1, MAX_PARAMETERS // max(1, len(rows[0])))
         cursor = None
         for start in range(0, len(rows), chunk):

@@ -125,15 +125,21 @@ COUNT_LINES = {
                 ON CONFLICT (line_id) DO UPDATE SET counted = counted + 1;
         END;
         """,
+    # Once per statement, a line's count raised by its rows at once: a row trigger updated the
+    # same line_counts row once per scan, a version each, in a batch's one transaction.
     "postgresql": """
         CREATE FUNCTION scans_count_line() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO line_counts (line_id, counted) VALUES (NEW.line_id, 1)
-                ON CONFLICT (line_id) DO UPDATE SET counted = line_counts.counted + 1;
+            INSERT INTO line_counts (line_id, counted)
+                SELECT line_id, count(*) FROM new_scans WHERE outcome = 'counted'
+                GROUP BY line_id
+                ON CONFLICT (line_id) DO UPDATE
+                    SET counted = line_counts.counted + EXCLUDED.counted;
             RETURN NULL;
         END $$;
         CREATE TRIGGER scans_count_line AFTER INSERT ON scans
-            FOR EACH ROW WHEN (NEW.outcome = 'counted') EXECUTE FUNCTION scans_count_line();
+            REFERENCING NEW TABLE AS new_scans
+            FOR EACH STATEMENT EXECUTE FUNCTION scans_count_line();
         """,
 }
 
