@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
@@ -106,7 +106,10 @@ def _pg_transaction(db) -> Iterator[None]:
     writers of one consignment queue on its row (lock_manifest), and unique constraints are
     the backstop of every "check, then insert" (docs/deploy.md)."""
     nested = db.conn.in_transaction
-    db.execute("SAVEPOINT tally_nested" if nested else "BEGIN")
+    if nested:
+        db.execute("SAVEPOINT tally_nested")
+    else:
+        db.begin()
     try:
         yield
     except BaseException:
@@ -170,6 +173,35 @@ def next_ids(db, table: str, count: int) -> list[int]:
     return [row[0] for row in db.execute(
         "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)",
         [table, count])]
+
+
+def any_of(db, sql: str, values: list, chunk: int = 500) -> Iterable[tuple]:
+    """The rows of ``sql``, whose one ``IN ({})`` is to take all ``values``: one array
+    parameter on PostgreSQL (one statement text whatever the count), a few hundred
+    placeholders at a time on SQLite (which has no arrays and caps parameters). Within
+    ``pipelined``, read the rows after its ``send``."""
+    if not values:
+        return []
+    if db.engine != "sqlite":
+        # Planned for each array: a plan kept from when the ledger was small scanned it whole.
+        return db.execute(sql.replace("IN ({})", "= ANY(?)"), [list(values)], prepare=False)
+    rows = []
+    for i in range(0, len(values), chunk):
+        part = values[i:i + chunk]
+        rows += db.conn.execute(sql.format(", ".join("?" * len(part))), part).fetchall()
+    return rows
+
+
+@contextlib.contextmanager
+def pipelined(db) -> Iterator[Callable[[], None]]:
+    """Statements executed within are sent together at the ``send()`` this yields, or at its
+    end: one round trip for several on PostgreSQL (``PgDatabase.batch``), so read their rows
+    after it. On SQLite each runs as it is executed and ``send`` does nothing."""
+    if db.engine == "sqlite":
+        yield lambda: None
+        return
+    with db.batch() as send:
+        yield send
 
 
 def ping(db) -> None:

@@ -14,15 +14,17 @@ broke (the server restarted, a standby was promoted) is given back for the pool 
 and the next statement outside a transaction takes a fresh one.
 """
 
+import contextlib
 import functools
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import psycopg_pool
 from psycopg import pq
+from psycopg.sql import Literal
 
 ENGINE = "postgresql"
 # Connections per process at most: each of a server's request threads and its scan writer holds
@@ -52,6 +54,9 @@ def redact(url: str) -> str:
 # An INSERT of one row of placeholders, which executemany sends as one INSERT of many rows.
 _VALUES = re.compile(r"(?is)(INSERT\s+INTO\s+[^;]+?\s+VALUES\s*)(\((?:\s*\?\s*,)*\s*\?\s*\))\s*")
 _COPY = re.compile(r"(?is)INSERT\s+INTO\s+(\w+)\s*\(([\w\s,]+)\)\s+VALUES\s*")
+# From this many rows on, executemany streams a plain INSERT's rows with COPY: two round trips,
+# but no statement of many rows to parse (docs/storage.md).
+COPY_FROM_ROWS = 16
 # Parameters one statement may carry (the protocol's limit is 65,535).
 MAX_PARAMETERS = 30_000
 # A string literal, a quoted identifier, a comment, a placeholder or a percent sign.
@@ -80,27 +85,57 @@ def translate(sql: str) -> tuple[str, bool]:
 
 
 class Cursor:
-    """What a statement gives back: its rows as tuples, and how many it changed."""
+    """What a statement gives back: its rows as tuples, and how many it changed. A statement
+    sent in a batch (``PgDatabase.batch``) has them once the batch has gone."""
 
-    def __init__(self, cursor: psycopg.Cursor):
+    def __init__(self, cursor: psycopg.Cursor | None = None):
         self._cursor = cursor
+        self._answer: tuple | None = None  # a batched statement's (description, rows, count)
+
+    def _take(self, cursor: psycopg.Cursor) -> None:
+        """Keep the answer ``cursor`` is at (a batch's statements share one cursor)."""
+        rows = cursor.fetchall() if cursor.description else []
+        self._answer = (cursor.description, iter(rows), cursor.rowcount)
+
+    def _answered(self) -> tuple:
+        if self._answer is None:
+            raise RuntimeError("a batched statement was read before its batch was sent")
+        return self._answer
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        return self._cursor.rowcount if self._cursor is not None else self._answered()[2]
 
     @property
     def description(self):
-        return self._cursor.description
+        return (self._cursor.description if self._cursor is not None
+                else self._answered()[0])
 
     def fetchone(self):
+        if self._cursor is None:
+            return next(self._answered()[1], None)
         return self._cursor.fetchone() if self._cursor.description else None
 
     def fetchall(self) -> list:
+        if self._cursor is None:
+            return list(self._answered()[1])
         return self._cursor.fetchall() if self._cursor.description else []
 
     def __iter__(self):
         return iter(self.fetchall())
+
+
+def _literal(value, conn: psycopg.Connection) -> str:
+    """A value as an SQL literal: the common kinds here, anything else by psycopg's adapters
+    (a backslash or NUL in a string too: their quoting depends on the server's settings)."""
+    if value is None:
+        return "NULL"
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str and "\\" not in value and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return Literal(value).as_string(conn)
 
 
 class Connection:
@@ -112,8 +147,8 @@ class Connection:
     @property
     def in_transaction(self) -> bool:
         conn = self._db._conn
-        return conn is not None and \
-            conn.info.transaction_status != pq.TransactionStatus.IDLE
+        return self._db._begin_pending or (
+            conn is not None and conn.info.transaction_status != pq.TransactionStatus.IDLE)
 
     def execute(self, sql: str, params=None) -> Cursor:
         return self._db.execute(sql, params)
@@ -127,12 +162,15 @@ class Connection:
         found = _VALUES.fullmatch(sql)
         if found is None or not rows:
             text, takes = translate(sql)
+            self._db._send_begin()
             cursor = self._db._connection().cursor()
             cursor.executemany(text, rows if takes else [])
             return Cursor(cursor)
         head, values = found.groups()
         copy = _COPY.fullmatch(head)
-        if copy is not None:  # rows streamed with COPY: no statement to parse and plan
+        if copy is not None and len(rows) >= COPY_FROM_ROWS:
+            # Streamed with COPY: no statement to parse and plan, but two round trips.
+            self._db._send_begin()  # COPY cannot be sent with other statements
             cursor = self._db._connection().cursor()
             with cursor.copy(f"COPY {copy[1]} ({copy[2]}) FROM STDIN") as stream:
                 for row in rows:
@@ -142,8 +180,11 @@ class Connection:
         cursor = None
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
-            cursor = self.execute(head + ", ".join([values] * len(part)),
-                                  [value for row in part for value in row])
+            if self._db.batching:  # bound here, a row at a time (cheaper than all at once)
+                cursor = self._db.execute_rows(head, part)
+            else:
+                cursor = self.execute(head + ", ".join([values] * len(part)),
+                                      [value for row in part for value in row])
         return cursor
 
     def commit(self) -> None:
@@ -228,6 +269,10 @@ class PgDatabase:
         self.path = url  # what the domain and web layers key connections and writers on
         self._pool = pool_for(url, pool_size)
         self._conn: psycopg.Connection | None = None
+        # BEGIN is sent with the transaction's first statement, in one round trip (``begin``).
+        self._begin_pending = False
+        self._batch: list[tuple[str, Cursor]] | None = None  # statements kept to send together
+        self._binder: psycopg.ClientCursor | None = None  # binds a batched statement's values
         self.conn = Connection(self)
 
     def _connection(self) -> psycopg.Connection:
@@ -242,16 +287,116 @@ class PgDatabase:
         if conn is not None:
             self._pool.putconn(conn)  # the pool discards one that is broken or mid-transaction
 
-    def execute(self, sql: str, params=None) -> Cursor:
-        """Run one statement (``?`` placeholders); its cursor."""
+    def execute(self, sql: str, params=None, *, prepare: bool | None = None) -> Cursor:
+        """Run one statement (``?`` placeholders); its cursor. psycopg prepares a statement
+        run often (its plan is then kept); ``prepare=False`` plans it for these values."""
         text, takes = translate(sql)
+        values = tuple(params or ()) if takes else None
+        if self._batch is not None:
+            return self._queue(text, values)
+        if self._begin_pending:
+            with self.batch():  # BEGIN goes with this statement
+                return self._queue(text, values)
         conn = self._connection()
         try:
-            return Cursor(conn.execute(text, tuple(params or ()) if takes else None))
+            return Cursor(conn.execute(text, values, prepare=prepare))
         except psycopg.OperationalError:
             if conn.closed or conn.broken:
                 self._give_back()  # the next statement takes a sound one
             raise
+
+    def begin(self) -> None:
+        """Start a transaction: BEGIN is sent with its first statement, in one round trip."""
+        self._begin_pending = True
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Callable[[], None]]:
+        """Within this, statements are kept and sent together, as one simple query, at the
+        ``send()`` this yields or at the end: one round trip for several, each statement on
+        its own snapshot, so one after a row lock sees what the lock's holder committed. Read a
+        statement's rows after its batch has gone. Nested, the outer batch sends. Should the
+        batch fail, what it did not send is dropped and its transaction rolled back."""
+        if self._batch is not None:
+            yield self._send
+            return
+        self._batch = []
+        try:
+            yield self._send
+            self._send()
+        except BaseException:
+            self._abandon()
+            raise
+        finally:
+            self._batch = None
+
+    @property
+    def batching(self) -> bool:
+        """Whether the next statement is kept to be sent with others (``batch``, ``begin``)."""
+        return self._batch is not None or self._begin_pending
+
+    def execute_rows(self, head: str, rows: list[tuple]) -> Cursor:
+        """While ``batching``: ``head`` (``INSERT INTO t (columns) VALUES``) with the rows'
+        values written in as literals."""
+        conn = self._connection()
+        text = translate(head)[0] + ", ".join(
+            "(" + ", ".join([_literal(value, conn) for value in row]) + ")" for row in rows)
+        if self._batch is not None:
+            return self._queue(text, None)
+        with self.batch():
+            return self._queue(text, None)
+
+    def _queue(self, text: str, values) -> Cursor:
+        cursor = Cursor()
+        conn = self._connection()
+        if self._binder is None or self._binder.connection is not conn:
+            self._binder = psycopg.ClientCursor(conn)
+        self._batch.append((self._binder.mogrify(text, values) if values is not None
+                            else text, cursor))
+        return cursor
+
+    def _send(self) -> None:
+        """Send the batch's statements (and a pending BEGIN) now; each cursor gets its rows."""
+        batch, self._batch = self._batch, []
+        if self._begin_pending:
+            if batch and batch[-1][0] in ("COMMIT", "ROLLBACK") and len(batch) == 1:
+                batch = []  # a transaction with nothing in it
+            else:
+                batch.insert(0, ("BEGIN", Cursor()))
+            self._begin_pending = False
+        if not batch:
+            return
+        conn = self._connection()
+        cursor = conn.cursor()
+        try:
+            cursor.execute(";\n".join(text for text, _ in batch).encode("utf-8"),
+                           prepare=False)
+        except psycopg.OperationalError:
+            if conn.closed or conn.broken:
+                self._give_back()
+            raise
+        for _, target in batch:
+            target._take(cursor)
+            cursor.nextset()
+
+    def _abandon(self) -> None:
+        """After a failed batch: drop what was not sent, end the transaction it began."""
+        self._batch, self._begin_pending = None, False
+        conn = self._conn
+        if conn is not None and not conn.closed and \
+                conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            try:
+                conn.execute("ROLLBACK")
+            except psycopg.Error:
+                pass
+
+    def _send_begin(self) -> None:
+        """Send what is batched and a pending BEGIN now (before COPY, which cannot share a
+        round trip)."""
+        if self._batch is not None:
+            self._send()
+        elif self._begin_pending:
+            with self.batch():
+                pass
 
     def query(self, sql: str, params=None) -> Iterator[dict]:
         """The rows of a query as dicts."""
@@ -262,10 +407,12 @@ class PgDatabase:
 
     def executescript(self, sql: str) -> None:
         """Run several statements (migrations): sent as one simple query."""
+        self._send_begin()
         self._connection().execute(sql.encode("utf-8"), prepare=False)
 
     def close(self) -> None:
         """Give the connection back to the pool (rolled back first if a transaction is open)."""
+        self._begin_pending = False
         if self._conn is not None and not self._conn.closed and self.conn.in_transaction:
             try:
                 self._conn.rollback()

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 
 from tally import gs1, units, workflow
 from tally.catalogue import say
-from tally.db import checkpoint_when_due, close_db, now, open_db, write
+from tally.db import any_of, checkpoint_when_due, close_db, now, open_db, pipelined, write
 from tally.errors import ConflictError, NotFoundError, TallyError, ValidationError
 from tally.fields import Fields
 
@@ -164,7 +164,7 @@ def record_requests(db: Database, requests: list[Request]) -> list[list[dict] | 
     that one request's fault is never another's answer.
     """
     try:
-        with write(db):
+        with pipelined(db), write(db):  # the ledger's rows go with the COMMIT (PostgreSQL)
             return _record(db, requests)
     except Exception as exc:
         if len(requests) == 1:
@@ -304,14 +304,23 @@ def _retire(writer: ScanWriter) -> bool:
 
 def _record(db: Database, requests: list[Request]) -> list[list[dict] | TallyError]:
     """The results or the error, per request, within the caller's transaction."""
-    # In id order: each check locks its consignment's row (PostgreSQL), all until the commit.
-    closed = {mid: _closed(db, mid) for mid in sorted({r.manifest_id for r in requests})}
+    manifest_ids = sorted({r.manifest_id for r in requests})
+    group_scans = [s for r in requests for s in r.scans]
+    with pipelined(db) as send:  # asked in one round trip on PostgreSQL, answered in order
+        # In id order: each locks its consignment's row (PostgreSQL) until the commit, so the
+        # reads after it see what the writer before committed.
+        asked = {mid: workflow.ask_status(db, mid) for mid in manifest_ids}
+        stored = any_of(db, _STORED_QUERY, [s.client_scan_id for s in group_scans])
+        # Every unit read, though a closed tally or an earlier answer may leave it unused.
+        serials = {int(code[1:-1]) for s in group_scans for code in map(_normal, s.codes)
+                   if units.looks_like_code(code)}
+        unit_rows = any_of(db, _UNITS_QUERY, sorted(serials))
+        send()
+    closed = {mid: _closed(asked[mid], mid) for mid in manifest_ids}
     outcomes: list = [closed[r.manifest_id] for r in requests]
-    open_requests = [r for r in requests if closed[r.manifest_id] is None]
     # Every earlier answer of these client scan ids, and as this group records more, theirs.
-    known = _stored_answers(db, [s.client_scan_id for r in open_requests for s in r.scans])
-    ledger = _Ledger(db, [raw for r in open_requests for s in r.scans
-                          if s.client_scan_id not in known for raw in s.codes])
+    known = _stored_answers(stored)
+    ledger = _Ledger(unit_rows)
     stamp = now()
     rows = []
     for index, request in enumerate(requests):
@@ -358,22 +367,25 @@ def _record(db: Database, requests: list[Request]) -> list[list[dict] | TallyErr
     return outcomes
 
 
-def _closed(db: Database, manifest_id: int) -> TallyError | None:
+def _closed(asked, manifest_id: int) -> TallyError | None:
     """Why the manifest takes no scans (there is none, or its tally is not open), or None."""
     try:
-        workflow.require_tally_open(db, manifest_id, say("scans_refused"))
+        workflow.check_tally_open(workflow.status_from(asked, manifest_id),
+                                  say("scans_refused"))
     except (NotFoundError, ConflictError) as exc:
         return exc
     return None
 
 
-def _stored_answers(db: Database, client_ids: list[str]) -> dict[str, list[tuple]]:
-    """(manifest id, code, source, result) of each ledger row of these client scan ids."""
+_STORED_QUERY = ("SELECT client_scan_id, seq, manifest_id, code, source, result FROM scans"
+                 " WHERE client_scan_id IN ({}) ORDER BY client_scan_id, seq")
+
+
+def _stored_answers(rows) -> dict[str, list[tuple]]:
+    """(manifest id, code, source, result) of each ledger row of _STORED_QUERY's ``rows``, by
+    client scan id."""
     found: dict[str, list[tuple]] = {}
-    for client_id, _seq, scan_manifest, code, source, result in _in_chunks(
-        db, "SELECT client_scan_id, seq, manifest_id, code, source, result FROM scans"
-        " WHERE client_scan_id IN ({}) ORDER BY client_scan_id, seq", client_ids
-    ):
+    for client_id, _seq, scan_manifest, code, source, result in rows:
         found.setdefault(client_id, []).append((scan_manifest, code, source, json.loads(result)))
     return found
 
@@ -402,21 +414,16 @@ def _earlier_answers(request: Request, known: dict[str, list[tuple]]) -> dict[st
     return answers
 
 
-def _in_chunks(db: Database, sql: str, values: list, size: int = 500):
-    """Rows of ``sql`` (with one ``IN ({})``) for all values, a few hundred at a time."""
-    for i in range(0, len(values), size):
-        chunk = values[i:i + size]
-        yield from db.conn.execute(sql.format(", ".join("?" * len(chunk))), chunk)
-
-
 # The units read by a request, whether the ledger already counts each, and their lines' counts
 # (kept from the ledger by the line_counts trigger, see tally/schema.py m004). Units are found by
 # their serial, which is their row id (tally/labelling.py), rather than through the code index:
-# one B-tree descent fewer; the code is compared after.
+# one B-tree descent fewer; the code is compared after. The counted scan is a scalar subquery,
+# one probe of the partial unique index per unit: as EXISTS or a join, PostgreSQL may hash the
+# whole ledger's counted scans for a few hundred units.
 _UNITS_QUERY = """
 SELECT u.id, u.code, u.manifest_id, u.line_id, u.status, l.line_no, l.declared_qty,
-       EXISTS (SELECT 1 FROM scans s WHERE s.unit_id = u.id AND s.outcome = 'counted'),
-       coalesce((SELECT counted FROM line_counts c WHERE c.line_id = u.line_id), 0),
+       (SELECT s.id FROM scans s WHERE s.unit_id = u.id AND s.outcome = 'counted') IS NOT NULL,
+       coalesce((SELECT c.counted FROM line_counts c WHERE c.line_id = u.line_id), 0),
        u.box_no, l.gtin
 FROM units u JOIN manifest_lines l ON l.id = u.line_id WHERE u.id IN ({})
 """
@@ -426,12 +433,11 @@ class _Ledger:
     """The state a group of requests' scans are classified against, read in one go and kept up
     to date as the scans are classified in order (a unit read twice in a batch counts once)."""
 
-    def __init__(self, db: Database, raws: list[str]):
+    def __init__(self, unit_rows):
         # Units are keyed by their stored (valid) code: a misread whose serial exists but whose
         # check digit fails finds no entry and is answered invalid below.
-        serials = {int(code[1:-1]) for code in map(_normal, raws) if units.looks_like_code(code)}
         self.units, self.line_counts, self.counted = {}, {}, set()
-        for row in _in_chunks(db, _UNITS_QUERY, sorted(serials)):
+        for row in unit_rows:  # _UNITS_QUERY's
             unit_id, code, _, line_id, _, _, _, already, line_count, _, _ = row
             self.units[code] = row
             self.line_counts[line_id] = line_count

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -48,6 +49,8 @@ def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | N
             user_id = row["id"]
             if row["role"] != role:
                 db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user_id])
+                for key in [k for k, (_, user) in _trusted.items() if user["id"] == user_id]:
+                    _trusted.pop(key, None)
         db.execute(
             "INSERT INTO tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)",
             [user_id, _hash(token), now()],
@@ -56,18 +59,32 @@ def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | N
     return token
 
 
+# A token's user, once read, stands for this many seconds: a scanner sends a request a scan, and
+# on PostgreSQL each read is a round trip. A token revoked or a role changed in the database
+# applies within this time; a change made through this process applies at once.
+TOKEN_TRUST_S = 2.0
+_trusted: dict[str, tuple[float, dict]] = {}  # token hash: (read at, user); valid tokens only
+
+
 def authenticate(db: Database, token: str | None) -> dict:
     """Return ``{"id", "name", "role"}`` of the token's user; AuthenticationError otherwise."""
     if not token:
         raise AuthenticationError(say("token_required"))
+    key = _hash(token)
+    trusted = _trusted.get(key)
+    if trusted is not None and time.monotonic() - trusted[0] < TOKEN_TRUST_S:
+        return dict(trusted[1])
     row = db.conn.execute(
         "SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id"
         " WHERE t.token_hash = ? AND t.revoked_at IS NULL",
-        [_hash(token)],
+        [key],
     ).fetchone()
     if row is None:
+        _trusted.pop(key, None)
         raise AuthenticationError(say("token_unknown"))
-    return {"id": row[0], "name": row[1], "role": row[2]}
+    user = {"id": row[0], "name": row[1], "role": row[2]}
+    _trusted[key] = (time.monotonic(), user)
+    return dict(user)
 
 
 def has_role(user: dict, role: str) -> bool:

@@ -210,8 +210,19 @@ def current_status(db: Database, manifest_id: int) -> Status:
     """The manifest's status; NotFoundError if there is no such manifest. Inside a write the
     row is locked until the commit (PostgreSQL): every writer of a consignment asks this first,
     so they queue on it and each sees what the one before committed."""
-    row = db.execute("SELECT status FROM manifests WHERE id = ?" + for_update(db),
-                     [manifest_id]).fetchone()
+    return status_from(ask_status(db, manifest_id), manifest_id)
+
+
+def ask_status(db: Database, manifest_id: int):
+    """Send ``current_status``'s query (its row lock included); ``status_from`` reads the
+    answer, which within ``pipelined`` comes at its sync."""
+    return db.execute("SELECT status FROM manifests WHERE id = ?" + for_update(db),
+                      [manifest_id])
+
+
+def status_from(cursor, manifest_id: int) -> Status:
+    """The status ``ask_status`` was answered; NotFoundError if there is no such manifest."""
+    row = cursor.fetchone()
     if row is None:
         raise NotFoundError(say("manifest_not_found", manifest_id=manifest_id))
     return Status(row[0])
@@ -250,7 +261,11 @@ def require_tally_open(db: Database, manifest_id: int, refused) -> Status:
     """The manifest's status if its tally is open. Otherwise ConflictError with the current status
     and ``tally`` ("not_open_yet" or "closed"), saying why and what is ``refused``; NotFoundError
     if there is no such manifest."""
-    status = current_status(db, manifest_id)
+    return check_tally_open(current_status(db, manifest_id), refused)
+
+
+def check_tally_open(status: Status, refused) -> Status:
+    """``require_tally_open`` for a status already read."""
     if not is_tally_open(status):
         text = (say("tally_not_open", status=status.value, why=_TALLY_NOT_YET[status],
                     refused=refused) if status in _TALLY_NOT_YET else

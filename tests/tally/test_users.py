@@ -1,0 +1,33 @@
+"""Bearer tokens: a token's user is read once and trusted for a moment (tally/users.py)."""
+
+import pytest
+
+from tally import users
+from tally.errors import AuthenticationError
+
+
+def test_a_token_read_is_trusted_for_a_moment_then_read_again(db, monkeypatch):
+    token = users.create_user_token(db, "scanner-1", "operator")
+    assert users.authenticate(db, token)["role"] == "operator"
+    # Revoked in the database by another process: this one trusts what it read, briefly.
+    db.execute("UPDATE tokens SET revoked_at = '2026-12-03T00:00:00Z'")
+    assert users.authenticate(db, token)["name"] == "scanner-1"
+    monkeypatch.setattr(users, "TOKEN_TRUST_S", 0.0)
+    with pytest.raises(AuthenticationError):
+        users.authenticate(db, token)
+    monkeypatch.setattr(users, "TOKEN_TRUST_S", 60.0)
+    with pytest.raises(AuthenticationError):  # a refusal is not remembered as a user
+        users.authenticate(db, token)
+
+
+def test_a_role_changed_through_this_process_applies_at_once(db):
+    token = users.create_user_token(db, "lead", "operator")
+    assert users.authenticate(db, token)["role"] == "operator"
+    users.create_user_token(db, "lead", "supervisor")
+    assert users.authenticate(db, token)["role"] == "supervisor"
+
+
+def test_a_caller_changing_the_answer_does_not_change_what_is_trusted(db):
+    token = users.create_user_token(db, "scanner-2", "operator")
+    users.authenticate(db, token)["role"] = "admin"
+    assert users.authenticate(db, token)["role"] == "operator"
