@@ -110,6 +110,9 @@ def copy_database(source, target, *, batch_size: int = DEFAULT_BATCH_SIZE,
                         progress(table, report.derived[table])
             report.sequences = _advance_sequences(target, tables)
             report.consignments = verify(source, target, tables, batch_size)
+        # The planner's statistics of the tables just filled, now rather than at autovacuum's
+        # next pass: without them it may read the whole ledger for a few scans' answers.
+        target.execute("ANALYZE")
     finally:
         source.execute("ROLLBACK")
     return report
