@@ -19,8 +19,8 @@ from tally.db import close_db, open_db
 from tests.pgcluster import Cluster
 
 ROUNDS = 3
-SINGLE_UNITS = 60_000
-BATCH_UNITS = 400_000
+SINGLE_UNITS = 100_000
+BATCH_UNITS = 500_000
 ENGINES = ("SQLite", "PostgreSQL")
 
 

@@ -86,17 +86,6 @@ def results(receipts, seq_no=None) -> list[tuple[str, str]]:
             if seq_no in (None, r["HdeApprResult"]["etpsPreentNo"])]
 
 
-@pytest.fixture
-def sim():
-    with serve() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def client(sim):
-    return CustomsClient(sim.url, timeout=5)
-
-
 def approved_list(client, number="E2026000001", qty=10) -> str:
     """Declare a one-line inventory list (approved at once) and return its bondInvtNo."""
     seq_no = answer_of(client.send_inventory(inventory(number, qty=qty),

@@ -9,24 +9,13 @@ import re
 
 import pytest
 
-from customs_sim import serve, validation
+from customs_sim import validation
 from customs_sim.folders import FolderExchange
-from tally.customs.client import CustomsClient, CustomsRejected
+from tally.customs.client import CustomsRejected
 from tally.customs.messages import render_xml
 from tests.customs.test_simulator import answer_of, approved_list, inventory, passport, received
 
 SCHEMA_REFUSAL = "报文格式校验不通过"
-
-
-@pytest.fixture
-def sim():
-    with serve() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def client(sim):
-    return CustomsClient(sim.url, timeout=5)
 
 
 def xml(kind: str, payload: dict) -> str:
