@@ -7,6 +7,7 @@ load. PostgreSQL runs durable (fsync, synchronous_commit on), as in production.
 The detailed SQLite figures (random order, idle connections) are ingest_bench's.
 """
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -31,53 +32,65 @@ def _environment(db_path: str) -> dict:
     return env
 
 
-def _engine_runs(db_path: str, tmp: str) -> dict:
-    """Single scans and batches through one server, then single scans through two servers
-    (half the clients each, at once), ROUNDS times alternating."""
-    env = _environment(db_path)
-    tally("migrate", env=env)
-    token = tally("token", "create", "--user", "bench", "--role", "supervisor",
-                  env=env).strip().splitlines()[-1]
-    sim_port, port, port2 = free_port(), free_port(), free_port()
-    sim = start_simulator(sim_port)
-    customs = f"http://127.0.0.1:{sim_port}"
-    server = start_service(db_path, port, customs)
-    base = f"http://127.0.0.1:{port}"
-    runs = {"single": [], "batch": [], "two servers": []}
-    second = None
-    try:
-        per_round = 2 * SINGLE_UNITS + BATCH_UNITS
-        mid, codes = ib._prepare(base, token, ROUNDS * per_round)
-        pool = sorted(codes, key=ib.parse_serial)
-        second = start_service(db_path, port2, customs)
-        _settle(db_path, "VACUUM ANALYZE")
-        for round_no in range(ROUNDS):
-            for mode in runs:
-                _settle(db_path, "ANALYZE")
-                units = BATCH_UNITS if mode == "batch" else SINGLE_UNITS
-                taken, pool = ib._box_order(pool[:units]), pool[units:]
-                run_id = f"e{mode[0]}{round_no}"
-                if mode == "two servers":
-                    result = _two_servers(base, f"http://127.0.0.1:{port2}", token, mid, taken,
-                                          tmp, run_id, server)
-                else:
-                    result = ib._wrk_run(base, token, mid, taken, tmp, run_id=run_id,
-                                         mode=mode, batch=100 if mode == "batch" else 1,
-                                         process=server)
-                ids = [run_id + "a", run_id + "b"] if mode == "two servers" else [run_id]
-                checks = [ib._count_check(db_path, mid, i, 0) for i in ids]
-                result["check"] = {
-                    "counted": sum(c["counted"] for c in checks),
-                    "ledger_rows": sum(c["ledger_rows"] for c in checks),
-                    "ok": all(c["ok"] for c in checks) and sum(
-                        c["ledger_rows"] for c in checks) >= result["scans_acknowledged"]}
-                runs[mode].append(result)
-    finally:
-        if second is not None:
-            second.stop()
-        server.stop()
-        sim.stop()
-    return runs
+MODES = ("single", "batch", "two servers")
+
+
+class _Engine:
+    """One engine's servers (two `tally serve` on its database) and consignment, prepared once
+    with units for every run; ``run`` measures one mode once."""
+
+    def __init__(self, db_path: str, tmp: str):
+        self.db_path, self.tmp = db_path, tmp
+        self.runs: dict[str, list] = {mode: [] for mode in MODES}
+
+    def __enter__(self) -> "_Engine":
+        env = _environment(self.db_path)
+        tally("migrate", env=env)
+        self.token = tally("token", "create", "--user", "bench", "--role", "supervisor",
+                           env=env).strip().splitlines()[-1]
+        sim_port, port, port2 = free_port(), free_port(), free_port()
+        customs = f"http://127.0.0.1:{sim_port}"
+        self.processes = [start_simulator(sim_port)]
+        try:
+            self.server = start_service(self.db_path, port, customs)
+            self.processes.append(self.server)
+            self.base, self.base2 = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port2}"
+            self.mid, codes = ib._prepare(self.base, self.token,
+                                          ROUNDS * (2 * SINGLE_UNITS + BATCH_UNITS))
+            self.pool = sorted(codes, key=ib.parse_serial)
+            self.processes.append(start_service(self.db_path, port2, customs))
+            _settle(self.db_path, "VACUUM ANALYZE")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def run(self, round_no: int, mode: str) -> None:
+        """Single scans or batches through one server, or single scans through both servers
+        (half the clients each, at once); the ledger checked after."""
+        _settle(self.db_path, "ANALYZE")
+        units = BATCH_UNITS if mode == "batch" else SINGLE_UNITS
+        taken, self.pool = ib._box_order(self.pool[:units]), self.pool[units:]
+        run_id = f"e{mode[0]}{round_no}"
+        if mode == "two servers":
+            result = _two_servers(self.base, self.base2, self.token, self.mid, taken, self.tmp,
+                                  run_id, self.server)
+        else:
+            result = ib._wrk_run(self.base, self.token, self.mid, taken, self.tmp,
+                                 run_id=run_id, mode=mode, batch=100 if mode == "batch" else 1,
+                                 process=self.server)
+        ids = [run_id + "a", run_id + "b"] if mode == "two servers" else [run_id]
+        checks = [ib._count_check(self.db_path, self.mid, i, 0) for i in ids]
+        result["check"] = {
+            "counted": sum(c["counted"] for c in checks),
+            "ledger_rows": sum(c["ledger_rows"] for c in checks),
+            "ok": all(c["ok"] for c in checks) and sum(
+                c["ledger_rows"] for c in checks) >= result["scans_acknowledged"]}
+        self.runs[mode].append(result)
 
 
 def _settle(db_path: str, command: str) -> None:
@@ -128,13 +141,19 @@ def _database_crash(cluster: Cluster):
 
 
 def run() -> str:
-    results, crashes = {}, {}
+    crashes = {}
     with tempfile.TemporaryDirectory() as tmp, Cluster(durable=True, name="bench") as cluster:
-        targets = {"SQLite": str(Path(tmp) / "engines.db")}
         cluster.create_database("bench")
-        targets["PostgreSQL"] = cluster.url("bench")
-        for engine in ENGINES:
-            results[engine] = _engine_runs(targets[engine], tmp)
+        targets = {"SQLite": str(Path(tmp) / "engines.db"), "PostgreSQL": cluster.url("bench")}
+        with contextlib.ExitStack() as stack:
+            engines = {name: stack.enter_context(_Engine(targets[name], tmp))
+                       for name in ENGINES}
+            # The engines take turns, run by run: a slow spell of the shared host falls on both.
+            for round_no in range(ROUNDS):
+                for mode in MODES:
+                    for engine in engines.values():
+                        engine.run(round_no, mode)
+        results = {name: engine.runs for name, engine in engines.items()}
         crashes["SQLite, app server killed"] = ib._crash_rounds(
             tmp, db_path=str(Path(tmp) / "crash.db"))
         for name, crash in (("app server killed", None),
@@ -152,7 +171,7 @@ def _median(results, key):
 
 def _markdown(results, crashes) -> str:
     rows = []
-    for mode in ("single", "batch", "two servers"):
+    for mode in MODES:
         cells = []
         for engine in ENGINES:
             runs = results[engine][mode]
@@ -167,8 +186,8 @@ def _markdown(results, crashes) -> str:
     runs_detail = [
         f"| {engine}, {mode}, run {i + 1} | {r['scans_per_s']:,.0f} | {r['p50_ms']:.1f} |"
         f" {r['p99_ms']:.1f} | {r['non2xx']} | {r['check']['counted']:,} counted |"
-        for engine in ENGINES for mode in results[engine]
-        for i, r in enumerate(results[engine][mode])]
+        for i in range(ROUNDS) for mode in MODES for engine in ENGINES  # in the order run
+        for r in [results[engine][mode][i]]]
     return "\n".join([
         "## SQLite and PostgreSQL side by side",
         "",
@@ -176,8 +195,10 @@ def _markdown(results, crashes) -> str:
         f" {ib.CLIENTS} connections, {ib.DURATION_S} s a run, {ROUNDS} rounds, box order (as"
         " handhelds scan), every scan a distinct unit. *two servers*: two `tally serve` on the"
         f" same database, {ib.CLIENTS // 2} connections each, at once. PostgreSQL 15 durable"
-        " (fsync and synchronous_commit on). Medians; last column PostgreSQL's scans/s as a"
-        " share of SQLite's.",
+        " (fsync and synchronous_commit on), its statistics brought up to date before each run"
+        " (ANALYZE). The engines take turns run by run (in the order of the last table), so"
+        " that a slow spell of the shared host falls on both. Medians; last column PostgreSQL's"
+        " scans/s as a share of SQLite's.",
         "",
         "| workload | SQLite scans/s | p99 ms | check | PostgreSQL scans/s | p99 ms | check |"
         " PG / SQLite |",

@@ -6,7 +6,9 @@ The domain writes SQL once, with ``?`` placeholders and syntax both engines shar
 ``PgDatabase`` offers ``execute`` (a cursor: ``fetchone``, ``fetchall``, iteration,
 ``rowcount``), ``query`` (rows as dicts), ``executescript`` and ``conn`` (``execute``,
 ``executemany``, ``in_transaction``), in autocommit mode: ``tally.db.write`` issues BEGIN and
-COMMIT itself, as it does on SQLite.
+COMMIT itself, as it does on SQLite. A round trip costs more than most statements here, so
+BEGIN goes with a transaction's first statement, and ``batch`` sends several statements as one
+(docs/storage.md, "Round trips").
 
 Connections come from one pool per process and database URL (psycopg-pool). A ``PgDatabase``
 holds one while it is used by its thread and gives it back on ``close``; a connection that
@@ -365,15 +367,23 @@ class PgDatabase:
             self._begin_pending = False
         if not batch:
             return
-        conn = self._connection()
-        cursor = conn.cursor()
-        try:
-            cursor.execute(";\n".join(text for text, _ in batch).encode("utf-8"),
-                           prepare=False)
-        except psycopg.OperationalError:
-            if conn.closed or conn.broken:
+        text = ";\n".join(text for text, _ in batch).encode("utf-8")
+        # A transaction's first round trip cannot have committed anything: should the
+        # connection turn out broken (kept idle across a failover), it goes again on a new one.
+        tries = 2 if batch[0][0] == "BEGIN" and not any(
+            t in ("COMMIT", "ROLLBACK") for t, _ in batch) else 1
+        for attempt in range(tries):
+            conn = self._connection()
+            cursor = conn.cursor()
+            try:
+                cursor.execute(text, prepare=False)
+                break
+            except psycopg.OperationalError:
+                if not (conn.closed or conn.broken):
+                    raise
                 self._give_back()
-            raise
+                if attempt == tries - 1:
+                    raise
         for _, target in batch:
             target._take(cursor)
             cursor.nextset()

@@ -115,3 +115,26 @@ def test_a_batched_read_after_a_row_lock_sees_what_the_locks_holder_committed(pg
     thread.join(10)
     holder.close()
     assert seen["rows"] == [("by the holder",)]
+
+
+def end_connection_of(db, pg_url) -> None:
+    """End, from the server's side, the connection ``db`` holds (as a failover does)."""
+    pid = db.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def test_a_write_on_a_connection_the_server_ended_goes_again_on_a_new_one(pgdb, pg_url):
+    end_connection_of(pgdb, pg_url)
+    with write(pgdb):
+        pgdb.execute("INSERT INTO notes (body) VALUES (?)", ["after"])
+    assert bodies(pgdb) == ["after"]
+
+
+def test_a_statement_outside_a_transaction_is_not_sent_twice(pgdb, pg_url):
+    """It may have been done before the connection broke: the caller hears of it (a 503 for
+    a request) and the next statement takes a new connection."""
+    end_connection_of(pgdb, pg_url)
+    with pytest.raises(psycopg.OperationalError):
+        pgdb.execute("INSERT INTO notes (body) VALUES (?)", ["maybe"])
+    assert bodies(pgdb) == []
