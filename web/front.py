@@ -15,6 +15,7 @@ from http import HTTPStatus
 from flask import Flask
 from werkzeug.wrappers import Request
 
+from tally.db import release
 from web.api import scans as scan_endpoint
 from web.auth import USER_KEY, identify
 from web.db import db_for
@@ -56,6 +57,14 @@ class Front:
             except Exception as exc:  # noqa: BLE001 - every error answers in the one shape
                 return error_answer(exc)
         return None
+
+    def before_scan(self, environ: dict) -> tuple | None:
+        """``before`` for a scan, which goes on without a thread: a connection the check took
+        (for a session, or a token not trusted yet) is given back at once, not kept idle."""
+        try:
+            return self.before(environ)
+        finally:
+            release(db_for(self.config["DATABASE"]))
 
     def scan_manifest(self, environ: dict) -> int | None:
         """The manifest id when the request is for the scan endpoint, else None."""

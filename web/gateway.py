@@ -20,6 +20,7 @@ from urllib.parse import unquote_to_bytes
 
 from tally import scans
 from web.api import scans as scan_endpoint
+from web.auth import identified_at_once
 from web.errors import error_body, error_headers
 from web.front import Front, error_answer, json_answer
 
@@ -52,11 +53,12 @@ class Gateway:
             return _refuse(proto, 400, "the request body could not be read")
         environ = _environ(scope, body)
         manifest_id = self.front.scan_manifest(environ)
+        loop = asyncio.get_running_loop()
         if manifest_id is not None:
-            status, headers, data = self.front.before(environ) or await self._scan(
-                environ, manifest_id)
+            refused = (self.front.before_scan(environ) if identified_at_once(environ) else
+                       await loop.run_in_executor(self.pool, self.front.before_scan, environ))
+            status, headers, data = refused or await self._scan(environ, manifest_id)
         else:
-            loop = asyncio.get_running_loop()
             status, headers, data = await loop.run_in_executor(self.pool, self._call, environ)
         proto.response_bytes(status, headers, data)
 

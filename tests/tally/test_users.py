@@ -31,3 +31,13 @@ def test_a_caller_changing_the_answer_does_not_change_what_is_trusted(db):
     token = users.create_user_token(db, "scanner-2", "operator")
     users.authenticate(db, token)["role"] = "admin"
     assert users.authenticate(db, token)["role"] == "operator"
+
+
+def test_a_token_is_trusted_only_once_read_and_only_for_the_moment(db, monkeypatch):
+    token = users.create_user_token(db, "scanner-3", "operator")
+    assert not users.is_trusted(token)
+    assert not users.is_trusted(None)
+    users.authenticate(db, token)
+    assert users.is_trusted(token)
+    monkeypatch.setattr(users, "TOKEN_TRUST_S", 0.0)
+    assert not users.is_trusted(token)

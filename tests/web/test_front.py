@@ -57,3 +57,19 @@ def test_the_scan_endpoint_applies_the_same_checks_as_every_api_call(client, tok
     # Unknown API paths are not told apart from known ones without a caller.
     assert client.get("/api/nothing-here").status_code == 401
     assert client.get("/api/nothing-here", headers=auth(tokens["operator"])).status_code == 404
+
+
+def test_only_a_trusted_bearer_token_is_identified_without_the_database(app, tokens):
+    """The gateway identifies every other caller of the scan endpoint in a thread, so that a
+    database slow to answer never stalls its event loop (web/gateway.py)."""
+    from tally.users import authenticate
+    from web.auth import identified_at_once
+    from web.db import db_for
+
+    token = tokens["operator"]
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert not identified_at_once({})  # a session's cookie: read from the database
+    assert not identified_at_once({"HTTP_AUTHORIZATION": "Bearer tly_never_issued"})
+    authenticate(db_for(app.config["DATABASE"]), token)
+    assert identified_at_once(bearer)
+    assert not identified_at_once({"HTTP_AUTHORIZATION": f"Basic {token}"})
