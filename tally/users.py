@@ -49,8 +49,7 @@ def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | N
             user_id = row["id"]
             if row["role"] != role:
                 db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user_id])
-                for key in [k for k, (_, user) in _trusted.items() if user["id"] == user_id]:
-                    _trusted.pop(key, None)
+                _forget(user_id)
         db.execute(
             "INSERT INTO tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)",
             [user_id, _hash(token), now()],
@@ -64,6 +63,28 @@ def create_user_token(db: Database, name: str, role: str, *, by_user_id: int | N
 # applies within this time; a change made through this process applies at once.
 TOKEN_TRUST_S = 2.0
 _trusted: dict[str, tuple[float, dict]] = {}  # token hash: (read at, user); valid tokens only
+
+
+def revoke_user_tokens(db: Database, name: str, *, by_user_id: int | None = None) -> int:
+    """Revoke every token of the user ``name`` (a handheld lost); how many were in use. This
+    process refuses them at once, the servers within TOKEN_TRUST_S."""
+    with write(db):
+        row = db.execute("SELECT id FROM users WHERE name = ?", [name]).fetchone()
+        if row is None:
+            raise ValidationError(say("user_unknown", name=name),
+                                  [{"field": "user", "message": say("unknown")}])
+        revoked = db.execute(
+            "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            [now(), row[0]]).rowcount
+        record_event(db, "tokens-revoked", user_id=by_user_id, user=name, tokens=revoked)
+    _forget(row[0])
+    return revoked
+
+
+def _forget(user_id: int) -> None:
+    """Drop what this process trusts of the user's tokens."""
+    for key in [k for k, (_, user) in _trusted.items() if user["id"] == user_id]:
+        _trusted.pop(key, None)
 
 
 def is_trusted(token: str | None) -> bool:

@@ -43,6 +43,9 @@ def main(argv=None) -> int:
     p = token_sub.add_parser("create", help="create a token (and the user if new)")
     p.add_argument("--user", required=True)
     p.add_argument("--role", required=True, choices=("operator", "supervisor", "admin"))
+    p = token_sub.add_parser("revoke", help="revoke every token of a user (a handheld lost);"
+                             " the servers refuse them within 2 s")
+    p.add_argument("--user", required=True)
     p = sub.add_parser("password", help="passwords for signing in on the pages")
     password_sub = p.add_subparsers(dest="password_command", required=True)
     p = password_sub.add_parser("set", help="set a user's password (read from standard input)")
@@ -201,10 +204,21 @@ def cmd_report(args, config):
 
 
 def cmd_token(args, config):
-    from tally.users import create_user_token
+    from tally.errors import TallyError
+    from tally.users import create_user_token, revoke_user_tokens
 
     db = _open(config)
-    token = create_user_token(db, args.user, args.role)
+    try:
+        if args.token_command == "revoke":
+            revoked = revoke_user_tokens(db, args.user)
+            print(f"revoked {revoked} token(s) of {args.user}")
+            return 0
+        token = create_user_token(db, args.user, args.role)
+    except TallyError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        close_db(db)
     print(f"token for {args.user} ({args.role}):")
     print(token)
 

@@ -41,3 +41,16 @@ def test_a_token_is_trusted_only_once_read_and_only_for_the_moment(db, monkeypat
     assert users.is_trusted(token)
     monkeypatch.setattr(users, "TOKEN_TRUST_S", 0.0)
     assert not users.is_trusted(token)
+
+
+def test_tokens_revoked_through_this_process_are_refused_at_once(db):
+    token = users.create_user_token(db, "handheld-7", "operator")
+    users.authenticate(db, token)
+    assert users.revoke_user_tokens(db, "handheld-7") == 1
+    with pytest.raises(AuthenticationError):
+        users.authenticate(db, token)
+    assert users.revoke_user_tokens(db, "handheld-7") == 0  # none left in use
+    events = db.execute("SELECT name, details FROM events WHERE name = 'tokens-revoked'"
+                        " ORDER BY id").fetchall()
+    assert [e[0] for e in events] == ["tokens-revoked", "tokens-revoked"]
+    assert '"tokens": 1' in events[0][1]

@@ -84,3 +84,24 @@ def test_settings_and_account_book(tmp_path, db_path):
     book.write_text(DEMO_BOOK.replace(",101,", ",x,"), encoding="utf-8")
     refused = run("account-book", "import", str(book), db_path=db_path)
     assert refused.returncode == 1 and "row=2" in refused.stderr
+
+
+def test_token_revoke_ends_every_token_of_a_user(db, db_path):
+    from tally.errors import AuthenticationError
+    from tally.users import authenticate
+
+    tokens = [run("token", "create", "--user", "lost.handheld", "--role", "operator",
+                  db_path=db_path).stdout.strip().splitlines()[-1] for _ in range(2)]
+    kept = run("token", "create", "--user", "someone.else", "--role", "operator",
+               db_path=db_path).stdout.strip().splitlines()[-1]
+    revoked = run("token", "revoke", "--user", "lost.handheld", db_path=db_path)
+    assert revoked.returncode == 0 and "revoked 2 token(s) of lost.handheld" in revoked.stdout
+    for token in tokens:
+        try:
+            authenticate(db, token)
+        except AuthenticationError:
+            continue
+        raise AssertionError("a revoked token was accepted")
+    assert authenticate(db, kept)["name"] == "someone.else"
+    unknown = run("token", "revoke", "--user", "nobody", db_path=db_path)
+    assert unknown.returncode == 1 and "no user 'nobody'" in unknown.stderr
