@@ -215,7 +215,7 @@ def current_status(db: Database, manifest_id: int) -> Status:
 
 def ask_status(db: Database, manifest_id: int):
     """Send ``current_status``'s query (its row lock included); ``status_from`` reads the
-    answer, which within ``pipelined`` comes at its sync."""
+    answer, which within ``pipelined`` comes at its ``send``."""
     return db.execute("SELECT status FROM manifests WHERE id = ?" + for_update(db),
                       [manifest_id])
 
