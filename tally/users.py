@@ -69,16 +69,22 @@ def revoke_user_tokens(db: Database, name: str, *, by_user_id: int | None = None
     """Revoke every token of the user ``name`` (a handheld lost); how many were in use. This
     process refuses them at once, the servers within TOKEN_TRUST_S."""
     with write(db):
-        row = db.execute("SELECT id FROM users WHERE name = ?", [name]).fetchone()
-        if row is None:
-            raise ValidationError(say("user_unknown", name=name),
-                                  [{"field": "user", "message": say("unknown")}])
+        user_id = _user_id(db, name)
         revoked = db.execute(
             "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            [now(), row[0]]).rowcount
+            [now(), user_id]).rowcount
         record_event(db, "tokens-revoked", user_id=by_user_id, user=name, tokens=revoked)
-    _forget(row[0])
+    _forget(user_id)
     return revoked
+
+
+def _user_id(db: Database, name: str) -> int:
+    """The id of the user ``name``; ValidationError when there is none."""
+    row = db.execute("SELECT id FROM users WHERE name = ?", [name]).fetchone()
+    if row is None:
+        raise ValidationError(say("user_unknown", name=name),
+                              [{"field": "user", "message": say("unknown")}])
+    return row[0]
 
 
 def _forget(user_id: int) -> None:
@@ -89,8 +95,15 @@ def _forget(user_id: int) -> None:
 
 def is_trusted(token: str | None) -> bool:
     """Whether ``authenticate`` would answer for this token without reading the database."""
-    trusted = _trusted.get(_hash(token)) if token else None
-    return trusted is not None and time.monotonic() - trusted[0] < TOKEN_TRUST_S
+    return bool(token) and _trusted_user(_hash(token)) is not None
+
+
+def _trusted_user(key: str) -> dict | None:
+    """The user of the token hashed to ``key``, if read within TOKEN_TRUST_S."""
+    trusted = _trusted.get(key)
+    if trusted is None or time.monotonic() - trusted[0] >= TOKEN_TRUST_S:
+        return None
+    return trusted[1]
 
 
 def authenticate(db: Database, token: str | None) -> dict:
@@ -98,9 +111,9 @@ def authenticate(db: Database, token: str | None) -> dict:
     if not token:
         raise AuthenticationError(say("token_required"))
     key = _hash(token)
-    trusted = _trusted.get(key)
-    if trusted is not None and time.monotonic() - trusted[0] < TOKEN_TRUST_S:
-        return dict(trusted[1])
+    trusted = _trusted_user(key)
+    if trusted is not None:
+        return dict(trusted)
     row = db.conn.execute(
         "SELECT u.id, u.name, u.role FROM tokens t JOIN users u ON u.id = t.user_id"
         " WHERE t.token_hash = ? AND t.revoked_at IS NULL",
@@ -144,13 +157,10 @@ def set_password(db: Database, name: str, password: str, *, by_user_id: int | No
     salt = secrets.token_bytes(16)
     stored = f"scrypt${salt.hex()}${_scrypt(password, salt).hex()}"
     with write(db):
-        row = db.execute("SELECT id FROM users WHERE name = ?", [name]).fetchone()
-        if row is None:
-            raise ValidationError(say("user_unknown", name=name),
-                                  [{"field": "user", "message": say("unknown")}])
-        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [stored, row[0]])
+        user_id = _user_id(db, name)
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [stored, user_id])
         # Whoever was signed in with the old password is signed out everywhere.
-        ended = db.execute("DELETE FROM sessions WHERE user_id = ?", [row[0]]).rowcount
+        ended = db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id]).rowcount
         record_event(db, "password-set", user_id=by_user_id, user=name, sessions_ended=ended)
 
 
