@@ -113,8 +113,10 @@ def _pg_transaction(db) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK TO SAVEPOINT tally_nested" if nested else "ROLLBACK")
+        if not nested:
+            db.rollback()
+        elif db.conn.in_transaction:
+            db.execute("ROLLBACK TO SAVEPOINT tally_nested")
         raise
     db.execute("RELEASE SAVEPOINT tally_nested" if nested else "COMMIT")
 

@@ -326,7 +326,7 @@ class PgDatabase:
             yield self._send
             self._send()
         except BaseException:
-            self._abandon()
+            self.rollback()
             raise
         finally:
             self._batch = None
@@ -388,8 +388,10 @@ class PgDatabase:
             target._take(cursor)
             cursor.nextset()
 
-    def _abandon(self) -> None:
-        """After a failed batch: drop what was not sent, end the transaction it began."""
+    def rollback(self) -> None:
+        """End a transaction that failed, without taking a connection: what is batched and not
+        sent is dropped (a BEGIN not sent began nothing); a transaction begun on the connection
+        held is rolled back. With the database down, taking one would wait for the pool again."""
         self._batch, self._begin_pending = None, False
         conn = self._conn
         if conn is not None and not conn.closed and \
