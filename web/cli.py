@@ -13,8 +13,13 @@ import threading
 import time
 
 from tally import config as tally_config
-from tally.db import close_db, migrate, open_db
+from tally.db import Unavailable, close_db, migrate, open_db
 from tally.pg import redact
+
+log = logging.getLogger("tally")
+# While the database cannot be reached, the outbox worker tries again this often, and
+# `tally serve` starts a worker again this long after one stopped.
+RETRY_S = 2.0
 
 
 def main(argv=None) -> int:
@@ -253,12 +258,21 @@ def cmd_worker(args, config):
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    db = _open(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     _exit_with_parent(stop)
-    logging.getLogger(__name__).info("outbox worker delivering to %s", client.base_url)
+    # A server may start before its database (a machine booting, a failover under way).
+    while True:
+        try:
+            db = _open(config)
+            break
+        except Unavailable as exc:
+            log.warning("outbox worker: the database cannot be reached (%s); trying again in"
+                        " %g s", exc, RETRY_S)
+            if stop.wait(RETRY_S):
+                return 0
+    log.info("outbox worker delivering to %s", client.base_url)
     run_worker(db, client, stop, config=config)
     close_db(db)
 
@@ -290,10 +304,15 @@ def cmd_serve(args, config):
     except ValueError as exc:
         print(f"tally serve: {exc}", file=sys.stderr)
         return 2
-    db = _open(config)
-    close_db(db)
+    try:
+        close_db(_open(config))
+    except Unavailable as exc:  # a service manager starts it again (docs/deploy.md)
+        print(f"tally serve: the database {redact(config['DATABASE'])} cannot be reached: {exc}",
+              file=sys.stderr)
+        return 1
     env = dict(os.environ)
     children = []
+    stopping = threading.Event()
     try:
         if not config["CUSTOMS_URL"]:
             port = _free_port()
@@ -315,9 +334,12 @@ def cmd_serve(args, config):
             env["TALLY_CUSTOMS_URL"] = os.environ["TALLY_CUSTOMS_URL"] = config["CUSTOMS_URL"] = url
             print(f"customs simulator (embedded default) on {url}", flush=True)
         children.append(subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], env=env))
+        threading.Thread(target=_keep_worker, args=(children, env, stopping), daemon=True,
+                         name="worker-keeper").start()
         print(f"serving on http://{config['HOST']}:{config['PORT']}", flush=True)
         serve(config)
     finally:
+        stopping.set()
         for child in children:
             child.terminate()
         deadline = time.monotonic() + 5
@@ -326,6 +348,18 @@ def cmd_serve(args, config):
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _keep_worker(children: list, env: dict, stopping: threading.Event) -> None:
+    """Start the outbox worker (the last of ``children``) again whenever it stops while the
+    server serves: the customs messages waiting in the outbox would otherwise wait for a
+    restart of the whole service."""
+    while not stopping.is_set():
+        code = children[-1].wait()
+        if stopping.wait(RETRY_S):
+            return
+        log.warning("the outbox worker stopped (exit status %s); starting it again", code)
+        children[-1] = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], env=env)
 
 
 def _wait_until_answering(url: str, child: subprocess.Popen, timeout: float = 30.0) -> None:

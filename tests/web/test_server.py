@@ -5,12 +5,14 @@ The server runs with 1 s head and body timeouts so that the slow-client tests ta
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -299,3 +301,45 @@ def test_serve_answers_only_once_the_embedded_simulator_does(tmp_path):
             assert answer.status == 200
     finally:
         server.stop()
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    """The outbox workers `tally serve` (``server_pid``) has started and that are running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == server_pid and command[-2:] == [b"worker", b""]:
+            found.append(int(entry.name))
+    return found
+
+
+def test_an_outbox_worker_that_stopped_is_started_again(tmp_path):
+    # Without its worker the service would go on acknowledging releases whose customs
+    # messages wait in the outbox for a restart that nobody knows is needed.
+    sim_port, port = free_port(), free_port()
+    sim = start_simulator(sim_port)
+    log = tmp_path / "serve.log"
+    server = start_service(str(tmp_path / "t.db"), port, f"http://127.0.0.1:{sim_port}",
+                           log_path=str(log))
+    try:
+        deadline = time.monotonic() + 20
+        while not (first := worker_pids(server.proc.pid)):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        os.kill(first[0], signal.SIGKILL)
+        while (now := worker_pids(server.proc.pid)) in ([], first):
+            assert time.monotonic() < deadline + 10, "no worker was started again"
+            time.sleep(0.1)
+        assert "the outbox worker stopped (exit status -9); starting it again" in log.read_text()
+        while "outbox worker delivering to" not in log.read_text().split("starting it again")[1]:
+            assert time.monotonic() < deadline + 20
+            time.sleep(0.1)
+        assert len(now) == 1
+    finally:
+        server.stop()
+        sim.stop()
+    assert worker_pids(server.proc.pid) == []
