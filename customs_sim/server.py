@@ -18,7 +18,7 @@
     GET  /_control/received             every stored declaration, and the count of POSTs
     POST /_control/reset                forget everything (mode back to "ok")
 
-The declaration routes take JSON, or the XML of messages.render_xml (Content-Type
+The declaration routes take JSON, or the XML of message_xml.render_xml (Content-Type
 application/xml), checked against its XML Schema as it arrived (validation.decode). Modes
 (CLI --mode, or POST /_control) act on `/api/` requests only:
 

@@ -13,8 +13,9 @@ what it does not know); one that came as JSON is written as XML first (schema_pr
 import json
 from decimal import Decimal, InvalidOperation
 
-from tally.customs import messages
-from tally.customs.messages import BIND_TYPES, IO_TYPES, parse_xml, render_xml
+from tally.customs import message_xml
+from tally.customs.message_xml import parse_xml, render_xml
+from tally.customs.messages import BIND_TYPES, IO_TYPES
 
 SEQ_NO_DIGITS = 18  # SeqNo, the pre-entry number (预录入统一编号) customs gives a message
 
@@ -42,10 +43,10 @@ class XmlMessage(dict):
 
 def decode(raw: bytes, content_type: str, kind: str) -> tuple[object, str | None]:
     """(the message as a dict, None), or (None, why it cannot be read): JSON, or the XML of
-    messages.render_xml when the content type says xml, then an XmlMessage carrying what the
+    message_xml.render_xml when the content type says xml, then an XmlMessage carrying what the
     schema of ``kind`` found in the raw XML (customs.receive refuses it with DealFlag -1)."""
     if content_type.endswith("xml"):  # application/xml, text/xml
-        problems = messages.schema_problems(kind, raw)  # the XML as it arrived
+        problems = message_xml.schema_problems(kind, raw)  # the XML as it arrived
         try:
             message_type, payload = parse_xml(raw)
         except ValueError as e:
@@ -196,7 +197,7 @@ def schema_problems(kind: str, payload: dict) -> list[str]:
         text = render_xml(kind, payload, message_id="CHECK", send_time="2000-01-01T00:00:00")
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         return [f"the message cannot be written as {kind} XML: {e}"]
-    return messages.schema_problems(kind, text)
+    return message_xml.schema_problems(kind, text)
 
 
 def required(body: object, fields: tuple[str, ...]) -> list[str]:

@@ -24,7 +24,7 @@ from tally import pg
 from tally import receipts as receipts_module
 from tally.catalogue import say
 from tally.customs.client import CustomsClient, CustomsRejected, CustomsUnavailable
-from tally.customs.messages import render_xml, schema_problems
+from tally.customs.message_xml import render_xml, schema_problems
 from tally.db import notify, now, skip_locked, write
 from tally.errors import ConflictError, NotFoundError
 from tally.events import record_event

@@ -7,7 +7,7 @@ filepath_handler.go, names them): ``OutBox`` (we write), ``SentBox`` (the client
 sent), ``FailBox`` (what it could not send), ``InBox`` (answers and receipts for us). We add
 ``done`` and ``failed`` beside the inbox for the files we have processed.
 
-Out: one file per message, the XML exactly as messages.render_xml builds it (UTF-8, the
+Out: one file per message, the XML exactly as message_xml.render_xml builds it (UTF-8, the
 envelope), named ``<type>_<I|E>_<our number>-<version>_t-<try>.xml`` as gx-customs-bridge
 names what it drops (sas/filename_handler.go: ``INV101_I_123456_t-1.xml``): the version is the
 one in our idempotency key (``INV101-<etpsInnerInvtNo>-<version>``, a re-declaration is a new
@@ -43,7 +43,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from tally.customs.client import MESSAGE_PATHS, CustomsRejected, CustomsUnavailable, Delivery
-from tally.customs.messages import render_xml
+from tally.customs.message_xml import render_xml
 from tally.db import now
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from tally import declaration, outbox, release_orders, workflow
 from tally.config import DEFAULTS, site_settings
 from tally.customs import files
 from tally.customs.client import CustomsClient
-from tally.customs.messages import parse_xml, schema_problems
+from tally.customs.message_xml import parse_xml, schema_problems
 from tests.conftest import confirm_counted
 
 SETTINGS = site_settings(DEFAULTS)

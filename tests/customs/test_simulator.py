@@ -16,7 +16,7 @@ import pytest
 from customs_sim import serve
 from customs_sim.fake import FakeCustomsClient
 from tally.customs.client import CustomsClient, CustomsRejected, CustomsUnavailable, Delivery
-from tally.customs.messages import parse_xml, render_xml
+from tally.customs.message_xml import parse_xml, render_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 SEQ_NO = re.compile(r"20\d{2}\d{14}")

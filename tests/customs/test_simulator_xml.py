@@ -12,7 +12,7 @@ import pytest
 from customs_sim import validation
 from customs_sim.folders import FolderExchange
 from tally.customs.client import CustomsRejected
-from tally.customs.messages import render_xml
+from tally.customs.message_xml import render_xml
 from tests.customs.test_simulator import answer_of, approved_list, inventory, passport, received
 
 SCHEMA_REFUSAL = "报文格式校验不通过"

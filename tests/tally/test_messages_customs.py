@@ -10,12 +10,8 @@ from decimal import Decimal
 import pytest
 
 from tally.config import DEFAULTS, site_settings
-from tally.customs.messages import (
-    build_inv101_change,
-    build_sas121,
-    parse_xml,
-    render_xml,
-)
+from tally.customs.message_xml import parse_xml, render_xml
+from tally.customs.messages import build_inv101_change, build_sas121
 from tally.demo import DEMO_SETTINGS
 from tests.tally.goldens import GOLDEN, check_golden
 

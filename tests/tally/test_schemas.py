@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tally.customs.messages import render_xml, schema_problems
+from tally.customs.message_xml import render_xml, schema_problems
 from tests.tally import test_messages_customs as built
 
 SEND = {"message_id": "MSG-1", "send_time": "2026-03-01T12:00:00"}

@@ -4,7 +4,7 @@ from flask import Response
 
 from tally import declaration, inspections, manifests, release_orders, workflow, writeoff
 from tally.catalogue import coded
-from tally.customs.messages import render_xml
+from tally.customs.message_xml import render_xml
 from tally.events import list_events
 from web.api import api_blueprint, json_body
 from web.auth import requires, user_id
