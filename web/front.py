@@ -31,7 +31,7 @@ CONTENT_SECURITY_POLICY = "; ".join((
     "style-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'",
     "base-uri 'none'", "form-action 'self'",
 ))
-# The /api paths answered without a caller: the API's description and its page (web/openapi.py).
+# The /api paths answered without a caller: the API's description and its page (web/openapi/).
 PUBLIC_PATHS = frozenset({"/api/openapi.json", "/api/docs"})
 SECURITY_HEADERS = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),

@@ -1,4 +1,4 @@
-"""The OpenAPI description (web/openapi.py): a valid 3.1 document, every route in it and nothing
+"""The OpenAPI description (web/openapi/): a valid 3.1 document, every route in it and nothing
 else, and real answers of a walk through the whole clearance validated against it."""
 
 import io
