@@ -15,7 +15,9 @@ from collections.abc import Callable
 
 import PIL
 
-from labels.render import Label, LabelSize, render_image, render_pdf, render_png, render_zpl
+from labels.pdf import render_pdf
+from labels.render import Label, LabelSize, render_image, render_png
+from labels.zpl import render_zpl
 from tally.units import make_code
 
 BATCH = 1000

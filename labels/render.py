@@ -1,8 +1,9 @@
-"""Unit labels: the unit code as Code128 plus SKU, name, line and box, as PNG, SVG, PDF and ZPL.
-Also box labels (``BoxLabel``: the box code, its number, its manifest and how many unit labels it
-holds) on the same stock, and a consignment's job barcode (``render_job_*``) for pages and sheets.
+"""Unit labels: the unit code as Code128 plus SKU, name, line and box, laid out and drawn as PNG
+and SVG. Also box labels (``BoxLabel``: the box code, its number, its manifest and how many unit
+labels it holds) on the same stock, and a consignment's job barcode (``render_job_*``) for pages
+and sheets. PDF output is in labels/pdf.py, ZPL in labels/zpl.py.
 
-One layout (``_compose``) places every element in printer dots; each output only paints it.
+One layout (``compose``) places every element in printer dots; each output only paints it.
 
 Why the bars are drawn here rather than by python-barcode's ``ImageWriter``: the writer truncates
 fractional pixel positions, so bars come out one dot too wide or narrow and labels misread
@@ -10,28 +11,20 @@ fractional pixel positions, so bars come out one dot too wide or narrow and labe
 the module string from python-barcode (which does the A/B/C code-set switching, so the 12 digits of
 a unit code pack as set C: 123 modules, 143 with quiet zones) and paint each module as a whole
 number of dots, so every bar is exact by construction and no float rounding is involved.
-
-PDF pages are 1-bit images, written by a small streaming writer (``PdfWriter``) instead of
-Pillow's PDF plugin: Pillow encodes each page through libtiff as CCITT G4 and needs every page in
-memory first; Flate-compressed 1-bit images are faster to produce, keep memory flat for any
-batch size, and let a sheet place each label at its exact mm position (docs/benchmarks.md).
 """
 
 import functools
 import io
 import math
 import re
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-import numpy as np
 from barcode.codex import Code128
 from PIL import Image, ImageDraw, ImageFont
 
 MM_PER_INCH = 25.4
-PT_PER_INCH = 72.0
 
 # 0.25 mm is the narrowest module (X dimension) our scanners read reliably; rounded to whole dots:
 # 2 dots at 203 dpi, 3 at 300 dpi, 6 at 600 dpi. 1-dot bars at 203 dpi misread (docs/barcodes.md).
@@ -55,13 +48,6 @@ FONT_PATHS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # no CJK: Chinese prints as boxes
 )
 SVG_FONT_FAMILY = "'WenQuanYi Micro Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif"
-# ZPL's built-in font 0 has no Chinese; Zebra's optional Simplified Chinese font is addressed by
-# name. Printers with another CJK font need this constant changed.
-ZPL_CJK_FONT = "E:ANMDS.TTF"
-ZPL_DPIS = (203, 300)
-
-SHEETS_MM = {"a4": (210.0, 297.0)}
-SHEET_MARGIN_MM = 5.0  # office printers cannot print the outer ~4.2 mm of a sheet
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -148,14 +134,16 @@ def load_font(px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(px)
 
 
-def _row_height(px: int) -> int:
+def row_height(px: int) -> int:
+    """Dots from the top of a text row at ``px`` to its bottom (ascent + descent)."""
     ascent, descent = load_font(px).getmetrics()
     return ascent + descent
 
 
 @functools.lru_cache(maxsize=4096)
 @functools.lru_cache(maxsize=4096)
-def _text_width(text: str, px: int) -> int:
+def text_width(text: str, px: int) -> int:
+    """Dots a text takes at ``px``, its bitmap's width (cached)."""
     # Hinted 1-bit glyphs can put ink a dot or two past the advance width and the bounding box
     # ("K" at 19 px lost its arm), so every text image gets that much room at its end.
     font = load_font(px)
@@ -166,12 +154,12 @@ def _text_width(text: str, px: int) -> int:
 @functools.lru_cache(maxsize=4096)
 def _fit(text: str, px: int, max_width: int) -> str:
     """Return text, or its longest prefix + ellipsis that fits in max_width dots."""
-    if _text_width(text, px) <= max_width:
+    if text_width(text, px) <= max_width:
         return text
     lo, hi = 0, len(text)  # invariant: text[:lo] + ELLIPSIS fits, text[:hi] + ELLIPSIS not
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _text_width(text[:mid].rstrip() + ELLIPSIS, px) <= max_width:
+        if text_width(text[:mid].rstrip() + ELLIPSIS, px) <= max_width:
             lo = mid
         else:
             hi = mid
@@ -181,15 +169,16 @@ def _fit(text: str, px: int, max_width: int) -> str:
 @functools.lru_cache(maxsize=4096)
 def _text_image(text: str, px: int, inverse: bool) -> Image.Image:
     """Text as a 1-bit bitmap, one row high; labels repeat SKUs and names, so this is cached."""
-    pad = _inverse_pad(px) if inverse else 0
-    image = Image.new("1", (_text_width(text, px) + 2 * pad, _row_height(px)), 0 if inverse else 1)
+    pad = inverse_pad(px) if inverse else 0
+    image = Image.new("1", (text_width(text, px) + 2 * pad, row_height(px)), 0 if inverse else 1)
     draw = ImageDraw.Draw(image)
     draw.fontmode = "1"  # hinted 1-bit glyphs, not thresholded anti-aliasing: crisper on thermal
     draw.text((pad, 0), text, font=load_font(px), fill=1 if inverse else 0)
     return image
 
 
-def _inverse_pad(px: int) -> int:
+def inverse_pad(px: int) -> int:
+    """Dots of black around white-on-black text at ``px``."""
     return max(2, px // 5)
 
 
@@ -237,7 +226,7 @@ def _layout(dpi: float, size: LabelSize) -> _Layout:
         raise ValueError(f"dpi must be {MIN_DPI}..{MAX_DPI}: {dpi}")
     width, height = _dots(size.width_mm, dpi), _dots(size.height_mm, dpi)
     code_px, text_px = _dots(CODE_TEXT_MM, dpi), _dots(TEXT_MM, dpi)
-    code_h, row_h = _row_height(code_px), _row_height(text_px)
+    code_h, row_h = row_height(code_px), row_height(text_px)
     pad_y, gap = _dots(PAD_Y_MM, dpi), _dots(GAP_MM, dpi)
     fixed = 2 * pad_y + gap + code_h + 3 * row_h
     bar_height = min(_dots(BAR_MAX_MM, dpi), height - fixed)
@@ -300,18 +289,19 @@ def _bars_and_code(code: str, layout: _Layout, size: LabelSize, dpi: float) -> t
             f"code {code!r} needs a label {need:.1f} mm wide at {dpi} dpi "
             f"(bars, quiet zones and margins); {size} is too narrow"
         )
-    if _text_width(code, layout.code_px) > usable:
+    if text_width(code, layout.code_px) > usable:
         raise ValueError(f"code text {code!r} does not fit a {size} label")
     return modules, (layout.width - symbol) // 2
 
 
 def _code_text(code: str, layout: _Layout) -> _Text:
     """The human-readable code, centred under the bars."""
-    x = (layout.width - _text_width(code, layout.code_px)) // 2
+    x = (layout.width - text_width(code, layout.code_px)) // 2
     return _Text(code, x, layout.code_top, layout.code_px)
 
 
-def _compose(label: Label | BoxLabel, dpi: float, size: LabelSize) -> _Placed:
+def compose(label: Label | BoxLabel, dpi: float, size: LabelSize) -> _Placed:
+    """Lay a label (a unit's or a box's) out in dots at ``dpi``; every output paints this."""
     if isinstance(label, BoxLabel):
         return _compose_box(label, dpi, size)
     layout = _layout(dpi, size)
@@ -324,8 +314,8 @@ def _compose(label: Label | BoxLabel, dpi: float, size: LabelSize) -> _Placed:
         room, gap = usable, _dots(1.5, dpi)
         if right:
             # The right-hand field gets at least half the row, more when the left one is short.
-            right = _fit(right, px, max(usable // 2, usable - gap - _text_width(text, px)))
-            right_width = _text_width(right, px) + (2 * _inverse_pad(px) if inverse else 0)
+            right = _fit(right, px, max(usable // 2, usable - gap - text_width(text, px)))
+            right_width = text_width(right, px) + (2 * inverse_pad(px) if inverse else 0)
             texts.append(_Text(right, layout.width - layout.pad_x - right_width, top, px, inverse))
             room -= right_width + gap
         if text:
@@ -352,19 +342,19 @@ def _compose_box(label: BoxLabel, dpi: float, size: LabelSize) -> _Placed:
     layout = _layout(dpi, size)
     modules, bar_x = _bars_and_code(label.code, layout, size, dpi)
     usable = layout.width - 2 * layout.pad_x
-    px, row_h = layout.text_px, _row_height(layout.text_px)
+    px, row_h = layout.text_px, row_height(layout.text_px)
     texts = [_code_text(label.code, layout)]
     # The big line takes the room of two text rows: the largest size up to BOX_TEXT_MM that
     # fits them, smaller still (down to the text size) when a long box number needs it.
     title = box_title(label.box_no)
     big = _dots(BOX_TEXT_MM, dpi)
-    while big > px and (_row_height(big) > 2 * row_h or _text_width(title, big) > usable):
+    while big > px and (row_height(big) > 2 * row_h or text_width(title, big) > usable):
         big -= 1
     title = _fit(title, big, usable)
-    top = layout.row_tops[0] + (2 * row_h - _row_height(big)) // 2
-    texts.append(_Text(title, (layout.width - _text_width(title, big)) // 2, top, big))
+    top = layout.row_tops[0] + (2 * row_h - row_height(big)) // 2
+    texts.append(_Text(title, (layout.width - text_width(title, big)) // 2, top, big))
     count = f"{label.labels} 张标签 labels"
-    count_width = _text_width(count, px)
+    count_width = text_width(count, px)
     last = layout.row_tops[2]
     texts.append(_Text(count, layout.width - layout.pad_x - count_width, last, px))
     manifest = _clean(label.manifest_no or "")
@@ -384,7 +374,7 @@ def render_image(
 
     ValueError when the bars with their quiet zones, or the text, do not fit the label.
     """
-    return _paint(_compose(label, dpi, size))
+    return _paint(compose(label, dpi, size))
 
 
 def _paint(placed: _Placed) -> Image.Image:
@@ -418,7 +408,7 @@ _SVG_DPI = 8 * MM_PER_INCH
 def render_svg(label: Label | BoxLabel, *, size: LabelSize = LabelSize()) -> bytes:
     """Render one label (a unit's or a box's) as vector SVG (bars as rects, text as text) sized
     in mm."""
-    return _svg(_compose(label, _SVG_DPI, size), label.code, size.width_mm, size.height_mm)
+    return _svg(compose(label, _SVG_DPI, size), label.code, size.width_mm, size.height_mm)
 
 
 def _svg(placed: _Placed, title: str, width_mm: float, height_mm: float) -> bytes:
@@ -442,10 +432,10 @@ def _svg(placed: _Placed, title: str, width_mm: float, height_mm: float) -> byte
         baseline = text.y + load_font(text.px).getmetrics()[0]
         x, fill = text.x, ""
         if text.inverse:
-            pad = _inverse_pad(text.px)
-            width = _text_width(text.text, text.px) + 2 * pad
+            pad = inverse_pad(text.px)
+            width = text_width(text.text, text.px) + 2 * pad
             out.append(
-                f'<rect x="{x}" y="{text.y}" width="{width}" height="{_row_height(text.px)}"/>'
+                f'<rect x="{x}" y="{text.y}" width="{width}" height="{row_height(text.px)}"/>'
             )
             x, fill = x + pad, ' fill="#fff"'
         out.append(
@@ -487,22 +477,22 @@ def _compose_job(code: str, manifest_no: str, dpi: float) -> _Placed:
     code_px, text_px = _dots(JOB_CODE_MM, dpi), _dots(JOB_TEXT_MM, dpi)
     bar_top, bar_height = pad, _dots(JOB_BAR_MM, dpi)
     code_top = bar_top + bar_height + _dots(GAP_MM, dpi)
-    caption_top = code_top + _row_height(code_px)
-    height = caption_top + _row_height(text_px) + pad
+    caption_top = code_top + row_height(code_px)
+    height = caption_top + row_height(text_px) + pad
     layout = _Layout(width=width, height=height, module=module, pad_x=pad, bar_top=bar_top,
                      bar_height=bar_height, code_px=code_px, code_top=code_top, text_px=text_px,
                      row_tops=(caption_top, caption_top, caption_top))
     usable = width - 2 * pad
-    if _text_width(code, code_px) > usable:
+    if text_width(code, code_px) > usable:
         raise ValueError(f"job code text {code!r} is too long")
     caption = job_caption(manifest_no)
     small = max(_dots(TEXT_MM * 0.75, dpi), 8)
-    while text_px > small and _text_width(caption, text_px) > usable:
+    while text_px > small and text_width(caption, text_px) > usable:
         text_px -= 1
     caption = _fit(caption, text_px, usable)
     texts = (
         _code_text(code, layout),
-        _Text(caption, (width - _text_width(caption, text_px)) // 2, caption_top, text_px),
+        _Text(caption, (width - text_width(caption, text_px)) // 2, caption_top, text_px),
     )
     return _Placed(layout, modules, (width - len(modules) * module) // 2, texts)
 
@@ -533,232 +523,3 @@ def render_job_svg(code: str, manifest_no: str) -> bytes:
     title = f"{code} · {job_caption(manifest_no)}"
     return _svg(_compose_job(code, manifest_no, _SVG_DPI), title, round(width_mm, 3),
                 round(height_mm, 3))
-
-
-# --- PDF --------------------------------------------------------------------------------------
-
-
-class PdfWriter:
-    """Just enough PDF 1.4 to place 1-bit images on pages, streamed as they come.
-
-    Also the A4 sheets' writer (labels/sheets.py, labels/report_sheet.py).
-    """
-
-    def __init__(self) -> None:
-        self._out = io.BytesIO()
-        self._out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-        self._offsets: list[int] = [0, 0, 0]  # objects 1 (catalog), 2 (pages) come last
-        self._pages: list[int] = []
-
-    def _object(self, body: bytes, stream: bytes | None = None, number: int = 0) -> int:
-        if not number:
-            number = len(self._offsets)
-            self._offsets.append(0)
-        self._offsets[number] = self._out.tell()
-        self._out.write(b"%d 0 obj\n" % number + body)
-        if stream is not None:
-            self._out.write(b"\nstream\n" + stream + b"\nendstream")
-        self._out.write(b"\nendobj\n")
-        return number
-
-    def image(self, image: Image.Image) -> int:
-        """Add a mode-"1" image; PDF's 1-bit DeviceGray, like Pillow's "1", has 1 = white."""
-        packed = np.packbits(np.asarray(image), axis=1).tobytes()
-        # Level 3: much faster than the default 6 on label bitmaps, a little larger.
-        data = zlib.compress(packed, 3)
-        header = (
-            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
-            b" /BitsPerComponent 1 /Filter /FlateDecode /Length %d >>"
-        )
-        return self._object(header % (image.width, image.height, len(data)), data)
-
-    def content(self, placements: list[tuple[int, float, float, float, float]]) -> int:
-        """Add a content stream drawing each (image, x, y, w, h) placement.
-
-        Points from the bottom left; the page must name the images /L0, /L1, ... in this order.
-        """
-        stream = b"\n".join(
-            b"q %.4f 0 0 %.4f %.4f %.4f cm /L%d Do Q" % (w, h, x, y, index)
-            for index, (_, x, y, w, h) in enumerate(placements)
-        )
-        return self._object(b"<< /Length %d >>" % len(stream), stream)
-
-    def page(self, width_pt: float, height_pt: float, content: int, images: list[int]) -> None:
-        """Add a page showing images as /L0, /L1, ... in the given content stream."""
-        xobjects = b" ".join(b"/L%d %d 0 R" % pair for pair in enumerate(images))
-        self._pages.append(
-            self._object(
-                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.4f %.4f] /Contents %d 0 R"
-                b" /Resources << /XObject << %s >> >> >>" % (width_pt, height_pt, content, xobjects)
-            )
-        )
-
-    def finish(self) -> bytes:
-        """Write the page tree, catalog, xref and trailer; return the file."""
-        kids = b" ".join(b"%d 0 R" % number for number in self._pages)
-        self._object(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(self._pages)), None, 2)
-        self._object(b"<< /Type /Catalog /Pages 2 0 R >>", None, 1)
-        xref = self._out.tell()
-        self._out.write(b"xref\n0 %d\n0000000000 65535 f \n" % len(self._offsets))
-        self._out.writelines(b"%010d 00000 n \n" % offset for offset in self._offsets[1:])
-        self._out.write(
-            b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(self._offsets), xref)
-        )
-        return self._out.getvalue()
-
-
-def _pt(mm: float) -> float:
-    return mm * PT_PER_INCH / MM_PER_INCH
-
-
-def sheet_grid(sheet: str, size: LabelSize) -> tuple[int, int, float, float]:
-    """(columns, rows, left mm, top mm) of ``size`` labels centred on a ``sheet`` page."""
-    if sheet.lower() not in SHEETS_MM:
-        raise ValueError(f"unknown sheet {sheet!r}; known: {', '.join(SHEETS_MM)}")
-    page_w, page_h = SHEETS_MM[sheet.lower()]
-    columns = int((page_w - 2 * SHEET_MARGIN_MM) // size.width_mm)
-    rows = int((page_h - 2 * SHEET_MARGIN_MM) // size.height_mm)
-    if not columns or not rows:
-        raise ValueError(f"{size} labels do not fit a {sheet} sheet inside its margins")
-    return (
-        columns,
-        rows,
-        (page_w - columns * size.width_mm) / 2,
-        (page_h - rows * size.height_mm) / 2,
-    )
-
-
-def render_pdf(
-    labels: Iterable[Label | BoxLabel],
-    *,
-    size: LabelSize | None = LabelSize(),
-    sheet: str | None = None,
-    dpi: int = 300,
-) -> bytes:
-    """Render labels (units' and boxes', in the order given) to a PDF of 1-bit pages at ``dpi``.
-
-    ``sheet=None``: one label per page, the page exactly the label size. ``sheet="a4"``: A4 pages
-    with a grid of labels centred inside 5 mm margins (4 x 9 of 50 x 30 mm, 2 x 7 of 70 x 37 mm).
-    ``size=None`` means the default 50 x 30 mm. ValueError for no labels or a label that does not
-    fit.
-    """
-    if size is None:
-        size = LabelSize()
-    writer = PdfWriter()
-    count = 0
-    if sheet is None:
-        shared_content = None  # every page draws its one image the same way: one stream for all
-        for label in labels:
-            image = writer.image(render_image(label, dpi=dpi, size=size))
-            if shared_content is None:
-                placement = [(image, 0.0, 0.0, _pt(size.width_mm), _pt(size.height_mm))]
-                shared_content = writer.content(placement)
-            writer.page(_pt(size.width_mm), _pt(size.height_mm), shared_content, [image])
-            count += 1
-    else:
-        columns, rows, left, top = sheet_grid(sheet, size)
-        page_w, page_h = SHEETS_MM[sheet.lower()]
-        per_page = columns * rows
-        placements: list[tuple[int, float, float, float, float]] = []
-
-        def flush() -> None:
-            content = writer.content(placements)
-            writer.page(_pt(page_w), _pt(page_h), content, [image for image, *_ in placements])
-            placements.clear()
-
-        for label in labels:
-            row, column = divmod(count % per_page, columns)
-            x_mm = left + column * size.width_mm
-            y_mm = page_h - top - (row + 1) * size.height_mm  # PDF's origin is bottom left
-            image = writer.image(render_image(label, dpi=dpi, size=size))
-            placements.append(
-                (image, _pt(x_mm), _pt(y_mm), _pt(size.width_mm), _pt(size.height_mm))
-            )
-            count += 1
-            if len(placements) == per_page:
-                flush()
-        if placements:
-            flush()
-    if not count:
-        raise ValueError("no labels to render")
-    return writer.finish()
-
-
-# --- ZPL --------------------------------------------------------------------------------------
-
-# Code128 symbol values to ZPL invocation codes (ZPL II guide, ^BC, "Code 128 Invocation
-# Characters"): start codes, and the code-set switches as they read in the current set.
-_ZPL_START = {103: ("A", ">9"), 104: ("B", ">:"), 105: ("C", ">;")}
-_ZPL_SWITCH = {
-    ("A", 99): ("C", ">5"),
-    ("B", 99): ("C", ">5"),
-    ("A", 100): ("B", ">6"),
-    ("C", 100): ("B", ">6"),
-    ("B", 101): ("A", ">7"),
-    ("C", 101): ("A", ">7"),
-}
-
-
-def zpl_barcode_data(code: str) -> str:
-    """^FD data for ^BC in mode N that reproduces python-barcode's code sets symbol for symbol."""
-    if any(ch in "^~" for ch in code):
-        raise ValueError(f"code {code!r}: ^ and ~ are ZPL command prefixes")
-    symbols = Code128(code).encoded  # symbol values before the check character
-    charset, out = _ZPL_START[symbols[0]]
-    for value in symbols[1:]:
-        if (charset, value) in _ZPL_SWITCH:
-            charset, invocation = _ZPL_SWITCH[(charset, value)]
-            out += invocation
-        elif charset == "C":
-            out += f"{value:02d}"
-        else:  # printable ASCII only (Label checks), identical in sets A and B
-            char = chr(value + 32)
-            out += "><" if char == ">" else char
-    return out
-
-
-def _zpl_text(text: str) -> str:
-    # ^FH lets "_XX" stand for a byte: escape what ZPL would read as commands, and "_" itself.
-    return "".join(f"_{ord(ch):02X}" if ch in "^~_\\" else ch for ch in text)
-
-
-def _zpl_font(text: str, px: int) -> str:
-    if all(ord(ch) < 256 for ch in text):  # font 0 covers Latin-1 under ^CI28
-        return f"^A0N,{px},{px}"
-    return f"^A@N,{px},{px},{ZPL_CJK_FONT}"
-
-
-def render_zpl(
-    labels: Iterable[Label | BoxLabel], *, dpi: int = 203, size: LabelSize = LabelSize()
-) -> str:
-    """Render labels as ZPL II, one ^XA ... ^XZ format per label, for a 203 or 300 dpi printer."""
-    if dpi not in ZPL_DPIS:
-        raise ValueError(f"ZPL dpi must be 203 or 300: {dpi}")
-    formats = []
-    for label in labels:
-        placed = _compose(label, dpi, size)
-        layout = placed.layout
-        fields = [
-            "^XA",
-            "^CI28",  # field data is UTF-8
-            f"^PW{layout.width}",
-            f"^LL{layout.height}",
-            "^LH0,0",
-            f"^FO{placed.bar_x},{layout.bar_top}^BY{layout.module}"
-            f"^BCN,{layout.bar_height},N,N,N^FD{zpl_barcode_data(label.code)}^FS",
-        ]
-        for text in placed.texts:
-            font = _zpl_font(text.text, text.px)
-            if text.inverse:
-                pad, height = _inverse_pad(text.px), _row_height(text.px)
-                width = _text_width(text.text, text.px) + 2 * pad
-                fields.append(f"^FO{text.x},{text.y}^GB{width},{height},{height}^FS")
-                fields.append(f"^FO{text.x + pad},{text.y}{font}^FR^FH^FD{_zpl_text(text.text)}^FS")
-            else:
-                fields.append(f"^FO{text.x},{text.y}{font}^FH^FD{_zpl_text(text.text)}^FS")
-        fields += ["^PQ1", "^XZ"]
-        formats.append("\n".join(fields) + "\n")
-    if not formats:
-        raise ValueError("no labels to render")
-    return "".join(formats)

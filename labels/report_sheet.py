@@ -10,7 +10,7 @@ from datetime import datetime
 
 from PIL import Image
 
-from labels.render import PdfWriter
+from labels.pdf import PdfWriter
 from labels.sheet_layout import (
     BODY_PT,
     EMPTY,

@@ -5,7 +5,7 @@ Used by the inspection record sheet (``labels.sheets``) and the tally reconcilia
 out once as pages of text runs and rules, in dots at ``DPI``, and then painted, so its PDF and the
 page images tests look at cannot disagree.
 
-Why pages are raster and not a PDF with fonts: the only PDF code in the project is render.py's
+Why pages are raster and not a PDF with fonts: the only PDF code in the project is labels/pdf.py's
 image writer (``PdfWriter``), and embedding a CJK font subset by hand is far more code than it is
 worth; reportlab would do it properly but is not a dependency. Text and rules are painted as 1-bit
 at 200 dpi, which laser printers reproduce exactly (0.13 mm dots) and Flate packs to 30-50 kB a
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw
 
-from labels.render import MM_PER_INCH, PT_PER_INCH, load_font
+from labels.pdf import PT_PER_INCH
+from labels.render import MM_PER_INCH, load_font
 
 DPI = 200
 PAGE_MM = (210.0, 297.0)  # A4 portrait

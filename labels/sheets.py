@@ -13,7 +13,8 @@ from datetime import date, datetime
 
 from PIL import Image
 
-from labels.render import PdfWriter, render_job_image
+from labels.pdf import PdfWriter
+from labels.render import render_job_image
 from labels.sheet_layout import (
     BODY_PT,
     CELL_PT,
@@ -309,7 +310,7 @@ def render_record_sheet_pages(record: dict) -> list[Image.Image]:
 
 
 class _SheetPdf(PdfWriter):
-    """render.py's PDF writer plus 8-bit grayscale images, for the signature."""
+    """labels/pdf.py's PDF writer plus 8-bit grayscale images, for the signature."""
 
     def gray_image(self, image: Image.Image) -> int:
         data = zlib.compress(image.tobytes(), 6)

@@ -137,7 +137,9 @@ def cmd_import_manifest(args, config):
 
 
 def cmd_labels(args, config):
-    from labels.render import LabelSize, render_pdf, render_zpl
+    from labels.pdf import render_pdf
+    from labels.render import LabelSize
+    from labels.zpl import render_zpl
     from tally import labelling
     from web.api.labels import label_of
 

@@ -1,5 +1,6 @@
-"""labels.render: a consignment's job barcode and box labels scan back to their codes, from the
-PNG, the SVG's geometry, label PDFs and the inspection record sheet's PDF."""
+"""labels.render, labels.pdf and labels.zpl: a consignment's job barcode and box labels scan back
+to their codes, from the PNG, the SVG's geometry, label PDFs and the inspection record sheet's PDF.
+"""
 
 import io
 import xml.etree.ElementTree as ET
@@ -9,6 +10,7 @@ import pytest
 from PIL import Image
 
 from labels.decode import decode_image
+from labels.pdf import render_pdf
 from labels.render import (
     BoxLabel,
     LabelSize,
@@ -18,14 +20,12 @@ from labels.render import (
     render_job_image,
     render_job_png,
     render_job_svg,
-    render_pdf,
     render_png,
     render_svg,
-    render_zpl,
-    zpl_barcode_data,
 )
 from labels.sheet_layout import LEFT, RIGHT, TOP, line_height
 from labels.sheets import compose_record_sheet, render_record_sheet, render_record_sheet_pages
+from labels.zpl import render_zpl, zpl_barcode_data
 from tally.units import box_code, job_code, read_code
 from tests.labels.test_render import assert_decodes, bar_row, make_label, pdf_pages, zbar_codes
 from tests.labels.test_sheets import make_record, rasterize

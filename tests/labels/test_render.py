@@ -1,4 +1,5 @@
-"""labels.render: every label must scan back to its code, with both decoders we deploy."""
+"""labels.render, labels.pdf and labels.zpl: every label must scan back to its code, with both
+decoders we deploy."""
 
 import io
 import random
@@ -17,6 +18,7 @@ from pyzbar.pyzbar import ZBarSymbol
 from pyzbar.pyzbar import decode as zbar_decode
 
 from labels import render
+from labels.pdf import render_pdf, sheet_grid
 from labels.render import (
     Label,
     LabelSize,
@@ -24,13 +26,10 @@ from labels.render import (
     load_font,
     module_dots,
     render_image,
-    render_pdf,
     render_png,
     render_svg,
-    render_zpl,
-    sheet_grid,
-    zpl_barcode_data,
 )
+from labels.zpl import render_zpl, zpl_barcode_data
 from tally.units import make_code
 
 MM_PER_PT = 25.4 / 72
@@ -189,7 +188,7 @@ def test_fonts_are_loaded_once_per_size():
 
 
 def clear_caches():
-    for cached in (load_font, render._text_width, render._fit, render._text_image, render._layout):
+    for cached in (load_font, render.text_width, render._fit, render._text_image, render._layout):
         cached.cache_clear()
 
 
@@ -362,7 +361,7 @@ def test_label_size_parse_refuses(text):
 
 def test_labels_package_needs_no_web_or_database():
     script = (
-        "import sys, labels.render\n"
+        "import sys, labels.render, labels.pdf, labels.zpl\n"
         "bad = {'flask', 'tally', 'web', 'sqlite3', 'sqlite_utils'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in bad))\n"
     )

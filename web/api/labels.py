@@ -3,17 +3,17 @@
 
 from flask import Response, current_app, g
 
+from labels.pdf import render_pdf
 from labels.render import (
     BoxLabel,
     Label,
     LabelSize,
     render_job_png,
     render_job_svg,
-    render_pdf,
     render_png,
     render_svg,
-    render_zpl,
 )
+from labels.zpl import render_zpl
 from tally import labelling, manifests, units
 from tally.catalogue import say
 from tally.errors import ConflictError, NotFoundError, ValidationError
