@@ -1,6 +1,7 @@
 """Decode barcodes in uploaded images: scanning unit labels from handheld-camera photos.
 
-Pipeline (docs/decoding.md has the measurements behind each step):
+Pipeline (docs/decoding.md has the measurements behind each step). Step 1 is labels/images.py,
+the locator and the crops of steps 2 and 4 are labels/crops.py; this module reads them.
 
 1. Validate the upload: size in bytes, then the pixel count from the header *before* decoding
    (decompression bombs), then ``cv2.imdecode(IMREAD_GRAYSCALE)`` (Pillow only for what OpenCV
@@ -31,22 +32,28 @@ Positions are in the stored pixel grid of the upload: a phone JPEG with an EXIF 
 is decoded as stored, not as displayed (decoding itself does not care about orientation).
 """
 
-import dataclasses
 import functools
-import io
-import threading
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import zxingcpp
-from PIL import Image, UnidentifiedImageError
 from pyzbar import pyzbar
 
-MAX_BYTES = 15 * 1024 * 1024
-MAX_PIXELS = 40_000_000
+from labels.crops import (
+    deblurred_crop,
+    enhanced_crop,
+    inverted,
+    level_crop,
+    locate,
+    measure_box,
+    normalised_crop,
+    tight_crop,
+    widened,
+)
+from labels.images import load_gray
+
 # The server runs one worker process per core: OpenCV's own thread pool would only contend.
 CV_THREADS = 1
 cv2.setNumThreads(CV_THREADS)
@@ -59,30 +66,11 @@ RETAIL_FORMATS = frozenset({"EAN13", "UPCA", "UPCE", "EAN8"})
 # Reads of these need a confirming read from another engine or crop (short, or weak checksum).
 WEAK_FORMATS = frozenset({"Code39", "ITF"}) | RETAIL_FORMATS
 
-# Image containers we accept; Pillow only parses their header (never EPS/PSD & co.).
-ACCEPTED_CONTAINERS = ["JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"]  # JPEG covers MPO
-
-# Locator: OpenCV downsamples the frame so its short side is this many pixels. Measured on the
-# camera benchmark: 320 reads more frames than the default 512 and is twice as fast.
-LOCATOR_SIDE = 320
 MAX_BOXES = 24  # boxes tried per frame (a photographed label sheet has many)
 MAX_FAILED_BOXES = 3  # stop after this many boxes gave nothing: bounds the cost of clutter
-MIN_BOX_SIDE = 40  # px; a 1D symbol shorter than this along its bars' normal is unreadable
-PAD = 0.15  # padding across the bars, in box widths: quiet zones
-TIGHT_PAD = 0.05  # the "tight" crop's padding
-V_PAD = 0.3  # padding along the bars, as a fraction of PAD
-ENHANCE_SCALE = 2.0  # enhanced crop: upscale across the bars
-SMOOTH_FRACTION = 0.25  # enhanced crop: average along this fraction of the bar height
-UNSHARP_SIGMA = 1.6  # enhanced crop: unsharp mask (frame pixels) ...
-UNSHARP_AMOUNT = 4.0  # ... and strength, tuned on the camera benchmark
 # Retail requests only: the levelled profile deconvolved (Richardson-Lucy) for these Gaussian
-# defocus sigmas (frame px), for the blurred product photos the crops above do not read.
+# defocus sigmas (frame px), for the blurred product photos the other crops do not read.
 DEBLUR_SIGMAS = (1.0, 1.3, 1.6, 2.0, 2.5, 3.0)
-DEBLUR_ITERATIONS = 30
-DEBLUR_ROWS = 16  # the deconvolved profile is read as a strip this many rows high
-NORMALISE_MODULES = 12  # normalised crop: window of the local darkest / lightest level, in modules
-WIDE_FACTOR = 1.4  # widened crops: box width x this ...
-WIDE_HEIGHT = 0.6  # ... and height at least this fraction of the box width
 UPSCALE_BELOW = 720  # px, short side: a small retail photo with nothing read is read again at 2x
 
 _ZX_FORMAT = {name: getattr(zxingcpp.BarcodeFormat, name) for name in DEFAULT_FORMATS}
@@ -112,108 +100,12 @@ class Barcode:
     symbology_identifier: str = ""
 
 
-class ImageError(ValueError):
-    """The upload is not an image we can decode."""
-
-
-class NotAnImage(ImageError):
-    """Not an image, or a truncated / corrupt one."""
-
-
-class ImageTooLarge(ImageError):
-    """Over MAX_BYTES, or over MAX_PIXELS (a decompression bomb)."""
-
-
-# --------------------------------------------------------------------------- image loading
+# --------------------------------------------------------------------------- decoding
 
 
 def decode_image(data: bytes, *, formats: Iterable[str] | None = None) -> list[Barcode]:
     """Decode the barcodes in an uploaded image file (JPEG, PNG, WebP, ...)."""
     return decode_array(load_gray(data), formats=formats)
-
-
-def load_gray(data: bytes) -> np.ndarray:
-    """Validate an upload and return it as a grayscale uint8 array.
-
-    Raises ImageTooLarge before any pixel is decoded when the bytes or the header's dimensions
-    are over the limits, NotAnImage when it is not a complete image of an accepted container.
-    """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"expected bytes, got {type(data).__name__}")
-    if len(data) > MAX_BYTES:
-        raise ImageTooLarge(f"upload is {len(data)} bytes, limit {MAX_BYTES}")
-    if not data:
-        raise NotAnImage("empty upload")
-    container = _check_header(data)
-    gray = None
-    if container not in ("JPEG", "MPO") or _ends_with_eoi(data):
-        gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    # libjpeg pads a truncated JPEG with grey instead of failing and OpenCV lacks some variants
-    # (e.g. some TIFF compressions): let Pillow decode strictly in those cases.
-    if gray is None or gray.size == 0:
-        gray = _pillow_gray(data)
-    return gray
-
-
-def review_copy(data: bytes, content_type: str, *, max_bytes: int,
-                max_side: int = 1600) -> tuple[bytes, str]:
-    """(bytes, content type) of a frame as kept for later review: the upload itself within
-    ``max_bytes``, else a grey JPEG at most ``max_side`` pixels long, which also drops anything
-    appended to the image."""
-    if len(data) <= max_bytes:
-        return data, content_type
-    _check_header(data)
-    with Image.open(io.BytesIO(data)) as im:
-        im = im.convert("L")
-        im.thumbnail((max_side, max_side))
-        for quality in (80, 60, 40):
-            out = io.BytesIO()
-            im.save(out, "JPEG", quality=quality)
-            if out.tell() <= max_bytes:
-                break
-    return out.getvalue(), "image/jpeg"
-
-
-def _check_header(data: bytes) -> str:
-    """Return the container format after checking the pixel count from the header only."""
-    try:
-        with warnings.catch_warnings():
-            # We enforce our own, lower limit below; Pillow's bomb warning must not leak.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=ACCEPTED_CONTAINERS) as im:
-                width, height = im.size
-                container = im.format or ""
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(str(exc)) from exc
-    except UnidentifiedImageError as exc:  # its text names an internal object: not shown
-        raise NotAnImage(f"not an image of an accepted kind ({', '.join(ACCEPTED_CONTAINERS)})"
-                         ) from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise NotAnImage(f"not a readable image: {exc}") from exc
-    if width * height > MAX_PIXELS:
-        raise ImageTooLarge(f"{width}x{height} pixels, limit {MAX_PIXELS}")
-    if width <= 0 or height <= 0:
-        raise NotAnImage("image has no pixels")
-    return container
-
-
-def _ends_with_eoi(data: bytes) -> bool:
-    """True if a JPEG ends with its End-Of-Image marker (some encoders pad with zeros)."""
-    return bytes(data[-64:]).rstrip(b"\0").endswith(b"\xff\xd9")
-
-
-def _pillow_gray(data: bytes) -> np.ndarray:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=ACCEPTED_CONTAINERS) as im:
-                im.load()  # raises on truncated data (LOAD_TRUNCATED_IMAGES is off)
-                return np.asarray(im.convert("L"))
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise NotAnImage(f"corrupt or truncated image: {exc}") from exc
-
-
-# --------------------------------------------------------------------------- decoding
 
 
 def decode_array(gray: np.ndarray, *, formats: Iterable[str] | None = None) -> list[Barcode]:
@@ -487,28 +379,7 @@ def _map_back(corners: list, back: np.ndarray | None) -> list[tuple[int, int]]:
     return [(int(round(x)), int(round(y))) for x, y in pts]
 
 
-# --------------------------------------------------------------------------- locate and level
-
-_local = threading.local()
-
-
-def _detector() -> "cv2.barcode.BarcodeDetector":
-    """One OpenCV detector per thread (the object is not documented as thread-safe)."""
-    det = getattr(_local, "detector", None)
-    if det is None:
-        det = cv2.barcode.BarcodeDetector()
-        det.setDownsamplingThreshold(LOCATOR_SIDE)
-        _local.detector = det
-    return det
-
-
-def _locate(gray: np.ndarray) -> list[np.ndarray]:
-    """Rotated boxes (4x2 corner arrays) that look like 1D barcodes, largest first."""
-    ok, points = _detector().detect(gray)
-    if not ok or points is None:
-        return []
-    boxes = [np.asarray(p, np.float32).reshape(4, 2) for p in points]
-    return sorted(boxes, key=lambda b: -cv2.contourArea(b))
+# --------------------------------------------------------------------------- located boxes
 
 
 def _read_located(
@@ -516,7 +387,7 @@ def _read_located(
 ) -> None:
     """Level each located box and read it; stop after MAX_FAILED_BOXES boxes gave nothing."""
     failed = 0
-    for box in _locate(gray)[:MAX_BOXES]:
+    for box in locate(gray)[:MAX_BOXES]:
         center = tuple(float(v) for v in box.mean(axis=0))
         if found.covers(center):
             continue
@@ -526,23 +397,11 @@ def _read_located(
                 return
 
 
-@dataclass(frozen=True)
-class _Box:
-    """A located symbol: centre, extent across the bars (w) and along them (h), and the angle
-    (degrees, OpenCV's convention) that turns its bars vertical."""
-
-    cx: float
-    cy: float
-    w: float
-    h: float
-    angle: float
-
-
 def _read_box(
     gray: np.ndarray, corners: np.ndarray, formats: list[str], found: _Results, *, retail: bool
 ) -> bool:
     """Read one located box, cheapest crop first; True once a read was accepted."""
-    box = _measure_box(gray, corners)
+    box = measure_box(gray, corners)
     if box is None:
         return False
     for variant, make_crop, engines in _VARIANTS + (_DEBLUR_VARIANTS if retail else ()):
@@ -568,164 +427,22 @@ def _read_crop_zbar(crop: np.ndarray, formats: list[str], back: np.ndarray) -> l
     return _read_zbar(np.ascontiguousarray(crop[top : crop.shape[0] - top]), formats, shifted)
 
 
-def _measure_box(gray: np.ndarray, corners: np.ndarray) -> _Box | None:
-    """Orient a located box by its bars: the structure tensor's dominant gradient direction.
-
-    OpenCV's box angle is only as good as its downsampled view, and its long side is not always
-    across the bars; the gradient direction is, so crops come out with vertical bars.
-    """
-    x, y, w, h = cv2.boundingRect(corners)
-    x0, y0 = max(x, 0), max(y, 0)
-    roi = gray[y0 : y + h, x0 : x + w]
-    if roi.size == 0:
-        return None
-    mask = np.zeros(roi.shape, np.uint8)
-    cv2.fillConvexPoly(mask, np.round(corners - (x0, y0)).astype(np.int32), 1)
-    gx = cv2.Sobel(roi, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(roi, cv2.CV_32F, 0, 1, ksize=3)
-    sel = mask.astype(bool)
-    gx, gy = gx[sel], gy[sel]
-    jxx, jyy, jxy = float(gx @ gx), float(gy @ gy), float(gx @ gy)
-    theta = 0.5 * np.arctan2(2 * jxy, jxx - jyy)  # gradient direction: across the bars
-    across = np.array([np.cos(theta), np.sin(theta)])
-    along = np.array([-np.sin(theta), np.cos(theta)])
-    centre = corners.mean(axis=0)
-    u, v = (corners - centre) @ across, (corners - centre) @ along
-    box = _Box(
-        float(centre[0]),
-        float(centre[1]),
-        float(np.ptp(u)),
-        float(np.ptp(v)),
-        float(np.degrees(theta)),
-    )
-    return box if box.w >= MIN_BOX_SIDE else None
-
-
-def _warp(
-    gray: np.ndarray, box: _Box, sx: float, sy: float, interpolation: int, pad: float = PAD
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the box out with vertical bars, scaled (sx, sy), padded for the quiet zones."""
-    out_w = int(round(box.w * (1 + 2 * pad) * sx))
-    out_h = int(round((box.h + 2 * pad * V_PAD * box.w) * sy))
-    m = np.diag([sx, sy]) @ cv2.getRotationMatrix2D((box.cx, box.cy), box.angle, 1.0)
-    m[0, 2] += out_w / 2 - box.cx * sx
-    m[1, 2] += out_h / 2 - box.cy * sy
-    crop = cv2.warpAffine(
-        gray, m, (out_w, out_h), flags=interpolation, borderMode=cv2.BORDER_REPLICATE
-    )
-    return crop, cv2.invertAffineTransform(m)
-
-
-def _level_crop(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
-    """The box as it is, levelled: enough for sharp captures, and the cheapest."""
-    return _warp(gray, box, 1.0, 1.0, cv2.INTER_LINEAR)
-
-
-def _enhanced_crop(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
-    """Levelled, 2x across the bars, averaged along them, then sharpened across them.
-
-    Averaging a quarter of the bar height cuts sensor and JPEG noise ~4x, which is what lets the
-    strong unsharp mask undo defocus without inventing edges.
-    """
-    crop, back = _warp(gray, box, ENHANCE_SCALE, 1.0, cv2.INTER_CUBIC)
-    k = max(3, int(box.h * SMOOTH_FRACTION) | 1)
-    smooth = cv2.boxFilter(crop, cv2.CV_32F, (1, k))
-    sigma = UNSHARP_SIGMA * ENHANCE_SCALE
-    blurred = cv2.GaussianBlur(smooth, (int(6 * sigma) | 1, 1), sigma)
-    sharp = smooth * (1 + UNSHARP_AMOUNT) - blurred * UNSHARP_AMOUNT
-    return np.clip(sharp, 0, 255).astype(np.uint8), back
-
-
-def _tight_crop(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
-    """Levelled with little padding: zxing-cpp's row reader sometimes fails a sharp symbol in
-    one crop geometry and reads it in another (measured on sharp, unevenly lit frames)."""
-    return _warp(gray, box, 1.0, 1.0, cv2.INTER_LINEAR, pad=TIGHT_PAD)
-
-
-def _deblurred_crop(gray: np.ndarray, box: _Box, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """The middle rows' mean profile, 2x across the bars, deconvolved for a defocus of
-    ``sigma`` frame px, as a strip: reads blurred EAN/UPC photos that sharpening does not."""
-    crop, back = _warp(gray, box, ENHANCE_SCALE, 1.0, cv2.INTER_CUBIC)
-    top = crop.shape[0] // 4
-    row = _richardson_lucy(crop[top : crop.shape[0] - top].mean(axis=0), sigma * ENHANCE_SCALE)
-    shifted = back.copy()
-    shifted[:, 2] += back[:, 1] * (crop.shape[0] - DEBLUR_ROWS) / 2  # the strip sits mid-crop
-    return np.ascontiguousarray(np.repeat(row[None], DEBLUR_ROWS, axis=0)), shifted
-
-
-def _richardson_lucy(profile: np.ndarray, sigma: float) -> np.ndarray:
-    """1D Richardson-Lucy deconvolution by a Gaussian; grey levels stretched to 0..255."""
-    radius = int(4 * sigma) + 1
-    x = np.arange(-radius, radius + 1)
-    kernel = np.exp(-(x * x) / (2 * sigma * sigma))
-    kernel /= kernel.sum()
-    lo, hi = np.percentile(profile, (2, 98))
-    observed = np.clip((profile - lo) / max(hi - lo, 1e-6), 0.02, 1.0)
-    observed = np.pad(observed, radius, mode="edge")  # no dark border from zero padding
-    estimate = observed.copy()
-    for _ in range(DEBLUR_ITERATIONS):  # the kernel is symmetric: it is its own mirror
-        ratio = observed / (np.convolve(estimate, kernel, "same") + 1e-6)
-        estimate *= np.convolve(ratio, kernel, "same")
-    estimate = estimate[radius:-radius]
-    return np.clip(estimate * (255 / max(float(estimate.max()), 1e-6)), 0, 255).astype(np.uint8)
-
-
-def _inverted(make_crop):
-    """The crop with its grey levels inverted: reflective or light-printed product codes whose
-    bars photograph lighter than their spaces (zxing-cpp tries this only on the full frame)."""
-
-    def make(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
-        crop, back = make_crop(gray, box)
-        return 255 - crop, back
-
-    return make
-
-
-def _normalised_crop(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
-    """2x across the bars, averaged along them, each pixel stretched between the local darkest
-    and lightest level (about 12 modules wide), then sharpened: glare and uneven light."""
-    crop, back = _warp(gray, box, ENHANCE_SCALE, 1.0, cv2.INTER_CUBIC)
-    k = max(3, int(box.h * SMOOTH_FRACTION) | 1)
-    smooth = cv2.boxFilter(crop, cv2.CV_32F, (1, k))
-    width = max(9, int(box.w * ENHANCE_SCALE / 95 * NORMALISE_MODULES) | 1)
-    kernel = np.ones((1, width), np.uint8)
-    hi = cv2.GaussianBlur(cv2.dilate(smooth, kernel), (width, 1), width / 4)
-    lo = cv2.GaussianBlur(cv2.erode(smooth, kernel), (width, 1), width / 4)
-    floor = 0.15 * float(np.ptp(smooth))
-    flat = (smooth - lo) / np.maximum(hi - lo, max(floor, 8.0))
-    sigma = UNSHARP_SIGMA * ENHANCE_SCALE
-    blurred = cv2.GaussianBlur(flat, (int(6 * sigma) | 1, 1), sigma)
-    sharp = flat * (1 + UNSHARP_AMOUNT) - blurred * UNSHARP_AMOUNT
-    return np.clip(sharp * 255, 0, 255).astype(np.uint8), back
-
-
-def _widened(make_crop):
-    """The crop of a box widened across the bars and made at least WIDE_HEIGHT of its width
-    tall: the locator sometimes boxes only the contrasty end of a faint symbol."""
-
-    def make(gray: np.ndarray, box: _Box) -> tuple[np.ndarray, np.ndarray]:
-        wide = dataclasses.replace(box, w=box.w * WIDE_FACTOR, h=max(box.h, WIDE_HEIGHT * box.w))
-        return make_crop(gray, wide)
-
-    return make
-
-
 # Crop variants, cheapest and most productive first, with the engines that read each.
 _VARIANTS = (
-    ("level", _level_crop, (_read_crop_zxing, _read_crop_zbar)),
-    ("enhanced", _enhanced_crop, (_read_crop_zxing, _read_crop_zbar)),
-    ("tight", _tight_crop, (_read_crop_zxing,)),
+    ("level", level_crop, (_read_crop_zxing, _read_crop_zbar)),
+    ("enhanced", enhanced_crop, (_read_crop_zxing, _read_crop_zbar)),
+    ("tight", tight_crop, (_read_crop_zxing,)),
 )
 # Retail requests only, after the crops above: the deconvolved strips (zxing-cpp alone, since ZBar
 # read none of them), then the inverted, normalised and widened crops (docs/decoding.md). ZBar does
 # not read the normalised crops: on real photos it repeated one misread on two of them (measured).
 _DEBLUR_VARIANTS = tuple(
-    (f"deblur{sigma}", functools.partial(_deblurred_crop, sigma=sigma), (_read_crop_zxing,))
+    (f"deblur{sigma}", functools.partial(deblurred_crop, sigma=sigma), (_read_crop_zxing,))
     for sigma in DEBLUR_SIGMAS
 ) + (
-    ("inverted", _inverted(_level_crop), (_read_crop_zxing, _read_crop_zbar)),
-    ("inverted-enhanced", _inverted(_enhanced_crop), (_read_crop_zxing, _read_crop_zbar)),
-    ("normalised", _normalised_crop, (_read_crop_zxing,)),
-    ("wide", _widened(_level_crop), (_read_crop_zxing, _read_crop_zbar)),
-    ("wide-normalised", _widened(_normalised_crop), (_read_crop_zxing,)),
+    ("inverted", inverted(level_crop), (_read_crop_zxing, _read_crop_zbar)),
+    ("inverted-enhanced", inverted(enhanced_crop), (_read_crop_zxing, _read_crop_zbar)),
+    ("normalised", normalised_crop, (_read_crop_zxing,)),
+    ("wide", widened(level_crop), (_read_crop_zxing, _read_crop_zbar)),
+    ("wide-normalised", widened(normalised_crop), (_read_crop_zxing,)),
 )

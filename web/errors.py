@@ -17,7 +17,7 @@ import logging
 from flask import Flask, g, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from labels.decode import ImageError, ImageTooLarge
+from labels.images import ImageError, ImageTooLarge
 from tally import errors as domain
 from tally.catalogue import coded, english_and_chinese, say
 from tally.customs.client import CustomsError, CustomsRejected, CustomsUnavailable

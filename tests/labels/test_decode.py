@@ -1,4 +1,5 @@
-"""labels.decode: labels at any angle, camera frames, formats, and hostile uploads."""
+"""labels.decode (with labels.images and labels.crops): labels at any angle, camera frames,
+formats, and hostile uploads."""
 
 import io
 import random
@@ -20,15 +21,8 @@ from bench.camera import (
     random_gtin13,
 )
 from bench.carton import element_strings, photographed_carton
-from labels.decode import (
-    MAX_BYTES,
-    Barcode,
-    ImageTooLarge,
-    NotAnImage,
-    _Results,
-    decode_array,
-    decode_image,
-)
+from labels.decode import Barcode, _Results, decode_array, decode_image
+from labels.images import MAX_BYTES, ImageTooLarge, NotAnImage
 from tally.units import is_valid_code, make_code
 
 CODE = make_code(174)

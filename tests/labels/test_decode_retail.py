@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import labels.decode as decode
+from labels.crops import level_crop
 from labels.decode import decode_array
 
 GTIN = "4006381333931"
@@ -123,7 +124,7 @@ def test_code128_requests_never_run_the_retail_variants(monkeypatch):
 
     def spy(gray, box):
         calls.append(box)
-        return decode._level_crop(gray, box)
+        return level_crop(gray, box)
 
     patched = tuple((name, spy, engines) for name, _, engines in decode._DEBLUR_VARIANTS)
     monkeypatch.setattr(decode, "_DEBLUR_VARIANTS", patched)

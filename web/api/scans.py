@@ -18,7 +18,8 @@ from urllib.parse import parse_qs
 from werkzeug.formparser import parse_form_data
 from werkzeug.http import parse_options_header
 
-from labels.decode import decode_image, review_copy
+from labels.decode import decode_image
+from labels.images import review_copy
 from tally import manifests, scans, units
 from tally.catalogue import say
 from tally.errors import PayloadTooLarge, ValidationError
