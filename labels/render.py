@@ -141,7 +141,6 @@ def row_height(px: int) -> int:
 
 
 @functools.lru_cache(maxsize=4096)
-@functools.lru_cache(maxsize=4096)
 def text_width(text: str, px: int) -> int:
     """Dots a text takes at ``px``, its bitmap's width (cached)."""
     # Hinted 1-bit glyphs can put ink a dot or two past the advance width and the bounding box
