@@ -216,7 +216,7 @@ def _wrk_run(base, token, mid, codes, tmp, *, mode, batch, run_id, process, idle
              clients=CLIENTS):
     codes_file = Path(tmp) / f"codes-{run_id}.txt"
     codes_file.write_text("\n".join(codes) + "\n")
-    script = Path(tmp) / "scan.lua"
+    script = Path(tmp) / f"scan-{run_id}.lua"  # its own: two runs at once (two servers)
     script.write_text(WRK_SCRIPT)
     env = {
         **os.environ,
