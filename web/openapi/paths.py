@@ -58,6 +58,20 @@ def op(method: str, summary: str, answers: dict, *, role: str | None = "any", ta
     return operation
 
 
+SHEET = param("sheet", "query", STRING, "the workbook's sheet (default: the first)")
+
+
+def table_upload(json_schema: str, description: str) -> dict:
+    """The body of a table's import: CSV, .xlsx (as the body or a form's file) or JSON."""
+    return content_body({
+        "text/csv": {"schema": {"type": "string"}},
+        XLSX: {"schema": binary(XLSX)},
+        "multipart/form-data": {"schema": obj({
+            "file": binary("application/octet-stream", description="CSV or .xlsx"),
+            "sheet": STRING}, optional=("sheet",), open_=True)},
+        "application/json": {"schema": ref(json_schema)}}, description)
+
+
 def _operation_id(summary: str) -> str:
     words = "".join(c if c.isalnum() else " " for c in summary).split()
     return words[0].lower() + "".join(w.capitalize() for w in words[1:])
@@ -84,16 +98,8 @@ def paths() -> dict:
             "post": op("post", "Import a manifest", {
                 created: json_answer(ref("Manifest"), "imported (status arrived)")},
                 role="supervisor", tag="manifests", errors=(409,),
-                params=[param("sheet", "query", STRING, "the workbook's sheet (default: the "
-                                                        "first)")],
-                request=content_body({
-                    "text/csv": {"schema": {"type": "string"}},
-                    XLSX: {"schema": binary(XLSX)},
-                    "multipart/form-data": {"schema": obj({
-                        "file": binary("application/octet-stream",
-                                       description="CSV or .xlsx"),
-                        "sheet": STRING}, optional=("sheet",), open_=True)},
-                    "application/json": {"schema": ref("ManifestImport")}},
+                params=[SHEET],
+                request=table_upload("ManifestImport",
                     f"CSV (UTF-8 or GB18030) or .xlsx with English or Chinese headers "
                     f"(required columns {', '.join(manifests.REQUIRED)}), or JSON; at most "
                     f"{manifests.MAX_LINES} lines. 422 lists every bad row and column."),
@@ -294,16 +300,8 @@ def paths() -> dict:
             "post": op("post", "Import the account book", {
                 created: json_answer(ref("AccountBookImported"), "the book replaced")},
                 role="supervisor", tag="settings",
-                params=[param("sheet", "query", STRING, "the workbook's sheet (default: the "
-                                                        "first)")],
-                request=content_body({
-                    "text/csv": {"schema": {"type": "string"}},
-                    XLSX: {"schema": binary(XLSX)},
-                    "multipart/form-data": {"schema": obj({
-                        "file": binary("application/octet-stream",
-                                       description="CSV or .xlsx"),
-                        "sheet": STRING}, optional=("sheet",), open_=True)},
-                    "application/json": {"schema": ref("AccountBookImport")}},
+                params=[SHEET],
+                request=table_upload("AccountBookImport",
                     "The bonded account book (电子账册): item no. (sku, 料号) -> record no. "
                     "(putrec_seqno, 备案序号), HS code, name, declared unit, legal unit and the "
                     "legal quantity of one declared unit (a second legal unit optional). CSV or "
