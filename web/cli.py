@@ -298,6 +298,7 @@ def _free_port() -> int:
 
 
 def cmd_serve(args, config):
+    from tally.customs.files import transport_from_config
     from web import create_app
     from web.server import serve
 
@@ -335,6 +336,11 @@ def cmd_serve(args, config):
             _wait_until_answering(url + "/_control", children[-1])
             env["TALLY_CUSTOMS_URL"] = os.environ["TALLY_CUSTOMS_URL"] = config["CUSTOMS_URL"] = url
             print(f"customs simulator (embedded default) on {url}", flush=True)
+        try:  # the outbox worker's settings, refused here rather than by the worker
+            transport_from_config(config)
+        except ValueError as exc:
+            print(f"tally serve: {exc}", file=sys.stderr)
+            return 2
         children.append(subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], env=env))
         threading.Thread(target=_keep_worker, args=(children, env, stopping), daemon=True,
                          name="worker-keeper").start()
@@ -358,6 +364,9 @@ def _keep_worker(children: list, env: dict, stopping: threading.Event) -> None:
     restart of the whole service."""
     while not stopping.is_set():
         code = children[-1].wait()
+        if code == 2:  # it refused its settings (said on standard error): again would not help
+            log.error("the outbox worker refused its settings; customs messages are not sent")
+            return
         if stopping.wait(RETRY_S):
             return
         log.warning("the outbox worker stopped (exit status %s); starting it again", code)

@@ -343,3 +343,14 @@ def test_an_outbox_worker_that_stopped_is_started_again(tmp_path):
         server.stop()
         sim.stop()
     assert worker_pids(server.proc.pid) == []
+
+
+def test_serve_refuses_outbox_settings_it_could_not_deliver_with(tmp_path):
+    # Rather than serve and leave every customs message waiting in the outbox.
+    done = subprocess.run(
+        [sys.executable, "-m", "web.cli", "serve"], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "TALLY_DATABASE": str(tmp_path / "t.db"), "TALLY_PORT": "9",
+             "TALLY_CUSTOMS_URL": "http://127.0.0.1:9", "TALLY_CUSTOMS_TRANSPORT": "files"})
+    assert done.returncode == 2
+    assert "tally serve: TALLY_CUSTOMS_TRANSPORT=files needs TALLY_CUSTOMS_OUTBOX_DIR" in (
+        done.stderr)
