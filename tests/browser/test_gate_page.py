@@ -98,7 +98,9 @@ def test_gate_refusals_association_and_pass(phone, desk, site):
     desk.wait_for_selector("[data-testid=association-result]:not([hidden])")
     assert "11706.8 kg" in desk.inner_text("[data-testid=server-total]")
     assert plate in desk.inner_text("[data-testid=association-result]")
-    assert desk.locator(f"select[name=release_order] option[value='{number}']").count() == 0
+    # The list of orders to associate is loaded again after the result shows: it leaves.
+    desk.wait_for_selector(f"select[name=release_order] option[value='{number}']",
+                           state="detached")
     # The association declared the release order with its truck (SAS121); customs approves it.
     supervisor = site.api["supervisor"]
     _, declared = supervisor.call("GET", f"/api/release-orders/{number}")
