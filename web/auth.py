@@ -39,10 +39,8 @@ SESSION_ID = "sid"
 def identify(db: Database, environ: dict, session: dict) -> dict:
     """The API caller: a valid bearer token, or the signed-in session (with the CSRF header on a
     request that changes something); else AuthenticationError (401) or PermissionDenied (403)."""
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    if header or SESSION_ID not in session:
-        scheme, _, token = header.partition(" ")
-        return authenticate(db, token.strip() if scheme.lower() == "bearer" else None)
+    if environ.get("HTTP_AUTHORIZATION") or SESSION_ID not in session:
+        return authenticate(db, bearer_token(environ))
     user = session_owner(db, session[SESSION_ID])
     if user is None:
         raise AuthenticationError(say("session_ended"))
@@ -56,8 +54,13 @@ def identified_at_once(environ: dict) -> bool:
     """Whether ``identify`` would answer without the database: a bearer token trusted now.
     Otherwise the front door identifies the caller in a thread, never on the event loop, which
     a database slow to answer would stall for every request of its worker."""
+    return is_trusted(bearer_token(environ))
+
+
+def bearer_token(environ: dict) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
     scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    return scheme.lower() == "bearer" and is_trusted(token.strip())
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def load_user() -> None:
